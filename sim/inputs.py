@@ -1,0 +1,240 @@
+"""All randomness of a replication, drawn once, before any engine runs.
+
+Engines draw nothing: they consume an :class:`Inputs`. Every array is keyed so that
+common random numbers hold case by case across scenarios:
+
+* a case is identified by its class and its index in that class's arrival stream
+  (``key``), not by its position in time, so changing one class's channel mix does
+  not reshuffle the others;
+* each quantity of each item (service, deficiency, fix, delay...) has its own stream,
+  seeded by ``SeedSequence(seed, spawn_key=(replication, quantity, class, item, block))``
+  over blocks of :data:`BLOCK` cases; an item removed by a reform takes no numbers from
+  the others, and any block can be drawn on its own;
+* uniforms are drawn first and turned into durations by the inverse CDF, so a reform
+  that changes a mean maps the same uniform to the new duration.
+
+Arrivals: a class brings Poisson(N) cases over the arrival window, N its expected
+count. Each case has a point E in [0, N) (sorted uniforms) and a channel; its arrival
+time maps E through the cumulative intensity of its channel: window cases arrive only
+when the intake calendar is open, online and proxy cases at any hour, both shaped by
+the optional weekday and hour-of-day profiles. The same E keeps a case's place in
+the stream whichever channel it takes.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, fields
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sim.calendar import WorkCalendar
+from sim.distributions import Family
+from sim.model import ONLINE, PROXY, WINDOW, Model
+
+BLOCK = 4096
+
+# quantity codes of the random streams (never renumber: seeds depend on them)
+Q_ARRIVAL, Q_CHANNEL, Q_STAGE, Q_SKIP, Q_DELAY = 1, 2, 3, 4, 5
+Q_SERVICE, Q_DEFICIENT, Q_FIX, Q_PATIENCE, Q_AUDIT, Q_AUDIT_SERVICE, Q_REVOKE = (
+    6, 7, 8, 9, 10, 11, 12)
+
+F64 = NDArray[np.float64]
+
+
+@dataclass
+class Inputs:
+    """The drawn inputs of one replication; arrays over cases in arrival order.
+
+    Shapes: ``n`` cases, ``J = model.n_items`` items, ``K`` submissions at most (1 when
+    no item can be deficient). Arrays that carry nothing in a scenario (no reneging, no
+    rework) are read-only broadcast views, so they cost no memory.
+    """
+
+    replication: int
+    arrival: F64  # (n,) hours since the epoch, non-decreasing
+    cls: NDArray[np.int64]  # (n,) class index
+    channel: NDArray[np.int64]  # (n,) WINDOW / ONLINE / PROXY
+    key: NDArray[np.int64]  # (n,) index of the case within its class's stream
+    run_item: NDArray[np.bool_]  # (n, J) the case goes through this item
+    visit: NDArray[np.bool_]  # (n, J) a submission of this item is an in-person visit
+    delay: F64  # (n, J) applicant calendar hours before the first submission
+    service: F64  # (n, J, K) working hours of the k-th submission's service
+    deficient: NDArray[np.bool_]  # (n, J, K) the k-th submission is found deficient
+    fix: F64  # (n, J, K) calendar hours the applicant takes to fix the k-th submission
+    patience: F64  # (n, J, K) calendar hours the case waits in queue before giving up
+    audit: NDArray[np.bool_]  # (n, J) an audit visit follows the case's completion
+    audit_service: F64  # (n, J) working hours of that audit
+    revoked: NDArray[np.bool_]  # (n, J) the audit revokes the approval
+
+    @property
+    def n(self) -> int:
+        return int(self.arrival.shape[0])
+
+    @property
+    def attempts(self) -> int:
+        return int(self.service.shape[2])
+
+    def take(self, idx: NDArray[np.int64]) -> Inputs:
+        """The inputs of a subset of cases (in the given order)."""
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = v if f.name == "replication" else np.ascontiguousarray(v[idx])
+        return Inputs(**out)
+
+
+def _h(name: str) -> int:
+    return zlib.crc32(name.encode("utf-8"))
+
+
+def _uniforms(seed: int, key: tuple[int, ...], n: int, width: int = 0) -> F64:
+    """n uniforms (or n x width), block by block, each block its own keyed stream."""
+    shape_tail = (width,) if width else ()
+    out = np.empty((n, *shape_tail))
+    for b in range(0, (n + BLOCK - 1) // BLOCK):
+        lo, hi = b * BLOCK, min(n, (b + 1) * BLOCK)
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(
+            *key, b))))
+        out[lo:hi] = rng.random((BLOCK, *shape_tail))[: hi - lo]
+    return out
+
+
+def _profile_weight(t: F64, start_weekday: int, weekday: list[float] | None,
+                    hour: list[float] | None) -> F64:
+    w = np.ones_like(t)
+    if weekday is not None:
+        w *= np.asarray(weekday)[((t // 24.0).astype(np.int64) + start_weekday) % 7]
+    if hour is not None:
+        w *= np.asarray(hour)[(t % 24.0).astype(np.int64) % 24]
+    return w
+
+
+def arrival_times(e: F64, total: float, cal: WorkCalendar, end: float, start_weekday: int,
+                  weekday: list[float] | None = None, hour: list[float] | None = None) -> F64:
+    """Map points ``e`` in [0, total) to times in [0, end) with intensity ∝ open x profile.
+
+    Without profiles the map is linear in the calendar's working time. With profiles the
+    window is cut at every hour and at every opening and closing, and the cumulative
+    intensity is inverted piece by piece.
+    """
+    if weekday is None and hour is None:
+        w_end = cal.to_work(end)
+        return np.minimum(np.asarray(cal.to_abs(e / total * w_end), dtype=np.float64), end)
+    grid = np.arange(0.0, end, 1.0)
+    inside = (cal.open < end) & (cal.close > 0.0)
+    bounds = np.unique(np.concatenate([grid, cal.open[inside], np.minimum(cal.close[inside], end),
+                                       [end]]))
+    bounds = bounds[(bounds >= 0.0) & (bounds <= end)]
+    lo, hi = bounds[:-1], bounds[1:]
+    mid = (lo + hi) / 2.0
+    dens = np.asarray(cal.is_open(mid), dtype=np.float64) * _profile_weight(
+        mid, start_weekday, weekday, hour)
+    mass = dens * (hi - lo)
+    cum = np.concatenate([[0.0], np.cumsum(mass)])
+    if cum[-1] <= 0.0:
+        raise ValueError("the arrival profile gives no arrivals in the calendar's open hours")
+    target = e / total * cum[-1]
+    k = np.clip(np.searchsorted(cum, target, side="right") - 1, 0, len(lo) - 1)
+    # skip zero-mass pieces: searchsorted 'right' already lands on the last piece with
+    # cum <= target, which has positive mass unless target == its right end
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = lo[k] + np.where(dens[k] > 0, (target - cum[k]) / dens[k], 0.0)
+    return np.minimum(t, end)
+
+
+def draw(model: Model, replication: int, seed: int | None = None) -> Inputs:
+    """Draw every random input of one replication."""
+    sc = model.scenario
+    seed = sc.run.seed if seed is None else seed
+    rep = replication
+    J, K_max = model.n_items, model.max_attempts
+    q_any = any(model.deficiency_probability(j, 0) > 0 for j in range(J))
+    K = K_max if q_any else 1
+    renege_any = bool(model.station_renege.any())
+    start_weekday = sc.run.start_date.weekday()
+    always = WorkCalendar.always_open("always")
+
+    parts: list[dict[str, np.ndarray]] = []
+    for c, cname in enumerate(model.class_names):
+        cls = sc.classes[cname]
+        hc = _h(cname)
+        total = model.expected_arrivals(c)
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
+            seed, spawn_key=(rep, Q_ARRIVAL, hc))))
+        n = int(rng.poisson(total)) if total > 0 else 0
+        e = np.sort(rng.random(n)) * total
+        u_ch = _uniforms(seed, (rep, Q_CHANNEL, hc), n)
+        channel = np.where(u_ch < cls.online_share, ONLINE,
+                           np.where(u_ch < cls.online_share + cls.proxy_share, PROXY, WINDOW))
+        arrival = np.empty(n)
+        for ch, cal in ((WINDOW, model.report), (ONLINE, always), (PROXY, always)):
+            m = channel == ch
+            if m.any():
+                arrival[m] = arrival_times(e[m], total, cal, model.arrival_end, start_weekday,
+                                           cls.weekday_profile, cls.hour_profile)
+        pool = int(model.class_pool[c])
+        d: dict[str, np.ndarray] = {
+            "arrival": arrival, "cls": np.full(n, c, dtype=np.int64),
+            "channel": channel.astype(np.int64), "key": np.arange(n, dtype=np.int64),
+            "run_item": np.zeros((n, J), dtype=np.bool_),
+            "visit": np.zeros((n, J), dtype=np.bool_), "delay": np.zeros((n, J)),
+            "service": np.zeros((n, J, K)), "deficient": np.zeros((n, J, K), dtype=np.bool_),
+            "fix": np.zeros((n, J, K)), "patience": np.full((n, J, K), np.inf) if renege_any
+            else np.zeros((0, 0, 0)),
+            "audit": np.zeros((n, J), dtype=np.bool_), "audit_service": np.zeros((n, J)),
+            "revoked": np.zeros((n, J), dtype=np.bool_),
+        }
+        r = int(model.class_route[c])
+        for s in range(model.route_stage_ptr[r], model.route_stage_ptr[r + 1]):
+            hs = _h(model.stage_names[s])
+            p_stage = float(model.stage_probability[s])
+            stage_on = (np.ones(n, dtype=np.bool_) if p_stage >= 1.0 else
+                        _uniforms(seed, (rep, Q_STAGE, hc, hs), n) < p_stage)
+            for j in model.stage_items[model.stage_item_ptr[s]:model.stage_item_ptr[s + 1]]:
+                j = int(j)
+                it = sc.items[model.item_names[j]]
+                key = (hc, _h(model.item_names[j]))
+                on = stage_on.copy()
+                if it.skip_probability > 0:
+                    on &= _uniforms(seed, (rep, Q_SKIP, *key), n) >= it.skip_probability
+                d["run_item"][:, j] = on
+                d["visit"][:, j] = (channel == WINDOW) | ((channel == ONLINE) & ~it.online)
+                dfam = model.item_delay[j]
+                if dfam is not None:
+                    d["delay"][:, j] = dfam.ppf(_uniforms(seed, (rep, Q_DELAY, *key), n))
+                d["service"][:, j, :] = model.item_service[j].ppf(
+                    _uniforms(seed, (rep, Q_SERVICE, *key), n, K))
+                if K > 1:
+                    p_win = model.deficiency_probability(j, WINDOW)
+                    p_case = np.full(n, p_win)
+                    if pool >= 0:
+                        p_case[channel == PROXY] = model.deficiency_probability(j, PROXY, pool)
+                    u = _uniforms(seed, (rep, Q_DEFICIENT, *key), n, K)
+                    d["deficient"][:, j, :] = u < p_case[:, None]
+                    d["fix"][:, j, :] = model.item_fix[j].ppf(
+                        _uniforms(seed, (rep, Q_FIX, *key), n, K))
+                pat: Family | None = model.station_patience[int(model.item_station[j])]
+                if pat is not None:
+                    d["patience"][:, j, :] = pat.ppf(_uniforms(seed, (rep, Q_PATIENCE, *key), n, K))
+                if model.item_audit_station[j] >= 0:
+                    a = _uniforms(seed, (rep, Q_AUDIT, *key), n) < it.audit_probability
+                    d["audit"][:, j] = a & on
+                    afam = model.item_audit_service[j]
+                    assert afam is not None
+                    d["audit_service"][:, j] = afam.ppf(
+                        _uniforms(seed, (rep, Q_AUDIT_SERVICE, *key), n))
+                    d["revoked"][:, j] = d["audit"][:, j] & (
+                        _uniforms(seed, (rep, Q_REVOKE, *key), n) < it.revoke_probability)
+        parts.append(d)
+
+    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    order = np.lexsort((merged["key"], merged["cls"], merged["arrival"]))
+    out = {k: (v[order] if v.shape[0] else v) for k, v in merged.items()}
+    n_all = out["arrival"].shape[0]
+    if not renege_any:
+        out["patience"] = np.broadcast_to(np.inf, (n_all, J, K))
+    if K == 1:
+        out["fix"] = np.broadcast_to(0.0, (n_all, J, K))
+    return Inputs(replication=rep, **out)

@@ -1,0 +1,311 @@
+"""The assembled model: a validated scenario turned into flat arrays.
+
+Both engines read this and nothing else of the scenario, so they cannot disagree on
+what the scenario means. Names become indices; routes become CSR-style arrays
+(``route_stage_ptr`` -> stages, ``stage_item_ptr`` -> items). Help-and-proxy agent
+pools are stations too (index ``>= n_service_stations``), on the always-open calendar,
+with no service: a case holds a slot from its arrival until it completes.
+
+See ``docs/model.md`` for the event semantics the engines implement.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sim.calendar import WorkCalendar
+from sim.distributions import Family, family
+from sim.schema import Scenario
+
+HOURS_PER_DAY = 24.0
+CAL_MARGIN_DAYS = 3 * 366  # calendars cover the horizon plus this, so late events resolve
+
+# channels
+WINDOW, ONLINE, PROXY = 0, 1, 2
+CHANNELS = ("window", "online", "proxy")
+# stage modes
+SEQUENTIAL, PARALLEL = 0, 1
+
+I64 = NDArray[np.int64]
+F64 = NDArray[np.float64]
+B1 = NDArray[np.bool_]
+
+
+class LoadWarning(UserWarning):
+    """A station is offered as much work as it can do, or more."""
+
+
+@dataclass(frozen=True)
+class Model:
+    """Everything an engine needs, as arrays indexed by station, item, class, route, stage."""
+
+    scenario: Scenario
+    name: str
+    horizon: float  # hours; the simulation stops here
+    arrival_end: float  # hours; arrivals happen in [0, arrival_end)
+    warmup: float  # hours; cases arriving before are left out of KPIs
+    max_attempts: int
+    calendars: tuple[WorkCalendar, ...]
+    report_calendar: int  # index of the calendar working days are reported in
+    # stations (service stations first, then agent pools)
+    station_names: tuple[str, ...]
+    n_service_stations: int
+    station_servers: I64
+    station_calendar: I64
+    station_priority: B1
+    station_renege: B1
+    # items
+    item_names: tuple[str, ...]
+    item_station: I64
+    item_materials: I64
+    item_limit_workdays: F64  # nan when not given
+    item_online: B1
+    item_conditional: B1
+    item_deadline_hours: F64  # conditional acceptance: the longest fix run in parallel
+    item_audit_station: I64  # -1: no audit
+    item_deficiency_q: F64  # per-material deficiency probability
+    # classes
+    class_names: tuple[str, ...]
+    class_route: I64
+    class_priority: I64
+    class_pool: I64  # station index of the agent pool, -1 for none
+    # routes
+    route_names: tuple[str, ...]
+    route_stage_ptr: I64  # stages of route r: route_stage_ptr[r] .. route_stage_ptr[r+1]
+    route_limit_workdays: F64
+    stage_names: tuple[str, ...]  # "route/stage"
+    stage_mode: I64
+    stage_item_ptr: I64  # items of stage s: stage_items[stage_item_ptr[s] .. stage_item_ptr[s+1]]
+    stage_items: I64
+    stage_probability: F64
+    # distributions (hours)
+    item_service: tuple[Family, ...] = field(repr=False)
+    item_delay: tuple[Family | None, ...] = field(repr=False)
+    item_fix: tuple[Family, ...] = field(repr=False)
+    item_audit_service: tuple[Family | None, ...] = field(repr=False)
+    station_patience: tuple[Family | None, ...] = field(repr=False)
+    pool_deficiency_factor: F64 = field(repr=False)  # per pool (index - n_service_stations)
+
+    @property
+    def n_stations(self) -> int:
+        return len(self.station_names)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_names)
+
+    def calendar_of(self, station: int) -> WorkCalendar:
+        return self.calendars[int(self.station_calendar[station])]
+
+    @property
+    def report(self) -> WorkCalendar:
+        return self.calendars[self.report_calendar]
+
+    def route_items(self, route: int) -> list[int]:
+        """Item indices of a route, in stage order."""
+        s0, s1 = self.route_stage_ptr[route], self.route_stage_ptr[route + 1]
+        return [int(j) for s in range(s0, s1)
+                for j in self.stage_items[self.stage_item_ptr[s]:self.stage_item_ptr[s + 1]]]
+
+    def deficiency_probability(self, item: int, channel: int, pool: int = -1) -> float:
+        """P(a submission of ``item`` is deficient) = 1 - (1 - q)^materials."""
+        q = float(self.item_deficiency_q[item])
+        if channel == PROXY and pool >= 0:
+            q *= float(self.pool_deficiency_factor[pool - self.n_service_stations])
+        return 1.0 - (1.0 - q) ** int(self.item_materials[item])
+
+    def expected_arrivals(self, cls: int) -> float:
+        """Mean number of arrivals of class ``cls`` over the arrival window."""
+        c = self.scenario.classes[self.class_names[cls]]
+        units = {"workday": self.report.workdays(0.0, self.arrival_end),
+                 "day": self.arrival_end / HOURS_PER_DAY, "hour": self.arrival_end}[c.per]
+        return float(c.rate * units)
+
+    def expected_attempts(self, item: int, channel: int = WINDOW, pool: int = -1) -> float:
+        """Mean submissions of an item: 1 + p + p^2 + ... up to max_attempts terms."""
+        p = self.deficiency_probability(item, channel, pool)
+        return float(sum(p**k for k in range(self.max_attempts)))
+
+    def offered_load(self) -> dict[str, float]:
+        """Offered load per service station: work arriving / work the servers can do.
+
+        Mean work (service hours, rework included) that all cases bring over the arrival
+        window, divided by servers x the station's working hours in that window. At or
+        above 1 the queue grows without bound.
+        """
+        work = np.zeros(self.n_service_stations)
+        for c in range(len(self.class_names)):
+            n = self.expected_arrivals(c)
+            r = int(self.class_route[c])
+            for s in range(self.route_stage_ptr[r], self.route_stage_ptr[r + 1]):
+                p_stage = float(self.stage_probability[s])
+                for j in self.stage_items[self.stage_item_ptr[s]:self.stage_item_ptr[s + 1]]:
+                    j = int(j)
+                    skip = self.scenario.items[self.item_names[j]].skip_probability
+                    work[self.item_station[j]] += (n * p_stage * (1 - skip)
+                                                   * self.expected_attempts(j)
+                                                   * self.item_service[j].mean)
+        out = {}
+        for k in range(self.n_service_stations):
+            cal = self.calendar_of(k)
+            hours = cal.to_work(self.arrival_end) - cal.to_work(0.0)
+            out[self.station_names[k]] = float(work[k] / (self.station_servers[k] * hours))
+        return out
+
+
+def _calendar(name: str, s: Scenario, days: int) -> WorkCalendar:
+    if name == "always" and name not in s.calendars:
+        return WorkCalendar.always_open(name)
+    c = s.calendars[name]
+    if c.always:
+        return WorkCalendar.always_open(name)
+    return WorkCalendar.build(
+        name, s.run.start_date, days, [(a, b) for a, b in c.hours],
+        weekdays=tuple(d - 1 for d in c.weekdays), holidays=c.holidays,
+        closed_dates=tuple(c.closed_dates), extra_workdays=tuple(c.extra_workdays),
+    )
+
+
+def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
+    """Assemble the model of a checked scenario."""
+    from sim.errors import ScenarioError
+
+    run = s.run
+    days = int(math.ceil(run.horizon_days)) + CAL_MARGIN_DAYS
+    cal_names = sorted({st.calendar for st in s.stations.values()} | {run.calendar})
+    cals: list[WorkCalendar] = []
+    for n in cal_names:
+        try:
+            cal = _calendar(n, s, days)
+        except ValueError as exc:
+            raise ScenarioError(source, f"calendars.{n}", str(exc), None) from None
+        if cal.to_work(run.horizon_days * HOURS_PER_DAY) <= 0.0:
+            raise ScenarioError(source, f"calendars.{n}", "has no working time within the horizon",
+                                None)
+        missing = getattr(cal, "uncovered_years", ())
+        if warn and missing:
+            warnings.warn(f"{source}: calendars.{n}: no official holiday schedule for "
+                          f"{', '.join(map(str, missing))}; only weekdays apply there",
+                          stacklevel=2)
+        cals.append(cal)
+    cal_index = {n: k for k, n in enumerate(cal_names)}
+    always = cal_index.get("always")
+    if always is None:
+        cals.append(WorkCalendar.always_open("always"))
+        always = len(cals) - 1
+
+    st_names = list(s.stations)
+    pool_names = list(s.pools)
+    all_st = st_names + pool_names
+    st_index = {n: k for k, n in enumerate(all_st)}
+    n_srv = len(st_names)
+    servers = [s.stations[n].servers for n in st_names] + [
+        s.pools[p].agents * s.pools[p].caseload for p in pool_names]
+    st_cal = [cal_index[s.stations[n].calendar] for n in st_names] + [always] * len(pool_names)
+    prio = [s.stations[n].priority for n in st_names] + [True] * len(pool_names)
+    renege = [s.stations[n].patience is not None for n in st_names] + [False] * len(pool_names)
+    patience = tuple(family(s.stations[n].patience) if s.stations[n].patience else None
+                     for n in st_names) + (None,) * len(pool_names)
+
+    it_names = list(s.items)
+    it_index = {n: k for k, n in enumerate(it_names)}
+    items = [s.items[n] for n in it_names]
+    service = tuple(family(it.service) for it in items)
+    for n, fam in zip(it_names, service, strict=True):
+        if not fam.positive:
+            raise ScenarioError(source, f"items.{n}.service", "must take only positive values "
+                                "(a service of zero working hours is not a service)",
+                                fam.minimum)
+    fix = tuple(family(it.fix if it.fix is not None else s.rework.fix) for it in items)
+    q = [it.deficiency_per_material if it.deficiency_per_material is not None
+         else s.rework.deficiency_per_material for it in items]
+
+    r_names = list(s.routes)
+    r_index = {n: k for k, n in enumerate(r_names)}
+    stage_ptr = [0]
+    stage_names: list[str] = []
+    stage_mode: list[int] = []
+    stage_item_ptr = [0]
+    stage_items: list[int] = []
+    stage_prob: list[float] = []
+    r_limit: list[float] = []
+    for rn in r_names:
+        route = s.routes[rn]
+        total = 0.0
+        for st in route.stages:
+            stage_names.append(f"{rn}/{st.name}")
+            stage_mode.append(PARALLEL if st.mode == "parallel" else SEQUENTIAL)
+            idx = [it_index[n] for n in st.items]
+            stage_items.extend(idx)
+            stage_item_ptr.append(len(stage_items))
+            stage_prob.append(st.probability)
+            lims = [items[j].limit_workdays for j in idx]
+            known = [x for x in lims if x is not None]
+            if known:
+                total += max(known) if st.mode == "parallel" else sum(known)
+        stage_ptr.append(len(stage_names))
+        r_limit.append(route.limit_workdays if route.limit_workdays is not None
+                       else (total if total > 0 else math.nan))
+
+    c_names = list(s.classes)
+    model = Model(
+        scenario=s,
+        name=s.scenario.name or "scenario",
+        horizon=run.horizon_days * HOURS_PER_DAY,
+        arrival_end=(run.arrival_days or run.horizon_days) * HOURS_PER_DAY,
+        warmup=run.warmup_days * HOURS_PER_DAY,
+        max_attempts=run.max_attempts,
+        calendars=tuple(cals),
+        report_calendar=cal_index[run.calendar],
+        station_names=tuple(all_st),
+        n_service_stations=n_srv,
+        station_servers=np.asarray(servers, dtype=np.int64),
+        station_calendar=np.asarray(st_cal, dtype=np.int64),
+        station_priority=np.asarray(prio, dtype=np.bool_),
+        station_renege=np.asarray(renege, dtype=np.bool_),
+        item_names=tuple(it_names),
+        item_station=np.asarray([st_index[it.station] for it in items], dtype=np.int64),
+        item_materials=np.asarray([it.materials for it in items], dtype=np.int64),
+        item_limit_workdays=np.asarray(
+            [it.limit_workdays if it.limit_workdays is not None else math.nan for it in items]),
+        item_online=np.asarray([it.online for it in items], dtype=np.bool_),
+        item_conditional=np.asarray([it.conditional for it in items], dtype=np.bool_),
+        item_deadline_hours=np.asarray([it.supplement_deadline_days * 24.0 for it in items]),
+        item_audit_station=np.asarray(
+            [st_index[it.audit_station] if it.audit_station and it.audit_probability > 0 else -1
+             for it in items], dtype=np.int64),
+        item_deficiency_q=np.asarray(q, dtype=np.float64),
+        class_names=tuple(c_names),
+        class_route=np.asarray([r_index[s.classes[c].route] for c in c_names], dtype=np.int64),
+        class_priority=np.asarray([s.classes[c].priority for c in c_names], dtype=np.int64),
+        class_pool=np.asarray([st_index[s.classes[c].agent_pool] if s.classes[c].agent_pool
+                               else -1 for c in c_names], dtype=np.int64),
+        route_names=tuple(r_names),
+        route_stage_ptr=np.asarray(stage_ptr, dtype=np.int64),
+        route_limit_workdays=np.asarray(r_limit, dtype=np.float64),
+        stage_names=tuple(stage_names),
+        stage_mode=np.asarray(stage_mode, dtype=np.int64),
+        stage_item_ptr=np.asarray(stage_item_ptr, dtype=np.int64),
+        stage_items=np.asarray(stage_items, dtype=np.int64),
+        stage_probability=np.asarray(stage_prob, dtype=np.float64),
+        item_service=service,
+        item_delay=tuple(family(it.delay) if it.delay else None for it in items),
+        item_fix=fix,
+        item_audit_service=tuple(family(it.audit_service) if it.audit_service else None
+                                 for it in items),
+        station_patience=patience,
+        pool_deficiency_factor=np.asarray([s.pools[p].deficiency_factor for p in pool_names],
+                                          dtype=np.float64),
+    )
+    if warn:
+        for name, rho in model.offered_load().items():
+            if rho >= 1.0:
+                warnings.warn(f"{source}: station '{name}' is loaded at {rho:.0%} of its capacity "
+                              "(>= 100%): its queue grows without bound", LoadWarning,
+                              stacklevel=2)
+    return model

@@ -1,0 +1,198 @@
+"""What an engine returns for one replication, and the per-case and per-station tables.
+
+Engines fill a :class:`RepResult` (raw arrays, documented in ``docs/model.md``); the
+functions here derive the documented tables from it, the same way for every engine:
+:func:`case_table` (one row per case) and :func:`station_table` (one row per station).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from sim.inputs import Inputs
+from sim.model import CHANNELS, Model
+
+OPEN, COMPLETED, ABANDONED = 0, 1, 2
+STATUS = ("open", "completed", "abandoned")
+SUBMISSION, AUDIT, POOL = 0, 1, 2
+
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+
+
+@dataclass
+class Visits:
+    """One row per queue visit (submission, audit or pool slot)."""
+
+    case: I64
+    item: I64
+    attempt: I64
+    station: I64
+    kind: I64
+    joined: F64
+    start: F64
+    end: F64
+    reneged: NDArray[np.bool_]
+
+    @classmethod
+    def empty(cls) -> Visits:
+        z = np.zeros(0, dtype=np.int64)
+        f = np.zeros(0)
+        return cls(z, z, z, z, z, f, f, f, np.zeros(0, dtype=np.bool_))
+
+    def sorted(self) -> Visits:
+        """Rows in the canonical order (case, kind, item, attempt)."""
+        o = np.lexsort((self.attempt, self.item, self.kind, self.case))
+        return Visits(*(getattr(self, f)[o] for f in self.__dataclass_fields__))
+
+    def frame(self, model: Model) -> pd.DataFrame:
+        names = np.asarray(model.station_names, dtype=object)
+        items = np.asarray((*model.item_names, ""), dtype=object)
+        return pd.DataFrame({
+            "case": self.case, "kind": np.asarray(("submission", "audit", "pool"),
+                                                  dtype=object)[self.kind],
+            "item": items[self.item], "attempt": self.attempt, "station": names[self.station],
+            "joined": self.joined, "start": self.start, "end": self.end,
+            "wait_hours": self.start - self.joined, "reneged": self.reneged,
+        })
+
+
+@dataclass
+class RepResult:
+    """Raw output of one replication (see docs/model.md, "Records")."""
+
+    replication: int
+    status: I64
+    end: F64
+    visits_count: I64
+    rework: I64
+    supplements: I64
+    t_service: F64
+    t_queue: F64
+    t_applicant: F64
+    visits: Visits | None = None
+
+
+CASE_COLUMNS: dict[str, str] = {
+    "replication": "replication number",
+    "case": "index of the case in arrival order within the replication",
+    "class": "case class",
+    "channel": "window, online or proxy",
+    "arrival": "arrival time (hours since the epoch)",
+    "completion": "completion or abandonment time (hours since the epoch; NaN while open)",
+    "status": "completed, abandoned, or open at the horizon",
+    "warmup": "arrived during the warm-up (left out of KPIs)",
+    "lead_hours": "completion - arrival in calendar hours",
+    "lead_days": "lead time in calendar days (what the World Bank counts)",
+    "lead_workdays": "lead time in working days of the reporting calendar (what the "
+                     "120-working-day target counts)",
+    "limit_workdays": "statutory limit of the case's route",
+    "within_limit": "lead_workdays <= limit_workdays",
+    "visits": "in-person submissions",
+    "rework_rounds": "submissions found deficient and sent back",
+    "supplements": "deficiencies fixed in parallel under conditional acceptance",
+    "service_hours": "calendar hours in service on the critical path (government work)",
+    "queue_hours": "calendar hours waiting in queues on the critical path",
+    "applicant_hours": "calendar hours with the applicant (preparing, fixing) on the critical path",
+    "audits": "audits after completion",
+    "revoked": "approvals revoked by an audit",
+}
+
+
+def case_table(model: Model, inp: Inputs, res: RepResult) -> pd.DataFrame:
+    """One row per case, with the columns of :data:`CASE_COLUMNS`."""
+    rep = model.report
+    done = res.status != OPEN
+    end = np.where(done, res.end, np.nan)
+    lead = end - inp.arrival
+    wd = np.full(inp.n, np.nan)
+    if done.any():
+        wd[done] = np.asarray(rep.workdays(inp.arrival[done], end[done]))
+    limit = model.route_limit_workdays[model.class_route[inp.cls]]
+    completed = res.status == COMPLETED
+    return pd.DataFrame({
+        "replication": np.full(inp.n, res.replication),
+        "case": np.arange(inp.n),
+        "class": np.asarray(model.class_names, dtype=object)[inp.cls],
+        "channel": np.asarray(CHANNELS, dtype=object)[inp.channel],
+        "arrival": inp.arrival,
+        "completion": end,
+        "status": np.asarray(STATUS, dtype=object)[res.status],
+        "warmup": inp.arrival < model.warmup,
+        "lead_hours": lead,
+        "lead_days": lead / 24.0,
+        "lead_workdays": wd,
+        "limit_workdays": limit,
+        "within_limit": completed & (wd <= limit),
+        "visits": res.visits_count,
+        "rework_rounds": res.rework,
+        "supplements": res.supplements,
+        "service_hours": res.t_service,
+        "queue_hours": res.t_queue,
+        "applicant_hours": res.t_applicant,
+        "audits": (inp.audit.sum(axis=1) * completed).astype(np.int64),
+        "revoked": (inp.revoked.sum(axis=1) * completed).astype(np.int64),
+    })
+
+
+STATION_COLUMNS: dict[str, str] = {
+    "station": "station or agent pool",
+    "servers": "servers (pool: agents x caseload slots)",
+    "utilization": "busy working hours / (servers x working hours), over warm-up..horizon",
+    "mean_wait_hours": "mean calendar hours from joining to service start, over visits that "
+                       "started after the warm-up",
+    "mean_wait_workhours": "the same in working hours of the station's calendar",
+    "mean_queue_length": "time-average number waiting over warm-up..horizon",
+    "served": "services started after the warm-up",
+    "throughput_per_day": "services started per calendar day after the warm-up",
+    "reneged": "visits that gave up waiting",
+    "waiting_at_horizon": "visits still waiting at the horizon",
+}
+
+
+def station_table(model: Model, res: RepResult) -> pd.DataFrame:
+    """Per-station figures over the measurement window [warm-up, horizon]."""
+    v = res.visits
+    if v is None:
+        raise ValueError("station figures need visit records (record_visits=True)")
+    t0, t1 = model.warmup, model.horizon
+    rows = []
+    for s, name in enumerate(model.station_names):
+        m = v.station == s
+        joined, start, end = v.joined[m], v.start[m], v.end[m]
+        cal = model.calendar_of(s)
+        started = np.isfinite(start)
+        # busy working hours inside the window (pool slots: held hours)
+        st = start[started]
+        en = np.where(np.isfinite(end[started]), end[started], t1)
+        if s >= model.n_service_stations:
+            busy = float(np.clip(np.minimum(en, t1) - np.maximum(st, t0), 0, None).sum())
+            avail = model.station_servers[s] * (t1 - t0)
+        else:
+            lo = np.asarray(cal.to_work(np.maximum(st, t0)))
+            hi = np.asarray(cal.to_work(np.minimum(en, t1)))
+            busy = float(np.clip(hi - lo, 0, None).sum())
+            avail = model.station_servers[s] * (cal.to_work(t1) - cal.to_work(t0))
+        after = started & (start >= t0)
+        waits = start[after] - joined[after]
+        wwork = (np.asarray(cal.to_work(start[after])) - np.asarray(cal.to_work(joined[after]))
+                 if after.any() else np.zeros(0))
+        q_end = np.where(started, start, np.where(v.reneged[m], end, t1))
+        area = float(np.clip(np.minimum(q_end, t1) - np.maximum(joined, t0), 0, None).sum())
+        rows.append({
+            "station": name,
+            "servers": int(model.station_servers[s]),
+            "utilization": busy / avail if avail > 0 else np.nan,
+            "mean_wait_hours": float(waits.mean()) if waits.size else np.nan,
+            "mean_wait_workhours": float(wwork.mean()) if wwork.size else np.nan,
+            "mean_queue_length": area / (t1 - t0),
+            "served": int(after.sum()),
+            "throughput_per_day": float(after.sum()) / ((t1 - t0) / 24.0),
+            "reneged": int(v.reneged[m].sum()),
+            "waiting_at_horizon": int((~started & ~v.reneged[m]).sum()),
+        })
+    return pd.DataFrame(rows)

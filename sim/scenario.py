@@ -1,0 +1,190 @@
+"""Loading, checking and writing scenario files.
+
+Two validation stages (as in Ciw's routing checks): :func:`parse` checks each field
+as the file loads (the pydantic schema in :mod:`sim.schema`); :func:`check_references`
+checks what parts say of each other once the whole scenario is there. Both raise
+:class:`~sim.errors.ScenarioError` with the file, the field, the rule and the value.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from pydantic import ValidationError
+
+from sim.errors import ScenarioError
+from sim.schema import Scenario
+
+_RULES: dict[str, str] = {
+    "missing": "is required",
+    "extra_forbidden": "is not a known field",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "dict_type": "must be a table",
+    "model_type": "must be a table",
+    "model_attributes_type": "must be a table",
+    "date_type": "must be a date (YYYY-MM-DD)",
+    "date_parsing": "must be a date (YYYY-MM-DD)",
+    "date_from_datetime_inexact": "must be a date (YYYY-MM-DD)",
+}
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _rule(err: Mapping[str, Any]) -> str:
+    kind = str(err["type"])
+    ctx = err.get("ctx") or {}
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', '')}"
+    if kind == "string_pattern_mismatch":
+        return "must be a name of letters, digits, '_', '-' or '.'" if "A-Za-z" in str(
+            ctx.get("pattern", "")) else "must be a time of day HH:MM"
+    if kind in ("too_short", "too_long"):
+        return str(err["msg"]).lower()
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        sign = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">",
+                "less_than": "<"}[kind]
+        bound = next(iter(ctx.values()), "")
+        return f"must be {sign} {bound}"
+    return _RULES.get(kind, str(err["msg"]).lower())
+
+
+def error_from_validation(source: str, exc: ValidationError) -> ScenarioError:
+    """The first schema error, as file: field rule (got value)."""
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    # pydantic appends the validator's name to the location of "after" model validators
+    field = _field_path(loc)
+    value: object = ... if err["type"] in ("missing",) or err["type"] == "value_error" and \
+        isinstance(err.get("input"), dict) else err.get("input", ...)
+    more = len(exc.errors()) - 1
+    rule = _rule(err) + (f" [and {more} more problem{'s' if more > 1 else ''}]" if more else "")
+    return ScenarioError(source, field, rule, value)
+
+
+def parse(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
+    """Validate a mapping (parsed TOML) as a scenario: both stages."""
+    try:
+        scenario = Scenario.model_validate(dict(data))
+    except ValidationError as exc:
+        raise error_from_validation(source, exc) from None
+    check_references(scenario, source)
+    return scenario
+
+
+def load(path: str | Path) -> Scenario:
+    """Read, parse and check a scenario file."""
+    p = Path(path)
+    source = p.name
+    if not p.exists():
+        raise ScenarioError(str(p), "", "file not found")
+    if p.is_dir():
+        raise ScenarioError(str(p), "", "is a directory, not a scenario file")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(source, "", f"cannot be read: {exc}") from None
+    if not text.strip():
+        raise ScenarioError(source, "", "is empty: a scenario needs [classes], [stations], "
+                            "[items] and [routes]")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(source, "", f"is not valid TOML: {exc}") from None
+    scenario = parse(data, source)
+    if not scenario.scenario.name:
+        scenario.scenario.name = p.stem
+    return scenario
+
+
+def _known(names: Mapping[str, object]) -> str:
+    keys = list(names)
+    shown = ", ".join(keys[:12]) + (", ..." if len(keys) > 12 else "")
+    return f"(known: {shown})"
+
+
+def check_references(s: Scenario, source: str = "<scenario>") -> None:
+    """Second stage: references between parts resolve, and the model can run."""
+    calendars = set(s.calendars) | {"always"}
+
+    def need(kind: str, name: str, table: Mapping[str, object] | set[str], field: str) -> None:
+        if name not in table:
+            known = _known(dict.fromkeys(sorted(table))) if isinstance(table, set) else _known(table)
+            raise ScenarioError(source, field, f"names an unknown {kind} {known}", name)
+
+    if s.run.calendar != "always" and s.run.calendar not in s.calendars:
+        need("calendar", s.run.calendar, calendars, "run.calendar")
+    for name, st in s.stations.items():
+        need("calendar", st.calendar, calendars, f"stations.{name}.calendar")
+    for name, cls in s.classes.items():
+        need("route", cls.route, s.routes, f"classes.{name}.route")
+        if cls.agent_pool is not None:
+            need("pool", cls.agent_pool, s.pools, f"classes.{name}.agent_pool")
+        elif cls.proxy_share > 0:
+            raise ScenarioError(source, f"classes.{name}.agent_pool",
+                                "is required when proxy_share > 0", None)
+    for name in s.pools:
+        if name in s.stations:
+            raise ScenarioError(source, f"pools.{name}", "must not share a name with a station",
+                                name)
+    for name, item in s.items.items():
+        need("station", item.station, s.stations, f"items.{name}.station")
+        if item.audit_station is not None:
+            need("station", item.audit_station, s.stations, f"items.{name}.audit_station")
+    for rname, route in s.routes.items():
+        seen: set[str] = set()
+        for k, stage in enumerate(route.stages):
+            for m, item_name in enumerate(stage.items):
+                field = f"routes.{rname}.stages[{k}].items[{m}]"
+                need("item", item_name, s.items, field)
+                if item_name in seen:
+                    raise ScenarioError(source, field, "appears twice in the route; give the "
+                                        "second visit its own item", item_name)
+                seen.add(item_name)
+    for name, cal in s.calendars.items():
+        if not cal.always and (not cal.hours or (not cal.weekdays and not cal.extra_workdays)):
+            raise ScenarioError(source, f"calendars.{name}", "has no working time", None)
+        if not cal.always:
+            prev = "00:00"
+            for k, (a, b) in enumerate(cal.hours):
+                if not prev <= a < b:
+                    raise ScenarioError(source, f"calendars.{name}.hours[{k}]",
+                                        "must be an increasing, non-overlapping period",
+                                        [a, b])
+                prev = b
+
+
+def to_toml(s: Scenario) -> str:
+    """The scenario as TOML text (what ``govsim reform --write`` saves)."""
+    data = s.model_dump(mode="python", exclude_none=True)
+    return tomli_w.dumps(data)
+
+
+def save(s: Scenario, path: str | Path) -> None:
+    """Write the scenario to ``path`` atomically (a temporary file, then a rename)."""
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(to_toml(s), encoding="utf-8")
+    tmp.replace(p)

@@ -1,0 +1,314 @@
+"""The scenario file schema (first validation stage: each field as it loads).
+
+A scenario file is TOML. Its sections map one to one onto the models below; every
+model forbids unknown keys so that a typo is an error, not a silent default. The
+second stage, which checks references between parts (a route names items that
+exist, an item names a station that exists...), is :func:`sim.scenario.check_references`.
+
+Units are in the field names or in a distribution's ``unit``: service times are
+*working* hours of the station's calendar; applicant delays and fix times are
+*calendar* time; statutory limits are working days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+# --------------------------------------------------------------------------- checked scalars
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _int_at_least(n: int) -> Any:
+    def check(v: object) -> object:
+        if isinstance(v, bool) or not isinstance(v, int) or v < n:
+            raise ValueError(f"must be an integer >= {n}")
+        return v
+
+    return BeforeValidator(check)
+
+
+def _number(lo: float | None = None, lo_open: bool = False, hi: float | None = None) -> Any:
+    if lo is None:
+        rule = "must be a number"
+    elif lo_open:
+        rule = f"must be a number > {lo:g}"
+    else:
+        rule = f"must be a number >= {lo:g}"
+    if hi is not None:
+        rule = f"must be a number in [{lo:g}, {hi:g}]"
+
+    def check(v: object) -> object:
+        if not _is_number(v) or not math.isfinite(float(v)):  # type: ignore[arg-type]
+            raise ValueError(rule)
+        x = float(v)  # type: ignore[arg-type]
+        if lo is not None and (x < lo or (lo_open and x == lo)):
+            raise ValueError(rule)
+        if hi is not None and x > hi:
+            raise ValueError(rule)
+        return x
+
+    return BeforeValidator(check)
+
+
+def _probability(v: object) -> object:
+    if not _is_number(v) or not 0.0 <= float(v) <= 1.0:  # type: ignore[arg-type]
+        raise ValueError("must be a probability in [0, 1]")
+    return float(v)  # type: ignore[arg-type]
+
+
+PosInt = Annotated[int, _int_at_least(1), Field(ge=1)]
+NonNegInt = Annotated[int, _int_at_least(0), Field(ge=0)]
+PosFloat = Annotated[float, _number(0.0, lo_open=True), Field(gt=0)]
+NonNegFloat = Annotated[float, _number(0.0), Field(ge=0)]
+Probability = Annotated[float, BeforeValidator(_probability), Field(ge=0, le=1)]
+Name = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")]
+
+
+class Strict(BaseModel):
+    """Base for every section: unknown keys are errors; values are checked as assigned."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+# --------------------------------------------------------------------------- distributions
+
+Unit = Literal["seconds", "minutes", "hours", "days"]
+UNIT_HOURS: dict[str, float] = {"seconds": 1 / 3600, "minutes": 1 / 60, "hours": 1.0, "days": 24.0}
+
+
+class Dist(Strict):
+    """A random duration: a family with its mean and coefficient of variation.
+
+    - ``deterministic``: always ``mean``;
+    - ``exponential``: ``mean`` (its CV is 1; a ``cv`` other than 1 is an error);
+    - ``gamma`` and ``lognormal``: ``mean`` and ``cv``;
+    - ``triangular``: ``min``, ``mode``, ``max`` (or ``mean`` and ``cv`` <= 0.408 for the
+      symmetric one);
+    - ``empirical``: ``values`` drawn with equal probability.
+
+    ``unit`` says what the numbers are in (default hours). Whether it is working or
+    calendar time depends on where the distribution is used.
+    """
+
+    dist: Literal["deterministic", "exponential", "gamma", "lognormal", "triangular", "empirical"]
+    mean: NonNegFloat | None = None
+    cv: NonNegFloat | None = None
+    min: NonNegFloat | None = None
+    mode: NonNegFloat | None = None
+    max: NonNegFloat | None = None
+    values: list[NonNegFloat] | None = None
+    unit: Unit = "hours"
+
+    @model_validator(mode="after")
+    def _parameters_fit_family(self) -> Dist:
+        d = self.dist
+        if d == "empirical":
+            if not self.values:
+                raise ValueError("an empirical distribution needs a non-empty 'values' list")
+            return self
+        if d == "triangular" and self.mean is None:
+            lo, mo, hi = self.min, self.mode, self.max
+            if lo is None or mo is None or hi is None:
+                raise ValueError("a triangular distribution needs 'min', 'mode' and 'max', "
+                                 "or 'mean' and 'cv'")
+            if not lo <= mo <= hi or lo == hi:
+                raise ValueError(f"a triangular distribution needs min <= mode <= max and "
+                                 f"min < max (got {lo:g}, {mo:g}, {hi:g})")
+            return self
+        if self.mean is None:
+            raise ValueError(f"a {d} distribution needs 'mean'")
+        if d in ("gamma", "lognormal") and self.cv is None:
+            raise ValueError(f"a {d} distribution needs 'cv'")
+        if d == "exponential" and self.cv is not None and self.cv != 1.0:
+            raise ValueError(f"an exponential distribution has cv = 1 (got cv = {self.cv:g}); "
+                             "use gamma or lognormal for another cv")
+        if d == "triangular" and (self.cv or 0.0) > 1 / math.sqrt(6) + 1e-12:
+            raise ValueError(f"a symmetric triangular distribution needs cv <= 0.408 "
+                             f"(got {self.cv:g})")
+        return self
+
+
+# --------------------------------------------------------------------------- sections
+
+TimeOfDay = Annotated[str, Field(pattern=r"^([01]\d|2[0-4]):[0-5]\d$")]
+
+
+class Calendar(Strict):
+    """Working time of an office. ``always = true`` is open every hour (hotlines, theory)."""
+
+    always: bool = False
+    hours: list[tuple[TimeOfDay, TimeOfDay]] = Field(
+        default_factory=lambda: [("09:00", "12:00"), ("13:30", "17:30")],
+        description="opening periods within a working day, e.g. [['09:00','12:00'],['13:30','17:30']]",
+    )
+    weekdays: list[Annotated[int, Field(ge=1, le=7)]] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 5], description="ISO weekdays that work (Mon=1)"
+    )
+    holidays: Literal["cn", "none"] = "cn"
+    closed_dates: list[dt.date] = Field(default_factory=list)
+    extra_workdays: list[dt.date] = Field(default_factory=list)
+    note: str = ""
+
+
+class Run(Strict):
+    """How long, how often and from which seed to simulate."""
+
+    start_date: dt.date = dt.date(2023, 1, 1)
+    horizon_days: PosFloat = 365.0
+    arrival_days: PosFloat | None = Field(
+        None, description="cases arrive during the first arrival_days (default: horizon_days)"
+    )
+    warmup_days: NonNegFloat = 0.0
+    replications: PosInt = 10
+    seed: NonNegInt = 2023
+    max_attempts: PosInt = Field(
+        6, description="submissions of one item at most; the last one is accepted whatever"
+    )
+    calendar: Name = Field("office", description="calendar that working days are reported in")
+
+    @model_validator(mode="after")
+    def _windows_fit(self) -> Run:
+        if self.arrival_days is not None and self.arrival_days > self.horizon_days:
+            raise ValueError(f"run.arrival_days must be <= run.horizon_days "
+                             f"(got {self.arrival_days:g} > {self.horizon_days:g})")
+        if self.warmup_days >= (self.arrival_days or self.horizon_days):
+            raise ValueError(f"run.warmup_days must be < the arrival window "
+                             f"(got {self.warmup_days:g})")
+        return self
+
+
+class CaseClass(Strict):
+    """A stream of cases of one class: Poisson arrivals, a channel mix and a route."""
+
+    rate: NonNegFloat = Field(description="mean arrivals per `per`")
+    per: Literal["workday", "day", "hour"] = "workday"
+    route: Name = "main"
+    priority: NonNegInt = Field(0, description="lower is served first at priority stations")
+    online_share: Probability = 0.0
+    proxy_share: Probability = Field(0.0, description="share handled by help-and-proxy agents")
+    agent_pool: Name | None = None
+    weekday_profile: list[NonNegFloat] | None = Field(None, description="7 weights, Mon..Sun")
+    hour_profile: list[NonNegFloat] | None = Field(None, description="24 weights, 0h..23h")
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _shares_and_profiles(self) -> CaseClass:
+        if self.online_share + self.proxy_share > 1.0 + 1e-12:
+            raise ValueError(f"online_share + proxy_share must be <= 1 "
+                             f"(got {self.online_share + self.proxy_share:g})")
+        if self.weekday_profile is not None and len(self.weekday_profile) != 7:
+            raise ValueError(f"weekday_profile must have 7 weights (got {len(self.weekday_profile)})")
+        if self.hour_profile is not None and len(self.hour_profile) != 24:
+            raise ValueError(f"hour_profile must have 24 weights (got {len(self.hour_profile)})")
+        return self
+
+
+class Station(Strict):
+    """A pool of identical staff on one calendar, first come first served."""
+
+    servers: PosInt
+    calendar: Name = "office"
+    priority: bool = Field(False, description="serve lower class priority numbers first")
+    patience: Dist | None = Field(
+        None, description="calendar time a waiting case stays before it gives up (reneging)"
+    )
+    note: str = ""
+
+
+class Pool(Strict):
+    """Help-and-proxy agents: a case holds one of capacity x caseload slots while open."""
+
+    agents: PosInt
+    caseload: PosInt = 1
+    deficiency_factor: Annotated[float, BeforeValidator(_probability)] = Field(
+        1.0, description="multiplies the per-material deficiency probability"
+    )
+    note: str = ""
+
+
+class Rework(Strict):
+    """Deficient submissions: P(deficient) = 1 - (1 - q)^materials; the applicant fixes it."""
+
+    deficiency_per_material: Probability = 0.0
+    fix: Dist = Field(default_factory=lambda: Dist(dist="deterministic", mean=0.0))
+
+
+class Item(Strict):
+    """One approval item (审批事项): a step of a route served by one station."""
+
+    station: Name
+    service: Dist
+    materials: NonNegInt = 0
+    limit_workdays: NonNegFloat | None = Field(None, description="statutory limit")
+    delay: Dist | None = Field(None, description="applicant time before submitting (calendar)")
+    online: bool = Field(False, description="can be handled online (no visit)")
+    skip_probability: Probability = 0.0
+    deficiency_per_material: Probability | None = None
+    fix: Dist | None = None
+    conditional: bool = Field(False, description="容缺受理: a deficient submission goes on")
+    supplement_deadline_days: NonNegFloat = Field(
+        10.0, description="with conditional acceptance: a fix that takes longer falls back to rework"
+    )
+    audit_probability: Probability = 0.0
+    audit_station: Name | None = None
+    audit_service: Dist | None = None
+    revoke_probability: Probability = 0.0
+    department: str = ""
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _audit_complete(self) -> Item:
+        if self.audit_probability > 0 and (self.audit_station is None or self.audit_service is None):
+            raise ValueError("audit_probability > 0 needs audit_station and audit_service")
+        return self
+
+
+class Stage(Strict):
+    """Items done in sequence or in parallel (the stage ends when its last item ends)."""
+
+    name: Name
+    mode: Literal["sequential", "parallel"] = "sequential"
+    items: list[Name] = Field(min_length=1)
+    probability: Probability = Field(1.0, description="chance a case goes through this stage")
+    note: str = ""
+
+
+class Route(Strict):
+    """Ordered stages; a case class follows one route."""
+
+    stages: list[Stage] = Field(min_length=1)
+    limit_workdays: PosFloat | None = Field(
+        None, description="statutory limit of the whole route (default: sum over stages)"
+    )
+    note: str = ""
+
+
+class Meta(Strict):
+    name: str = ""
+    description: str = ""
+    sources: list[str] = Field(default_factory=list)
+
+
+class Scenario(Strict):
+    """A whole scenario file."""
+
+    scenario: Meta = Field(default_factory=Meta)
+    run: Run = Field(default_factory=Run)
+    calendars: dict[Name, Calendar] = Field(default_factory=dict)
+    classes: dict[Name, CaseClass] = Field(min_length=1)
+    stations: dict[Name, Station] = Field(min_length=1)
+    pools: dict[Name, Pool] = Field(default_factory=dict)
+    items: dict[Name, Item] = Field(min_length=1)
+    routes: dict[Name, Route] = Field(min_length=1)
+    rework: Rework = Field(default_factory=Rework)
+    reforms: list[str] = Field(default_factory=list, description="reforms applied on load")
+    assumptions: dict[str, str] = Field(
+        default_factory=dict, description="parameter -> source or reasoning"
+    )
