@@ -68,6 +68,8 @@ def _rule(err: Mapping[str, Any]) -> str:
                 "less_than": "<"}[kind]
         bound = next(iter(ctx.values()), "")
         return f"must be {sign} {bound}"
+    if kind.startswith(("date", "datetime")):
+        return "must be a date (YYYY-MM-DD)"
     return _RULES.get(kind, str(err["msg"]).lower())
 
 
@@ -164,8 +166,12 @@ def check_references(s: Scenario, source: str = "<scenario>") -> None:
                                         "second visit its own item", item_name)
                 seen.add(item_name)
     for name, cal in s.calendars.items():
-        if not cal.always and (not cal.hours or (not cal.weekdays and not cal.extra_workdays)):
-            raise ScenarioError(source, f"calendars.{name}", "has no working time", None)
+        if not cal.always and not cal.hours:
+            raise ScenarioError(source, f"calendars.{name}.hours",
+                                "must list at least one opening period", [])
+        if not cal.always and not cal.weekdays and not cal.extra_workdays:
+            raise ScenarioError(source, f"calendars.{name}.weekdays",
+                                "leaves the calendar with no working time", [])
         if not cal.always:
             prev = "00:00"
             for k, (a, b) in enumerate(cal.hours):

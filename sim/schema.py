@@ -16,7 +16,7 @@ import datetime as dt
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
 
 # --------------------------------------------------------------------------- checked scalars
 
@@ -34,7 +34,7 @@ def _int_at_least(n: int) -> Any:
     return BeforeValidator(check)
 
 
-def _number(lo: float | None = None, lo_open: bool = False, hi: float | None = None) -> Any:
+def _number(lo: float | None = None, lo_open: StrictBool = False, hi: float | None = None) -> Any:
     if lo is None:
         rule = "must be a number"
     elif lo_open:
@@ -63,11 +63,13 @@ def _probability(v: object) -> object:
     return float(v)  # type: ignore[arg-type]
 
 
-PosInt = Annotated[int, _int_at_least(1), Field(ge=1)]
-NonNegInt = Annotated[int, _int_at_least(0), Field(ge=0)]
-PosFloat = Annotated[float, _number(0.0, lo_open=True), Field(gt=0)]
-NonNegFloat = Annotated[float, _number(0.0), Field(ge=0)]
-Probability = Annotated[float, BeforeValidator(_probability), Field(ge=0, le=1)]
+PosInt = Annotated[int, _int_at_least(1), Field(json_schema_extra={"minimum": 1})]
+NonNegInt = Annotated[int, _int_at_least(0), Field(json_schema_extra={"minimum": 0})]
+PosFloat = Annotated[float, _number(0.0, lo_open=True),
+                     Field(json_schema_extra={"exclusiveMinimum": 0})]
+NonNegFloat = Annotated[float, _number(0.0), Field(json_schema_extra={"minimum": 0})]
+Probability = Annotated[float, BeforeValidator(_probability),
+                        Field(json_schema_extra={"minimum": 0, "maximum": 1})]
 Name = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")]
 
 
@@ -111,26 +113,26 @@ class Dist(Strict):
         d = self.dist
         if d == "empirical":
             if not self.values:
-                raise ValueError("an empirical distribution needs a non-empty 'values' list")
+                raise ValueError("needs a non-empty 'values' list for an empirical distribution")
             return self
         if d == "triangular" and self.mean is None:
             lo, mo, hi = self.min, self.mode, self.max
             if lo is None or mo is None or hi is None:
-                raise ValueError("a triangular distribution needs 'min', 'mode' and 'max', "
-                                 "or 'mean' and 'cv'")
+                raise ValueError("needs 'min', 'mode' and 'max' (or 'mean' and 'cv') for a "
+                                 "triangular distribution")
             if not lo <= mo <= hi or lo == hi:
-                raise ValueError(f"a triangular distribution needs min <= mode <= max and "
-                                 f"min < max (got {lo:g}, {mo:g}, {hi:g})")
+                raise ValueError(f"needs min <= mode <= max and min < max for a triangular "
+                                 f"distribution (got {lo:g}, {mo:g}, {hi:g})")
             return self
         if self.mean is None:
-            raise ValueError(f"a {d} distribution needs 'mean'")
+            raise ValueError(f"needs 'mean' for a {d} distribution")
         if d in ("gamma", "lognormal") and self.cv is None:
-            raise ValueError(f"a {d} distribution needs 'cv'")
+            raise ValueError(f"needs 'cv' for a {d} distribution")
         if d == "exponential" and self.cv is not None and self.cv != 1.0:
-            raise ValueError(f"an exponential distribution has cv = 1 (got cv = {self.cv:g}); "
-                             "use gamma or lognormal for another cv")
+            raise ValueError(f"must have cv = 1 for an exponential distribution (got cv = "
+                             f"{self.cv:g}); use gamma or lognormal for another cv")
         if d == "triangular" and (self.cv or 0.0) > 1 / math.sqrt(6) + 1e-12:
-            raise ValueError(f"a symmetric triangular distribution needs cv <= 0.408 "
+            raise ValueError(f"needs cv <= 0.408 for a symmetric triangular distribution "
                              f"(got {self.cv:g})")
         return self
 
@@ -143,7 +145,7 @@ TimeOfDay = Annotated[str, Field(pattern=r"^([01]\d|2[0-4]):[0-5]\d$")]
 class Calendar(Strict):
     """Working time of an office. ``always = true`` is open every hour (hotlines, theory)."""
 
-    always: bool = False
+    always: StrictBool = False
     hours: list[tuple[TimeOfDay, TimeOfDay]] = Field(
         default_factory=lambda: [("09:00", "12:00"), ("13:30", "17:30")],
         description="opening periods within a working day, e.g. [['09:00','12:00'],['13:30','17:30']]",
@@ -176,10 +178,10 @@ class Run(Strict):
     @model_validator(mode="after")
     def _windows_fit(self) -> Run:
         if self.arrival_days is not None and self.arrival_days > self.horizon_days:
-            raise ValueError(f"run.arrival_days must be <= run.horizon_days "
+            raise ValueError(f"needs arrival_days <= horizon_days "
                              f"(got {self.arrival_days:g} > {self.horizon_days:g})")
         if self.warmup_days >= (self.arrival_days or self.horizon_days):
-            raise ValueError(f"run.warmup_days must be < the arrival window "
+            raise ValueError(f"needs warmup_days < the arrival window "
                              f"(got {self.warmup_days:g})")
         return self
 
@@ -201,12 +203,12 @@ class CaseClass(Strict):
     @model_validator(mode="after")
     def _shares_and_profiles(self) -> CaseClass:
         if self.online_share + self.proxy_share > 1.0 + 1e-12:
-            raise ValueError(f"online_share + proxy_share must be <= 1 "
+            raise ValueError(f"needs online_share + proxy_share <= 1 "
                              f"(got {self.online_share + self.proxy_share:g})")
         if self.weekday_profile is not None and len(self.weekday_profile) != 7:
-            raise ValueError(f"weekday_profile must have 7 weights (got {len(self.weekday_profile)})")
+            raise ValueError(f"needs 7 weights in weekday_profile (got {len(self.weekday_profile)})")
         if self.hour_profile is not None and len(self.hour_profile) != 24:
-            raise ValueError(f"hour_profile must have 24 weights (got {len(self.hour_profile)})")
+            raise ValueError(f"needs 24 weights in hour_profile (got {len(self.hour_profile)})")
         return self
 
 
@@ -215,7 +217,7 @@ class Station(Strict):
 
     servers: PosInt
     calendar: Name = "office"
-    priority: bool = Field(False, description="serve lower class priority numbers first")
+    priority: StrictBool = Field(False, description="serve lower class priority numbers first")
     patience: Dist | None = Field(
         None, description="calendar time a waiting case stays before it gives up (reneging)"
     )
@@ -248,11 +250,11 @@ class Item(Strict):
     materials: NonNegInt = 0
     limit_workdays: NonNegFloat | None = Field(None, description="statutory limit")
     delay: Dist | None = Field(None, description="applicant time before submitting (calendar)")
-    online: bool = Field(False, description="can be handled online (no visit)")
+    online: StrictBool = Field(False, description="can be handled online (no visit)")
     skip_probability: Probability = 0.0
     deficiency_per_material: Probability | None = None
     fix: Dist | None = None
-    conditional: bool = Field(False, description="容缺受理: a deficient submission goes on")
+    conditional: StrictBool = Field(False, description="容缺受理: a deficient submission goes on")
     supplement_deadline_days: NonNegFloat = Field(
         10.0, description="with conditional acceptance: a fix that takes longer falls back to rework"
     )
@@ -266,7 +268,7 @@ class Item(Strict):
     @model_validator(mode="after")
     def _audit_complete(self) -> Item:
         if self.audit_probability > 0 and (self.audit_station is None or self.audit_service is None):
-            raise ValueError("audit_probability > 0 needs audit_station and audit_service")
+            raise ValueError("needs audit_station and audit_service when audit_probability > 0")
         return self
 
 

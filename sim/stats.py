@@ -1,0 +1,82 @@
+"""KPIs: one value per replication, then means with 95% confidence intervals.
+
+Replications are independent, so a KPI's per-replication values are i.i.d. and the
+Student-t interval over them is the honest interval (batch means by replication).
+Paired differences between scenarios run with common random numbers use the same
+interval on the per-replication differences.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95}
+
+
+def ci95(values: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
+    """Mean and 95% Student-t interval of i.i.d. values (NaNs ignored).
+
+    With one value the interval is (nan, nan); with zero spread it is a point.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    n = x.size
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    m = float(x.mean())
+    if n == 1:
+        return m, math.nan, math.nan
+    half = float(sps.t.ppf(0.975, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    return m, m - half, m + half
+
+
+def replication_kpis(cases: pd.DataFrame, horizon_hours: float, warmup_hours: float) -> dict[str, float]:
+    """Case-level KPIs of ONE replication, over cases that arrived after the warm-up."""
+    c = cases[~cases["warmup"]]
+    done = c[c["status"] == "completed"]
+    out: dict[str, float] = {
+        "arrived": float(len(c)),
+        "completed": float(len(done)),
+        "abandoned": float((c["status"] == "abandoned").sum()),
+        "open_at_horizon": float((c["status"] == "open").sum()),
+        "throughput_per_day": len(done) / max((horizon_hours - warmup_hours) / 24.0, 1e-12),
+    }
+    for col, key in (("lead_workdays", "lead_time_workdays"), ("lead_days", "lead_time_days")):
+        x = done[col].to_numpy(dtype=np.float64)
+        out[f"{key}.mean"] = float(x.mean()) if x.size else math.nan
+        for q, p in QUANTILES.items():
+            out[f"{key}.{q}"] = float(np.quantile(x, p)) if x.size else math.nan
+    lim = done["limit_workdays"].to_numpy(dtype=np.float64)
+    has_limit = np.isfinite(lim)
+    out["within_limit_share"] = (float(done["within_limit"][has_limit].mean())
+                                 if has_limit.any() else math.nan)
+    for col, key in (("visits", "visits.mean"), ("rework_rounds", "rework_rounds.mean"),
+                     ("supplements", "supplements.mean"),
+                     ("service_hours", "split.service_days"), ("queue_hours", "split.queue_days"),
+                     ("applicant_hours", "split.applicant_days"), ("revoked", "revoked.mean")):
+        x = done[col].to_numpy(dtype=np.float64)
+        scale = 1 / 24.0 if key.startswith("split.") else 1.0
+        out[key] = float(x.mean()) * scale if x.size else math.nan
+    out["abandoned_share"] = out["abandoned"] / out["arrived"] if out["arrived"] else math.nan
+    return out
+
+
+def summarize(per_rep: pd.DataFrame) -> pd.DataFrame:
+    """Mean and 95% CI of every KPI column over replications (one row per KPI)."""
+    rows = []
+    for col in per_rep.columns:
+        m, lo, hi = ci95(per_rep[col].to_numpy(dtype=np.float64))
+        rows.append({"kpi": col, "mean": m, "ci95_lo": lo, "ci95_hi": hi})
+    return pd.DataFrame(rows).set_index("kpi")
+
+
+def paired_differences(base: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
+    """Per-KPI mean of (other - base) over matched replications, with its 95% CI."""
+    common = [c for c in base.columns if c in other.columns]
+    diff = other[common].to_numpy(dtype=np.float64) - base[common].to_numpy(dtype=np.float64)
+    return summarize(pd.DataFrame(diff, columns=common))

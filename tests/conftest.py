@@ -1,0 +1,20 @@
+"""Shared fixtures: small scenarios as dicts, so each test can break one field."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture
+def mini() -> dict[str, Any]:
+    """tests/data/mini.toml as a fresh dict."""
+    with open(DATA / "mini.toml", "rb") as fh:
+        return copy.deepcopy(tomllib.load(fh))
