@@ -1,0 +1,411 @@
+"""The SimPy reference engine: docs/model.md, one process per case.
+
+A case is a process that walks its route; a stage is a generator (``yield from``) for a
+sequence of items, or child processes joined with ``env.all_of`` for a parallel stage;
+an item is a generator that submits, waits, is served and is fixed. Queues are
+:class:`Station` objects (a heap of waiting entries keyed ``(priority, joined_at, case,
+slot)`` and a count of free servers). The engine draws nothing: it reads ``inputs``.
+
+Exact time keeping. Every event is put on SimPy's heap at the very float time the model
+says (:meth:`Env.at`), never as ``now + (t - now)``, so that two events meant to be
+simultaneous are, and every time recorded is the time computed by the documented
+expression (``a = t + delay``, ``a = end + fix``, ``end = W⁻¹(W(T) + s)`` with the
+scalar functions of :mod:`sim.calendar` on ``cal.scalar_tables``).
+
+Simultaneity rule. A change at a station that may allow a dispatch (a join while a
+server is free, a release while entries wait) schedules ONE dispatcher event at the
+current instant with priority :data:`DISPATCH` = 2; SimPy orders its heap by
+``(time, priority, id)`` with URGENT = 0 and NORMAL = 1, so the dispatcher runs after
+every ordinary event of the instant, including events created at that instant. It
+grants, station by station in index order, the smallest keys while servers are free.
+The granted processes resume at the same instant (NORMAL); a join they make schedules a
+new dispatcher at that instant: the "repeat (1) and (2)" of the doc. A renege only
+removes a waiting entry, so it never enables a dispatch and schedules none (after a
+dispatcher has run no station has both a free server and a waiting entry).
+
+Points docs/model.md leaves open, and what this engine does (the compiled engine must
+do the same):
+
+1. Horizon. Every event at a time ``<= horizon`` is processed, including the dispatches
+   at the horizon and what they trigger at the horizon; nothing later. (A stop event at
+   ``(horizon, priority 3)``; ``env.run(until=horizon)`` would stop *before* the events
+   at the horizon, as its stop event is URGENT.)
+2. Open cases: "what has accrued so far" means the critical-path parts whose step has
+   completed by the horizon: the pool wait ``T_g - arrival`` at the grant; the applicant
+   delay when the submission is made (at ``a``); queue ``start - a`` and service
+   ``end - start`` together when the service ends (event at ``end``); a fix when the
+   resubmission is made; a parallel stage's chosen branch triple when its last branch
+   ends (before that the case keeps the triple it had at the stage start); a
+   supplement extension when the stage ends. ``visits`` counts submissions made,
+   ``rework``/``supplements`` deficiencies found at service ends processed.
+3. A parallel branch starts from a copy of the case's triple at the stage start and
+   adds its own parts (``tri += part`` in the order above); a sequential stage adds
+   into the case's triple directly.
+4. Reneging: the reneged visit's ``end`` is the time it left (``joined + patience``),
+   ``start`` is nan. (docs/model.md says ``end`` is nan when not dispatched, but
+   :func:`sim.records.station_table` reads the renege time from ``end`` to measure the
+   queue; this keeps it right.) The reneged branch adds queue time ``renege - a``. The
+   case is abandoned at its stage's end as defined in rule 4 of the doc: the latest of
+   the branch ends (the reneged one included) and of the supplements started in the
+   stage; later items of a sequential stage are not done.
+5. Visit rows: a service dispatched at ``T <= horizon`` has its ``start = next_open(T)``
+   and ``end`` even when after the horizon. Pool slots: ``item -1``, ``attempt 0``,
+   ``start`` the grant time. Audits: ``attempt 0``. Audits and pool slots never renege.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from heapq import heappop, heappush
+from typing import Any, cast
+
+import numpy as np
+import simpy
+from simpy.events import NORMAL, Event, EventPriority
+
+from sim.calendar import next_open_scalar, to_abs_scalar, to_work_scalar
+from sim.inputs import Inputs
+from sim.model import PROXY, SEQUENTIAL, Model
+from sim.records import ABANDONED, AUDIT, COMPLETED, OPEN, POOL, SUBMISSION, RepResult, Visits
+
+DISPATCH = EventPriority(2)  # after every URGENT (0) and NORMAL (1) event of the instant
+STOP = EventPriority(3)  # after the dispatches at the horizon
+INF = float("inf")
+NAN = float("nan")
+
+Proc = Generator[Event, Any, Any]
+
+
+class Env(simpy.Environment):
+    """A SimPy environment that can schedule an event at an exact time."""
+
+    def at(self, t: float, priority: EventPriority = NORMAL, value: Any = None) -> Event:
+        """A triggered event processed at exactly ``t`` (``>= now``)."""
+        ev = Event(self)
+        ev._ok = True
+        ev._value = value
+        heappush(self._queue, (t, priority, next(self._eid), ev))
+        return ev
+
+
+class Request(Event):
+    """A waiting entry's event: succeeds with True when granted, False when reneged."""
+
+    __slots__ = ("row", "waiting")
+
+    def __init__(self, env: Env, row: int) -> None:
+        super().__init__(env)
+        self.row = row
+        self.waiting = True
+
+
+class Station:
+    """Identical servers on one calendar and a queue of waiting entries (a heap by key)."""
+
+    __slots__ = ("cend", "close", "cum", "dirty", "free", "index", "open", "priority", "renege",
+                 "waiting")
+
+    def __init__(self, model: Model, s: int) -> None:
+        self.index = s
+        self.free = int(model.station_servers[s])
+        self.priority = bool(model.station_priority[s])
+        self.renege = bool(model.station_renege[s])
+        self.open, self.close, self.cum, self.cend = model.calendar_of(s).scalar_tables
+        self.waiting: list[tuple[int, float, int, int, Request]] = []
+        self.dirty = False
+
+    def serve(self, T: float, s: float) -> tuple[float, float]:
+        """(start, end) of ``s`` working hours dispatched at ``T``."""
+        o, c, cum, cend = self.open, self.close, self.cum, self.cend
+        return (next_open_scalar(o, c, T),
+                to_abs_scalar(cend, o, cum, to_work_scalar(o, c, cum, cend, T) + s))
+
+
+class _Sim:
+    """State of one replication; the process generators are its methods."""
+
+    def __init__(self, model: Model, inp: Inputs, record_visits: bool) -> None:
+        self.env = Env()
+        self.rec = record_visits
+        n, J = inp.n, model.n_items
+        self.J = J
+        self.K1 = int(inp.service.shape[2]) - 1
+        self.stations = [Station(model, s) for s in range(model.n_stations)]
+        self.dirty: list[Station] = []
+        self.pending = False
+        # model, as Python scalars and lists (fast to index)
+        self.item_station = model.item_station.tolist()
+        self.item_audit_station = model.item_audit_station.tolist()
+        self.conditional = model.item_conditional.tolist()
+        self.deadline = model.item_deadline_hours.tolist()
+        self.class_priority = model.class_priority.tolist()
+        self.class_pool = model.class_pool.tolist()
+        self.class_route = model.class_route.tolist()
+        sp, ip, items = (model.route_stage_ptr.tolist(), model.stage_item_ptr.tolist(),
+                         model.stage_items.tolist())
+        self.routes = [[(int(model.stage_mode[s]), items[ip[s]:ip[s + 1]])
+                        for s in range(sp[r], sp[r + 1])] for r in range(len(sp) - 1)]
+        # inputs
+        self.arrival = inp.arrival.tolist()
+        self.cls = inp.cls.tolist()
+        self.channel = inp.channel.tolist()
+        self.run_item = inp.run_item.tolist()
+        self.visit = inp.visit.tolist()
+        self.delay = inp.delay.tolist()
+        self.service = inp.service.tolist()
+        self.deficient = inp.deficient.tolist()
+        self.fix = inp.fix.tolist() if self.K1 > 0 else None
+        self.patience = inp.patience.tolist() if model.station_renege.any() else None
+        self.audit = inp.audit.tolist()
+        self.audit_service = inp.audit_service.tolist()
+        # per-case records
+        self.status = [OPEN] * n
+        self.end = [NAN] * n
+        self.visits = [0] * n
+        self.rework = [0] * n
+        self.supplements = [0] * n
+        self.tri: list[list[float] | None] = [None] * n  # (service, queue, applicant)
+        # visit rows
+        self.v_case: list[int] = []
+        self.v_item: list[int] = []
+        self.v_attempt: list[int] = []
+        self.v_station: list[int] = []
+        self.v_kind: list[int] = []
+        self.v_joined: list[float] = []
+        self.v_start: list[float] = []
+        self.v_end: list[float] = []
+        self.v_reneged: list[bool] = []
+
+    # ------------------------------------------------------------------ queues
+
+    def join(self, st: Station, i: int, slot: int, item: int, attempt: int, kind: int) -> Request:
+        """Case ``i`` joins the queue of ``st`` now; the returned event resolves it."""
+        now = self.env.now
+        row = -1
+        if self.rec:
+            row = len(self.v_case)
+            self.v_case.append(i)
+            self.v_item.append(item)
+            self.v_attempt.append(attempt)
+            self.v_station.append(st.index)
+            self.v_kind.append(kind)
+            self.v_joined.append(now)
+            self.v_start.append(NAN)
+            self.v_end.append(NAN)
+            self.v_reneged.append(False)
+        req = Request(self.env, row)
+        prio = self.class_priority[self.cls[i]] if st.priority else 0
+        heappush(st.waiting, (prio, now, i, slot, req))
+        if st.free > 0:
+            self.touch(st)
+        return req
+
+    def release(self, st: Station) -> None:
+        st.free += 1
+        if st.waiting:
+            self.touch(st)
+
+    def touch(self, st: Station) -> None:
+        """``st`` may dispatch: make sure a dispatcher runs at the end of this instant."""
+        if not st.dirty:
+            st.dirty = True
+            self.dirty.append(st)
+        if not self.pending:
+            self.pending = True
+            self.env.at(self.env.now, DISPATCH).callbacks.append(self.dispatch)
+
+    def dispatch(self, _ev: Event) -> None:
+        """Step (2) of the simultaneity rule: grant free servers in key order."""
+        self.pending = False
+        dirty, self.dirty = self.dirty, []
+        if len(dirty) > 1:
+            dirty.sort(key=lambda st: st.index)
+        for st in dirty:
+            st.dirty = False
+            waiting = st.waiting
+            while st.free > 0 and waiting:
+                req = heappop(waiting)[4]
+                if req.waiting:  # else it reneged and was left in the heap
+                    req.waiting = False
+                    st.free -= 1
+                    req.succeed(True)
+
+    def renege(self, ev: Event) -> None:
+        """Patience over: the entry leaves if it is still waiting."""
+        req: Request = ev._value
+        if req.waiting:
+            req.waiting = False
+            if self.rec:
+                self.v_reneged[req.row] = True
+                self.v_end[req.row] = self.env.now
+            req.succeed(False)
+
+    # ------------------------------------------------------------------ processes
+
+    def arrivals(self) -> Proc:
+        env = self.env
+        for i, t in enumerate(self.arrival):
+            if t > env.now:
+                yield env.at(t)
+            env.process(self.case(i))
+
+    def case(self, i: int) -> Proc:
+        env = self.env
+        arrival = env.now
+        tri = [0.0, 0.0, 0.0]
+        self.tri[i] = tri
+        c = self.cls[i]
+        pool = self.class_pool[c] if self.channel[i] == PROXY else -1
+        if pool >= 0:
+            pst = self.stations[pool]
+            preq = self.join(pst, i, 2 * self.J, -1, 0, POOL)
+            yield preq
+            if self.rec:
+                self.v_start[preq.row] = env.now
+            tri[1] += env.now - arrival
+        run_item = self.run_item[i]
+        reneged = False
+        for mode, stage_items in self.routes[self.class_route[c]]:
+            items = [j for j in stage_items if run_item[j]]
+            if not items:
+                continue
+            if mode == SEQUENTIAL or len(items) == 1:
+                supp, reneged, _ = yield from self.sequence(i, items, tri)
+            else:
+                tris = [tri.copy() for _ in items]
+                procs = [env.process(self.sequence(i, [j], tb))
+                         for j, tb in zip(items, tris, strict=True)]
+                yield env.all_of(procs)
+                supp, best, best_end = -INF, 0, -INF
+                for b, p in enumerate(procs):
+                    s_b, r_b, end_b = cast(tuple[float, bool, float], p.value)
+                    supp = max(supp, s_b)
+                    reneged = reneged or r_b
+                    if end_b > best_end:
+                        best, best_end = b, end_b
+                tri[:] = tris[best]
+            work_end = env.now
+            if supp > work_end:  # supplements outlast the work: applicant time
+                yield env.at(supp)
+                tri[2] += supp - work_end
+            if reneged:
+                break
+        now = env.now
+        self.status[i] = ABANDONED if reneged else COMPLETED
+        self.end[i] = now
+        if pool >= 0:
+            if self.rec:
+                self.v_end[preq.row] = now
+            self.release(pst)
+        if not reneged:
+            audit = self.audit[i]
+            for j in range(self.J):
+                if audit[j]:
+                    env.process(self.audit_visit(i, j))
+
+    def sequence(self, i: int, items: list[int], tri: list[float]) -> Proc:
+        """Items one after another; returns (latest supplement end, reneged, work end)."""
+        supp = -INF
+        for j in items:
+            s_j, reneged = yield from self.item(i, j, tri)
+            if s_j > supp:
+                supp = s_j
+            if reneged:
+                return supp, True, self.env.now
+        return supp, False, self.env.now
+
+    def item(self, i: int, j: int, tri: list[float]) -> Proc:
+        """Item ``j`` of case ``i`` from now; returns (supplement end or -inf, reneged)."""
+        env = self.env
+        d = self.delay[i][j]
+        a = env.now + d
+        if d > 0.0:
+            yield env.at(a)
+            tri[2] += d
+        st = self.stations[self.item_station[j]]
+        service = self.service[i][j]
+        k = 0
+        while True:
+            if self.visit[i][j]:
+                self.visits[i] += 1
+            req = self.join(st, i, j, j, k, SUBMISSION)
+            if st.renege:
+                assert self.patience is not None
+                p = self.patience[i][j][k]
+                if p < INF:
+                    env.at(a + p, value=req).callbacks.append(self.renege)
+            if not (yield req):
+                tri[1] += env.now - a
+                return -INF, True
+            start, end = st.serve(env.now, service[k])
+            if self.rec:
+                self.v_start[req.row] = start
+                self.v_end[req.row] = end
+            yield env.at(end)
+            self.release(st)
+            tri[1] += start - a
+            tri[0] += end - start
+            if k < self.K1 and self.deficient[i][j][k]:
+                self.rework[i] += 1
+                assert self.fix is not None
+                f = self.fix[i][j][k]
+                if self.conditional[j] and f <= self.deadline[j]:
+                    self.supplements[i] += 1
+                    return end + f, False
+                a = end + f
+                yield env.at(a)
+                tri[2] += f
+                k += 1
+            else:
+                return -INF, False
+
+    def audit_visit(self, i: int, j: int) -> Proc:
+        """The audit of item ``j`` after case ``i`` completed (changes no case record)."""
+        st = self.stations[self.item_audit_station[j]]
+        req = self.join(st, i, self.J + j, j, 0, AUDIT)
+        yield req
+        start, end = st.serve(self.env.now, self.audit_service[i][j])
+        if self.rec:
+            self.v_start[req.row] = start
+            self.v_end[req.row] = end
+        yield self.env.at(end)
+        self.release(st)
+
+    # ------------------------------------------------------------------ run
+
+    def run(self, horizon: float, replication: int) -> RepResult:
+        env = self.env
+        env.process(self.arrivals())
+        env.run(until=env.at(horizon, STOP))
+        n = len(self.status)
+        tri = np.zeros((n, 3))
+        for i, t in enumerate(self.tri):
+            if t is not None:
+                tri[i] = t
+        visits = None
+        if self.rec:
+            i64 = np.int64
+            visits = Visits(
+                case=np.asarray(self.v_case, dtype=i64), item=np.asarray(self.v_item, dtype=i64),
+                attempt=np.asarray(self.v_attempt, dtype=i64),
+                station=np.asarray(self.v_station, dtype=i64),
+                kind=np.asarray(self.v_kind, dtype=i64),
+                joined=np.asarray(self.v_joined, dtype=np.float64),
+                start=np.asarray(self.v_start, dtype=np.float64),
+                end=np.asarray(self.v_end, dtype=np.float64),
+                reneged=np.asarray(self.v_reneged, dtype=np.bool_))
+        return RepResult(
+            replication=replication,
+            status=np.asarray(self.status, dtype=np.int64),
+            end=np.asarray(self.end, dtype=np.float64),
+            visits_count=np.asarray(self.visits, dtype=np.int64),
+            rework=np.asarray(self.rework, dtype=np.int64),
+            supplements=np.asarray(self.supplements, dtype=np.int64),
+            t_service=tri[:, 0].copy(), t_queue=tri[:, 1].copy(), t_applicant=tri[:, 2].copy(),
+            visits=visits,
+        )
+
+
+def simulate(model: Model, inputs: Inputs, record_visits: bool = True) -> RepResult:
+    """Run one replication of ``model`` on ``inputs`` (docs/model.md)."""
+    return _Sim(model, inputs, record_visits).run(model.horizon, inputs.replication)
