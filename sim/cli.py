@@ -159,13 +159,14 @@ def print_run(d: dict[str, Any]) -> None:
               fmt_ci(k["throughput_per_day"]["ci95"], 2))
     console.print(t)
     t = Table(title="Stations (busiest first)", title_justify="left")
-    for col in ("station", "servers", "utilization", "mean wait (h)", "95% CI", "mean queue"):
-        t.add_column(col, justify="left" if col == "station" else "right")
+    for col in ("station", "servers", "util.", "wait (h)", "wait (work h)", "queue"):
+        t.add_column(col, justify="left" if col == "station" else "right",
+                     no_wrap=col == "station")
     for name, s in d["stations"].items():
         t.add_row(name + (" (pool)" if s.get("kind") == "pool" else ""), str(s["servers"]),
-                  "-" if s["utilization"] is None else f"{s['utilization']:.1%}",
-                  fmt(s["mean_wait_hours"], 2), fmt_ci(s.get("mean_wait_hours_ci95"), 2),
-                  fmt(s["mean_queue_length"], 2))
+                  "-" if s["utilization"] is None else f"{s['utilization']:.0%}",
+                  fmt(s["mean_wait_hours"], 1), fmt(s.get("mean_wait_workhours"), 1),
+                  fmt(s["mean_queue_length"], 1))
     console.print(t)
 
 
@@ -260,10 +261,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = int(args.func(args))
         except GovsimError as exc:
             _flush_warnings(caught)
-            err_console.print(f"govsim: error: {exc}", markup=False, highlight=False)
+            print(f"govsim: error: {exc}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
-            err_console.print("govsim: interrupted", markup=False)
+            print("govsim: interrupted", file=sys.stderr)
             return 130
     _flush_warnings(caught)
     return code
@@ -275,7 +276,7 @@ def _flush_warnings(caught: list[warnings.WarningMessage]) -> None:
         msg = str(w.message)
         if msg not in seen and not issubclass(w.category, DeprecationWarning):
             seen.add(msg)
-            err_console.print(f"govsim: warning: {msg}", markup=False, highlight=False)
+            print(f"govsim: warning: {msg}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -144,8 +144,19 @@ def arrival_times(e: F64, total: float, cal: WorkCalendar, end: float, start_wee
     return np.minimum(t, end)
 
 
-def draw(model: Model, replication: int, seed: int | None = None) -> Inputs:
-    """Draw every random input of one replication."""
+def draw(model: Model, replication: int, seed: int | None = None, *,
+         cases: slice | None = None) -> Inputs:
+    """Draw every random input of one replication.
+
+    ``cases=slice(a, b)``: only cases ``a .. b - 1`` in arrival order, equal to the
+    same rows of the whole draw (see :func:`draw_cases`).
+    """
+    if cases is not None:
+        if cases.step not in (None, 1):
+            raise ValueError("draw: cases must be a slice with step 1")
+        lo = 0 if cases.start is None else int(cases.start)
+        hi = 2**62 if cases.stop is None else int(cases.stop)
+        return draw_cases(model, replication, seed, lo, hi)
     sc = model.scenario
     seed = sc.run.seed if seed is None else seed
     rep = replication
@@ -237,4 +248,169 @@ def draw(model: Model, replication: int, seed: int | None = None) -> Inputs:
         out["patience"] = np.broadcast_to(np.inf, (n_all, J, K))
     if K == 1:
         out["fix"] = np.broadcast_to(0.0, (n_all, J, K))
+    return Inputs(replication=rep, **out)
+
+
+# --------------------------------------------------------------------------- drawing a slice
+
+
+@dataclass
+class ArrivalStream:
+    """Arrivals of one replication in arrival order (what :func:`draw` puts first)."""
+
+    arrival: F64
+    cls: NDArray[np.int64]
+    channel: NDArray[np.int64]
+    key: NDArray[np.int64]
+
+    @property
+    def n(self) -> int:
+        return int(self.arrival.shape[0])
+
+
+def arrival_stream(model: Model, replication: int, seed: int | None = None) -> ArrivalStream:
+    """The arrival, class, channel and key of every case, as :func:`draw` gives them.
+
+    Costs O(cases) floats, not O(cases x items): the streaming engine reads it to know
+    every arrival time before drawing the other inputs chunk by chunk.
+    """
+    sc = model.scenario
+    seed = sc.run.seed if seed is None else seed
+    rep = replication
+    start_weekday = sc.run.start_date.weekday()
+    always = WorkCalendar.always_open("always")
+    arrs, clss, chans, keys = [], [], [], []
+    for c, cname in enumerate(model.class_names):
+        cls = sc.classes[cname]
+        hc = _h(cname)
+        total = model.expected_arrivals(c)
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
+            seed, spawn_key=(rep, Q_ARRIVAL, hc))))
+        n = int(rng.poisson(total)) if total > 0 else 0
+        e = np.sort(rng.random(n)) * total
+        u_ch = _uniforms(seed, (rep, Q_CHANNEL, hc), n)
+        channel = np.where(u_ch < cls.online_share, ONLINE,
+                           np.where(u_ch < cls.online_share + cls.proxy_share, PROXY, WINDOW))
+        arrival = np.empty(n)
+        for ch, cal in ((WINDOW, model.report), (ONLINE, always), (PROXY, always)):
+            m = channel == ch
+            if m.any():
+                arrival[m] = arrival_times(e[m], total, cal, model.arrival_end, start_weekday,
+                                           cls.weekday_profile, cls.hour_profile)
+        arrs.append(arrival)
+        clss.append(np.full(n, c, dtype=np.int64))
+        chans.append(channel.astype(np.int64))
+        keys.append(np.arange(n, dtype=np.int64))
+    arrival, cls_a = np.concatenate(arrs), np.concatenate(clss)
+    channel, key = np.concatenate(chans), np.concatenate(keys)
+    order = np.lexsort((key, cls_a, arrival))
+    return ArrivalStream(arrival[order], cls_a[order], channel[order], key[order])
+
+
+def _uniforms_range(seed: int, key: tuple[int, ...], k0: int, k1: int, width: int = 0) -> F64:
+    """Rows ``k0 .. k1 - 1`` of ``_uniforms(seed, key, n, width)`` for any ``n >= k1``."""
+    shape_tail = (width,) if width else ()
+    out = np.empty((k1 - k0, *shape_tail))
+    if k1 <= k0:
+        return out
+    for b in range(k0 // BLOCK, (k1 - 1) // BLOCK + 1):
+        lo, hi = max(k0, b * BLOCK), min(k1, (b + 1) * BLOCK)
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(
+            *key, b))))
+        out[lo - k0:hi - k0] = rng.random((BLOCK, *shape_tail))[lo - b * BLOCK:hi - b * BLOCK]
+    return out
+
+
+def draw_cases(model: Model, replication: int, seed: int | None, start: int, stop: int,
+               stream: ArrivalStream | None = None) -> Inputs:
+    """The inputs of cases ``start .. stop - 1`` (arrival order) of one replication.
+
+    Equal, array by array, to ``draw(model, replication, seed)`` restricted to those
+    cases (broadcast arrays stay broadcast), but draws only the random-number blocks
+    those cases use. ``stream`` (from :func:`arrival_stream`) saves recomputing it.
+    """
+    sc = model.scenario
+    seed = sc.run.seed if seed is None else seed
+    rep = replication
+    J, K_max = model.n_items, model.max_attempts
+    q_any = any(model.deficiency_probability(j, 0) > 0 for j in range(J))
+    K = K_max if q_any else 1
+    renege_any = bool(model.station_renege.any())
+    a = arrival_stream(model, rep, seed) if stream is None else stream
+    start, stop = max(0, start), min(a.n, stop)
+    stop = max(start, stop)
+    n = stop - start
+    out: dict[str, np.ndarray] = {
+        "arrival": a.arrival[start:stop].copy(), "cls": a.cls[start:stop].copy(),
+        "channel": a.channel[start:stop].copy(), "key": a.key[start:stop].copy(),
+        "run_item": np.zeros((n, J), dtype=np.bool_), "visit": np.zeros((n, J), dtype=np.bool_),
+        "delay": np.zeros((n, J)), "service": np.zeros((n, J, K)),
+        "deficient": np.zeros((n, J, K), dtype=np.bool_), "fix": np.zeros((n, J, K)),
+        "patience": np.full((n, J, K), np.inf),
+        "audit": np.zeros((n, J), dtype=np.bool_), "audit_service": np.zeros((n, J)),
+        "revoked": np.zeros((n, J), dtype=np.bool_),
+    }
+    for c, cname in enumerate(model.class_names):
+        rows = np.flatnonzero(out["cls"] == c)
+        if rows.size == 0:
+            continue
+        cls = sc.classes[cname]
+        hc = _h(cname)
+        keys = out["key"][rows]
+        k0, k1 = int(keys.min()), int(keys.max()) + 1
+        sel = keys - k0
+        m = k1 - k0
+        u_ch = _uniforms_range(seed, (rep, Q_CHANNEL, hc), k0, k1)
+        channel = np.where(u_ch < cls.online_share, ONLINE,
+                           np.where(u_ch < cls.online_share + cls.proxy_share, PROXY, WINDOW))
+        pool = int(model.class_pool[c])
+        r = int(model.class_route[c])
+        for s in range(model.route_stage_ptr[r], model.route_stage_ptr[r + 1]):
+            hs = _h(model.stage_names[s])
+            p_stage = float(model.stage_probability[s])
+            stage_on = (np.ones(m, dtype=np.bool_) if p_stage >= 1.0 else
+                        _uniforms_range(seed, (rep, Q_STAGE, hc, hs), k0, k1) < p_stage)
+            for j in model.stage_items[model.stage_item_ptr[s]:model.stage_item_ptr[s + 1]]:
+                j = int(j)
+                it = sc.items[model.item_names[j]]
+                key = (hc, _h(model.item_names[j]))
+                on = stage_on.copy()
+                if it.skip_probability > 0:
+                    on &= _uniforms_range(seed, (rep, Q_SKIP, *key), k0, k1) >= it.skip_probability
+                out["run_item"][rows, j] = on[sel]
+                out["visit"][rows, j] = ((channel == WINDOW)
+                                         | ((channel == ONLINE) & ~it.online))[sel]
+                dfam = model.item_delay[j]
+                if dfam is not None:
+                    out["delay"][rows, j] = dfam.ppf(
+                        _uniforms_range(seed, (rep, Q_DELAY, *key), k0, k1))[sel]
+                out["service"][rows, j, :] = model.item_service[j].ppf(
+                    _uniforms_range(seed, (rep, Q_SERVICE, *key), k0, k1, K))[sel]
+                if K > 1:
+                    p_case = np.full(m, model.deficiency_probability(j, WINDOW))
+                    if pool >= 0:
+                        p_case[channel == PROXY] = model.deficiency_probability(j, PROXY, pool)
+                    u = _uniforms_range(seed, (rep, Q_DEFICIENT, *key), k0, k1, K)
+                    out["deficient"][rows, j, :] = (u < p_case[:, None])[sel]
+                    out["fix"][rows, j, :] = model.item_fix[j].ppf(
+                        _uniforms_range(seed, (rep, Q_FIX, *key), k0, k1, K))[sel]
+                pat: Family | None = model.station_patience[int(model.item_station[j])]
+                if pat is not None:
+                    out["patience"][rows, j, :] = pat.ppf(
+                        _uniforms_range(seed, (rep, Q_PATIENCE, *key), k0, k1, K))[sel]
+                if model.item_audit_station[j] >= 0:
+                    au = (_uniforms_range(seed, (rep, Q_AUDIT, *key), k0, k1)
+                          < it.audit_probability) & on
+                    out["audit"][rows, j] = au[sel]
+                    afam = model.item_audit_service[j]
+                    assert afam is not None
+                    out["audit_service"][rows, j] = afam.ppf(
+                        _uniforms_range(seed, (rep, Q_AUDIT_SERVICE, *key), k0, k1))[sel]
+                    out["revoked"][rows, j] = (au & (
+                        _uniforms_range(seed, (rep, Q_REVOKE, *key), k0, k1)
+                        < it.revoke_probability))[sel]
+    if not renege_any:
+        out["patience"] = np.broadcast_to(np.inf, (n, J, K))
+    if K == 1:
+        out["fix"] = np.broadcast_to(0.0, (n, J, K))
     return Inputs(replication=rep, **out)

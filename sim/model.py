@@ -11,6 +11,7 @@ See ``docs/model.md`` for the event semantics the engines implement.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from sim.distributions import Family, family
 from sim.schema import Scenario
 
 HOURS_PER_DAY = 24.0
-CAL_MARGIN_DAYS = 3 * 366  # calendars cover the horizon plus this, so late events resolve
+CAL_MARGIN_DAYS = 120  # calendars cover the horizon plus this, so late events resolve
 
 # channels
 WINDOW, ONLINE, PROXY = 0, 1, 2
@@ -90,6 +91,12 @@ class Model:
     item_audit_service: tuple[Family | None, ...] = field(repr=False)
     station_patience: tuple[Family | None, ...] = field(repr=False)
     pool_deficiency_factor: F64 = field(repr=False)  # per pool (index - n_service_stations)
+
+    @property
+    def window(self) -> tuple[float, float]:
+        """The measurement window [warm-up, end of arrivals]: station figures and throughput
+        are taken over it, while the system is fed; cases arriving in it make the KPIs."""
+        return self.warmup, self.arrival_end
 
     @property
     def n_stations(self) -> int:
@@ -187,7 +194,8 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
         if cal.to_work(run.horizon_days * HOURS_PER_DAY) <= 0.0:
             raise ScenarioError(source, f"calendars.{n}", "has no working time within the horizon",
                                 None)
-        missing = getattr(cal, "uncovered_years", ())
+        last_year = (run.start_date + dt.timedelta(days=run.horizon_days)).year
+        missing = [y for y in cal.uncovered_years if run.start_date.year <= y <= last_year]
         if warn and missing:
             warnings.warn(f"{source}: calendars.{n}: no official holiday schedule for "
                           f"{', '.join(map(str, missing))}; only weekdays apply there",

@@ -142,15 +142,17 @@ def case_table(model: Model, inp: Inputs, res: RepResult) -> pd.DataFrame:
 STATION_COLUMNS: dict[str, str] = {
     "station": "station or agent pool",
     "servers": "servers (pool: agents x caseload slots)",
-    "utilization": "busy working hours / (servers x working hours), over warm-up..horizon",
+    "utilization": "busy working hours / (servers x working hours) over the measurement window "
+                   "(end of warm-up to end of arrivals)",
     "mean_wait_hours": "mean calendar hours from joining to service start, over visits that "
-                       "started after the warm-up",
+                       "started in the measurement window",
     "mean_wait_workhours": "the same in working hours of the station's calendar",
-    "mean_queue_length": "time-average number waiting over warm-up..horizon",
-    "served": "services started after the warm-up",
-    "throughput_per_day": "services started per calendar day after the warm-up",
+    "mean_queue_length": "time-average number waiting over the measurement window",
+    "served": "services started in the measurement window",
+    "throughput_per_day": "services started per calendar day in the measurement window",
     "reneged": "visits that gave up waiting",
     "waiting_at_horizon": "visits still waiting at the horizon",
+    "waiting_at_window_end": "visits waiting at the end of the measurement window",
 }
 
 
@@ -159,7 +161,7 @@ def station_table(model: Model, res: RepResult) -> pd.DataFrame:
     v = res.visits
     if v is None:
         raise ValueError("station figures need visit records (record_visits=True)")
-    t0, t1 = model.warmup, model.horizon
+    t0, t1 = model.window
     rows = []
     for s, name in enumerate(model.station_names):
         m = v.station == s
@@ -177,7 +179,7 @@ def station_table(model: Model, res: RepResult) -> pd.DataFrame:
             hi = np.asarray(cal.to_work(np.minimum(en, t1)))
             busy = float(np.clip(hi - lo, 0, None).sum())
             avail = model.station_servers[s] * (cal.to_work(t1) - cal.to_work(t0))
-        after = started & (start >= t0)
+        after = started & (start >= t0) & (start < t1)
         waits = start[after] - joined[after]
         wwork = (np.asarray(cal.to_work(start[after])) - np.asarray(cal.to_work(joined[after]))
                  if after.any() else np.zeros(0))
@@ -194,5 +196,6 @@ def station_table(model: Model, res: RepResult) -> pd.DataFrame:
             "throughput_per_day": float(after.sum()) / ((t1 - t0) / 24.0),
             "reneged": int(v.reneged[m].sum()),
             "waiting_at_horizon": int((~started & ~v.reneged[m]).sum()),
+            "waiting_at_window_end": int(((joined < t1) & (q_end > t1)).sum()),
         })
     return pd.DataFrame(rows)

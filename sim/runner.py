@@ -47,8 +47,7 @@ def run_replication(model: Model, replication: int, seed: int, engine: str,
     cases = case_table(model, inp, res)
     st = station_table(model, res)
     st.insert(0, "replication", replication)
-    return Replication(replication, cases, st, replication_kpis(cases, model.horizon,
-                                                                model.warmup))
+    return Replication(replication, cases, st, replication_kpis(cases, model.window))
 
 
 _MODEL_CACHE: dict[str, Model] = {}
@@ -175,6 +174,7 @@ class RunResult:
                     "mean_wait_hours_ci95": [float(row["mean_wait_hours_ci95_lo"]),
                                              float(row["mean_wait_hours_ci95_hi"])],
                     "throughput_per_day": float(row["throughput_per_day"]),
+                    "mean_wait_workhours": float(row["mean_wait_workhours"]),
                     "kind": "pool" if list(self.model.station_names).index(str(name))
                     >= self.model.n_service_stations else "station",
                 }

@@ -35,16 +35,23 @@ def ci95(values: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
     return m, m - half, m + half
 
 
-def replication_kpis(cases: pd.DataFrame, horizon_hours: float, warmup_hours: float) -> dict[str, float]:
-    """Case-level KPIs of ONE replication, over cases that arrived after the warm-up."""
+def replication_kpis(cases: pd.DataFrame, window: tuple[float, float]) -> dict[str, float]:
+    """Case-level KPIs of ONE replication, over cases that arrived after the warm-up.
+
+    Throughput is completions per calendar day inside the measurement ``window`` (hours).
+    """
     c = cases[~cases["warmup"]]
     done = c[c["status"] == "completed"]
+    t0, t1 = window
+    # throughput counts every completion in the window, warm-up arrivals included
+    in_window = (cases["completion"] >= t0) & (cases["completion"] < t1) & (
+        cases["status"] == "completed")
     out: dict[str, float] = {
         "arrived": float(len(c)),
         "completed": float(len(done)),
         "abandoned": float((c["status"] == "abandoned").sum()),
         "open_at_horizon": float((c["status"] == "open").sum()),
-        "throughput_per_day": len(done) / max((horizon_hours - warmup_hours) / 24.0, 1e-12),
+        "throughput_per_day": float(in_window.sum()) / max((t1 - t0) / 24.0, 1e-12),
     }
     for col, key in (("lead_workdays", "lead_time_workdays"), ("lead_days", "lead_time_days")):
         x = done[col].to_numpy(dtype=np.float64)

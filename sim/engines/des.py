@@ -55,15 +55,16 @@ do the same):
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Generator
 from heapq import heappop, heappush
+from operator import attrgetter
 from typing import Any, cast
 
 import numpy as np
 import simpy
 from simpy.events import NORMAL, Event, EventPriority
 
-from sim.calendar import next_open_scalar, to_abs_scalar, to_work_scalar
 from sim.inputs import Inputs
 from sim.model import PROXY, SEQUENTIAL, Model
 from sim.records import ABANDONED, AUDIT, COMPLETED, OPEN, POOL, SUBMISSION, RepResult, Visits
@@ -74,6 +75,7 @@ INF = float("inf")
 NAN = float("nan")
 
 Proc = Generator[Event, Any, Any]
+_new_event = Event.__new__
 
 
 class Env(simpy.Environment):
@@ -81,7 +83,9 @@ class Env(simpy.Environment):
 
     def at(self, t: float, priority: EventPriority = NORMAL, value: Any = None) -> Event:
         """A triggered event processed at exactly ``t`` (``>= now``)."""
-        ev = Event(self)
+        ev = _new_event(Event)
+        ev.env = self  # what Event.__init__ does, without the call
+        ev.callbacks = []
         ev._ok = True
         ev._value = value
         heappush(self._queue, (t, priority, next(self._eid), ev))
@@ -89,21 +93,29 @@ class Env(simpy.Environment):
 
 
 class Request(Event):
-    """A waiting entry's event: succeeds with True when granted, False when reneged."""
+    """A visit to a station's queue, as an event the visiting process waits for.
 
-    __slots__ = ("row", "waiting")
+    It is processed when the visit is over for the visitor: at the end of the service
+    (value ``(start, end)``; the visitor then releases the server), at the grant for a
+    pool slot (``service < 0``; value ``(T, nan)``, the slot is held until released), or
+    at the renege (value ``None``).
+    """
 
-    def __init__(self, env: Env, row: int) -> None:
-        super().__init__(env)
+    __slots__ = ("row", "service", "waiting")
+
+    def __init__(self, env: Env, row: int, service: float) -> None:
+        self.env = env  # what Event.__init__ does, without the call
+        self.callbacks = []
         self.row = row
+        self.service = service
         self.waiting = True
 
 
 class Station:
     """Identical servers on one calendar and a queue of waiting entries (a heap by key)."""
 
-    __slots__ = ("cend", "close", "cum", "dirty", "free", "index", "open", "priority", "renege",
-                 "waiting")
+    __slots__ = ("always", "cend", "close", "cum", "dirty", "free", "index", "open", "priority",
+                 "renege", "waiting")
 
     def __init__(self, model: Model, s: int) -> None:
         self.index = s
@@ -111,14 +123,32 @@ class Station:
         self.priority = bool(model.station_priority[s])
         self.renege = bool(model.station_renege[s])
         self.open, self.close, self.cum, self.cend = model.calendar_of(s).scalar_tables
+        # one interval [0, E) with cum 0: W(t) = 0.0 + (t - 0.0) = t and W⁻¹(w) = w exactly
+        self.always = len(self.open) == 1 and self.open[0] == 0.0 and self.cum[0] == 0.0
         self.waiting: list[tuple[int, float, int, int, Request]] = []
         self.dirty = False
 
     def serve(self, T: float, s: float) -> tuple[float, float]:
-        """(start, end) of ``s`` working hours dispatched at ``T``."""
+        """(start, end) of ``s`` working hours dispatched at ``T``.
+
+        ``start = next_open(T)``, ``end = to_abs(to_work(T) + s)``: the operations of
+        :func:`sim.calendar.next_open_scalar`, :func:`~sim.calendar.to_work_scalar` and
+        :func:`~sim.calendar.to_abs_scalar`, inlined (tests check they agree bit for bit).
+        """
+        if self.always:
+            e = T + s
+            if T >= 0.0 and e <= self.cend[0]:
+                return T, e
         o, c, cum, cend = self.open, self.close, self.cum, self.cend
-        return (next_open_scalar(o, c, T),
-                to_abs_scalar(cend, o, cum, to_work_scalar(o, c, cum, cend, T) + s))
+        k = bisect_right(c, T)
+        if k == len(c):
+            return INF, INF
+        start = T if o[k] <= T else o[k]
+        k = bisect_right(o, T) - 1
+        w = 0.0 if k < 0 else (cend[k] if c[k] <= T else cum[k] + (T - o[k]))
+        w = w + s
+        k = bisect_left(cend, w)
+        return start, (INF if k == len(cend) else o[k] + (w - cum[k]))
 
 
 class _Sim:
@@ -128,8 +158,8 @@ class _Sim:
         self.env = Env()
         self.rec = record_visits
         n, J = inp.n, model.n_items
-        self.J = J
-        self.K1 = int(inp.service.shape[2]) - 1
+        K = int(inp.service.shape[2])
+        self.J, self.K, self.K1 = J, K, K - 1
         self.stations = [Station(model, s) for s in range(model.n_stations)]
         self.dirty: list[Station] = []
         self.pending = False
@@ -145,19 +175,19 @@ class _Sim:
                          model.stage_items.tolist())
         self.routes = [[(int(model.stage_mode[s]), items[ip[s]:ip[s + 1]])
                         for s in range(sp[r], sp[r + 1])] for r in range(len(sp) - 1)]
-        # inputs
+        # inputs as flat lists: (i, j) at i*J + j, (i, j, k) at (i*J + j)*K + k
         self.arrival = inp.arrival.tolist()
         self.cls = inp.cls.tolist()
         self.channel = inp.channel.tolist()
-        self.run_item = inp.run_item.tolist()
-        self.visit = inp.visit.tolist()
-        self.delay = inp.delay.tolist()
-        self.service = inp.service.tolist()
-        self.deficient = inp.deficient.tolist()
-        self.fix = inp.fix.tolist() if self.K1 > 0 else None
-        self.patience = inp.patience.tolist() if model.station_renege.any() else None
-        self.audit = inp.audit.tolist()
-        self.audit_service = inp.audit_service.tolist()
+        self.run_item = inp.run_item.ravel().tolist()
+        self.visit = inp.visit.ravel().tolist()
+        self.delay = inp.delay.ravel().tolist()
+        self.service = inp.service.ravel().tolist()
+        self.deficient = inp.deficient.ravel().tolist() if K > 1 else []
+        self.fix = inp.fix.ravel().tolist() if K > 1 else []
+        self.patience = inp.patience.ravel().tolist() if model.station_renege.any() else []
+        self.audit = inp.audit.ravel().tolist() if (model.item_audit_station >= 0).any() else []
+        self.audit_service = inp.audit_service.ravel().tolist() if self.audit else []
         # per-case records
         self.status = [OPEN] * n
         self.end = [NAN] * n
@@ -165,37 +195,27 @@ class _Sim:
         self.rework = [0] * n
         self.supplements = [0] * n
         self.tri: list[list[float] | None] = [None] * n  # (service, queue, applicant)
-        # visit rows
-        self.v_case: list[int] = []
-        self.v_item: list[int] = []
-        self.v_attempt: list[int] = []
-        self.v_station: list[int] = []
-        self.v_kind: list[int] = []
-        self.v_joined: list[float] = []
+        # visit rows: (case, item, attempt, station, kind, joined) flat, 6 per row; start, end
+        self.v_fixed: list[float] = []
         self.v_start: list[float] = []
         self.v_end: list[float] = []
-        self.v_reneged: list[bool] = []
+        self.v_reneged: list[int] = []  # rows that reneged
 
     # ------------------------------------------------------------------ queues
 
-    def join(self, st: Station, i: int, slot: int, item: int, attempt: int, kind: int) -> Request:
-        """Case ``i`` joins the queue of ``st`` now; the returned event resolves it."""
+    def join(self, st: Station, i: int, slot: int, item: int, attempt: int, kind: int,
+             service: float) -> Request:
+        """Case ``i`` joins the queue of ``st`` now for ``service`` working hours."""
         now = self.env.now
         row = -1
         if self.rec:
-            row = len(self.v_case)
-            self.v_case.append(i)
-            self.v_item.append(item)
-            self.v_attempt.append(attempt)
-            self.v_station.append(st.index)
-            self.v_kind.append(kind)
-            self.v_joined.append(now)
+            row = len(self.v_start)
+            self.v_fixed.extend((i, item, attempt, st.index, kind, now))
             self.v_start.append(NAN)
             self.v_end.append(NAN)
-            self.v_reneged.append(False)
-        req = Request(self.env, row)
-        prio = self.class_priority[self.cls[i]] if st.priority else 0
-        heappush(st.waiting, (prio, now, i, slot, req))
+        req = Request(self.env, row, service)
+        heappush(st.waiting, (self.class_priority[self.cls[i]] if st.priority else 0,
+                              now, i, slot, req))
         if st.free > 0:
             self.touch(st)
         return req
@@ -215,30 +235,50 @@ class _Sim:
             self.env.at(self.env.now, DISPATCH).callbacks.append(self.dispatch)
 
     def dispatch(self, _ev: Event) -> None:
-        """Step (2) of the simultaneity rule: grant free servers in key order."""
+        """Step (2) of the simultaneity rule: grant free servers in key order.
+
+        A granted service is timed at once: the request event is scheduled at its end
+        (the visitor has nothing to do before). A pool slot's request succeeds now.
+        """
         self.pending = False
         dirty, self.dirty = self.dirty, []
         if len(dirty) > 1:
-            dirty.sort(key=lambda st: st.index)
+            dirty.sort(key=_index)
+        env = self.env
+        T = env.now
         for st in dirty:
             st.dirty = False
             waiting = st.waiting
             while st.free > 0 and waiting:
                 req = heappop(waiting)[4]
-                if req.waiting:  # else it reneged and was left in the heap
-                    req.waiting = False
-                    st.free -= 1
-                    req.succeed(True)
+                if not req.waiting:  # it reneged and was left in the heap
+                    continue
+                req.waiting = False
+                st.free -= 1
+                if req.service < 0.0:  # pool slot
+                    if req.row >= 0:
+                        self.v_start[req.row] = T
+                    req.succeed((T, NAN))
+                    continue
+                start, end = st.serve(T, req.service)
+                if req.row >= 0:
+                    self.v_start[req.row] = start
+                    self.v_end[req.row] = end
+                req._ok = True
+                req._value = (start, end)
+                # end < T only for a zero service dispatched while closed (W⁻¹(W(T)) is
+                # the last closing time); the event cannot go back in time
+                heappush(env._queue, (end if end >= T else T, NORMAL, next(env._eid), req))
 
     def renege(self, ev: Event) -> None:
         """Patience over: the entry leaves if it is still waiting."""
         req: Request = ev._value
         if req.waiting:
             req.waiting = False
-            if self.rec:
-                self.v_reneged[req.row] = True
+            if req.row >= 0:
                 self.v_end[req.row] = self.env.now
-            req.succeed(False)
+                self.v_reneged.append(req.row)
+            req.succeed(None)
 
     # ------------------------------------------------------------------ processes
 
@@ -258,30 +298,35 @@ class _Sim:
         pool = self.class_pool[c] if self.channel[i] == PROXY else -1
         if pool >= 0:
             pst = self.stations[pool]
-            preq = self.join(pst, i, 2 * self.J, -1, 0, POOL)
-            yield preq
-            if self.rec:
-                self.v_start[preq.row] = env.now
+            preq = self.join(pst, i, 2 * self.J, -1, 0, POOL, -1.0)
+            yield preq  # granted
             tri[1] += env.now - arrival
-        run_item = self.run_item[i]
+        run_item, base = self.run_item, i * self.J
         reneged = False
         for mode, stage_items in self.routes[self.class_route[c]]:
-            items = [j for j in stage_items if run_item[j]]
+            items = [j for j in stage_items if run_item[base + j]]
             if not items:
                 continue
+            supp = -INF
             if mode == SEQUENTIAL or len(items) == 1:
-                supp, reneged, _ = yield from self.sequence(i, items, tri)
+                for j in items:
+                    s_j, reneged = yield from self.item(i, j, tri)
+                    if s_j > supp:
+                        supp = s_j
+                    if reneged:
+                        break
             else:
                 tris = [tri.copy() for _ in items]
-                procs = [env.process(self.sequence(i, [j], tb))
+                procs = [env.process(self.branch(i, j, tb))
                          for j, tb in zip(items, tris, strict=True)]
                 yield env.all_of(procs)
-                supp, best, best_end = -INF, 0, -INF
+                best, best_end = 0, -INF
                 for b, p in enumerate(procs):
                     s_b, r_b, end_b = cast(tuple[float, bool, float], p.value)
-                    supp = max(supp, s_b)
+                    if s_b > supp:
+                        supp = s_b
                     reneged = reneged or r_b
-                    if end_b > best_end:
+                    if end_b > best_end:  # ties: the first in stage order
                         best, best_end = b, end_b
                 tri[:] = tris[best]
             work_end = env.now
@@ -294,61 +339,54 @@ class _Sim:
         self.status[i] = ABANDONED if reneged else COMPLETED
         self.end[i] = now
         if pool >= 0:
-            if self.rec:
+            if preq.row >= 0:
                 self.v_end[preq.row] = now
             self.release(pst)
-        if not reneged:
-            audit = self.audit[i]
+        if not reneged and self.audit:
+            audit = self.audit
             for j in range(self.J):
-                if audit[j]:
+                if audit[base + j]:
                     env.process(self.audit_visit(i, j))
 
-    def sequence(self, i: int, items: list[int], tri: list[float]) -> Proc:
-        """Items one after another; returns (latest supplement end, reneged, work end)."""
-        supp = -INF
-        for j in items:
-            s_j, reneged = yield from self.item(i, j, tri)
-            if s_j > supp:
-                supp = s_j
-            if reneged:
-                return supp, True, self.env.now
-        return supp, False, self.env.now
+    def branch(self, i: int, j: int, tri: list[float]) -> Proc:
+        """A branch of a parallel stage: returns (supplement end, reneged, branch end)."""
+        supp, reneged = yield from self.item(i, j, tri)
+        return supp, reneged, self.env.now
 
     def item(self, i: int, j: int, tri: list[float]) -> Proc:
         """Item ``j`` of case ``i`` from now; returns (supplement end or -inf, reneged)."""
         env = self.env
-        d = self.delay[i][j]
+        ij = i * self.J + j
+        d = self.delay[ij]
         a = env.now + d
         if d > 0.0:
             yield env.at(a)
             tri[2] += d
         st = self.stations[self.item_station[j]]
-        service = self.service[i][j]
+        visit = self.visit[ij]
+        kk = ij * self.K
         k = 0
         while True:
-            if self.visit[i][j]:
+            if visit:
                 self.visits[i] += 1
-            req = self.join(st, i, j, j, k, SUBMISSION)
+            req = self.join(st, i, j, j, k, SUBMISSION, self.service[kk + k])
             if st.renege:
-                assert self.patience is not None
-                p = self.patience[i][j][k]
+                p = self.patience[kk + k]
                 if p < INF:
                     env.at(a + p, value=req).callbacks.append(self.renege)
-            if not (yield req):
+            served = yield req  # at the end of the service, or at the renege
+            if served is None:
                 tri[1] += env.now - a
                 return -INF, True
-            start, end = st.serve(env.now, service[k])
-            if self.rec:
-                self.v_start[req.row] = start
-                self.v_end[req.row] = end
-            yield env.at(end)
-            self.release(st)
+            start, end = served
+            st.free += 1  # release
+            if st.waiting:
+                self.touch(st)
             tri[1] += start - a
             tri[0] += end - start
-            if k < self.K1 and self.deficient[i][j][k]:
+            if k < self.K1 and self.deficient[kk + k]:
                 self.rework[i] += 1
-                assert self.fix is not None
-                f = self.fix[i][j][k]
+                f = self.fix[kk + k]
                 if self.conditional[j] and f <= self.deadline[j]:
                     self.supplements[i] += 1
                     return end + f, False
@@ -362,13 +400,7 @@ class _Sim:
     def audit_visit(self, i: int, j: int) -> Proc:
         """The audit of item ``j`` after case ``i`` completed (changes no case record)."""
         st = self.stations[self.item_audit_station[j]]
-        req = self.join(st, i, self.J + j, j, 0, AUDIT)
-        yield req
-        start, end = st.serve(self.env.now, self.audit_service[i][j])
-        if self.rec:
-            self.v_start[req.row] = start
-            self.v_end[req.row] = end
-        yield self.env.at(end)
+        yield self.join(st, i, self.J + j, j, 0, AUDIT, self.audit_service[i * self.J + j])
         self.release(st)
 
     # ------------------------------------------------------------------ run
@@ -377,23 +409,20 @@ class _Sim:
         env = self.env
         env.process(self.arrivals())
         env.run(until=env.at(horizon, STOP))
-        n = len(self.status)
-        tri = np.zeros((n, 3))
-        for i, t in enumerate(self.tri):
-            if t is not None:
-                tri[i] = t
+        zero = [0.0, 0.0, 0.0]
+        tri = np.array([zero if t is None else t for t in self.tri], dtype=np.float64)
+        tri = tri.reshape(-1, 3)
         visits = None
         if self.rec:
-            i64 = np.int64
+            fixed = np.array(self.v_fixed, dtype=np.float64).reshape(-1, 6)  # ints are exact
+            ints = fixed[:, :5].astype(np.int64)
+            reneged = np.zeros(len(self.v_start), dtype=np.bool_)
+            reneged[self.v_reneged] = True
             visits = Visits(
-                case=np.asarray(self.v_case, dtype=i64), item=np.asarray(self.v_item, dtype=i64),
-                attempt=np.asarray(self.v_attempt, dtype=i64),
-                station=np.asarray(self.v_station, dtype=i64),
-                kind=np.asarray(self.v_kind, dtype=i64),
-                joined=np.asarray(self.v_joined, dtype=np.float64),
-                start=np.asarray(self.v_start, dtype=np.float64),
-                end=np.asarray(self.v_end, dtype=np.float64),
-                reneged=np.asarray(self.v_reneged, dtype=np.bool_))
+                case=ints[:, 0].copy(), item=ints[:, 1].copy(), attempt=ints[:, 2].copy(),
+                station=ints[:, 3].copy(), kind=ints[:, 4].copy(), joined=fixed[:, 5].copy(),
+                start=np.array(self.v_start, dtype=np.float64),
+                end=np.array(self.v_end, dtype=np.float64), reneged=reneged)
         return RepResult(
             replication=replication,
             status=np.asarray(self.status, dtype=np.int64),
@@ -404,6 +433,9 @@ class _Sim:
             t_service=tri[:, 0].copy(), t_queue=tri[:, 1].copy(), t_applicant=tri[:, 2].copy(),
             visits=visits,
         )
+
+
+_index = attrgetter("index")
 
 
 def simulate(model: Model, inputs: Inputs, record_visits: bool = True) -> RepResult:

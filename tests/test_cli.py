@@ -1,0 +1,111 @@
+"""The command line: the JSON contract, reproducibility, and clean errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+
+from sim.cli import main
+from tests.conftest import DATA
+
+MINI = str(DATA / "mini.toml")
+
+
+def _run_json(tmp_path: Path, *args: str, name: str = "out.json") -> dict[str, Any]:
+    out = tmp_path / name
+    assert main(["run", MINI, "-q", "--json", str(out), *args]) == 0
+    return json.loads(out.read_text())
+
+
+def test_json_contract(tmp_path: Path) -> None:
+    d = _run_json(tmp_path, "-n", "2", "--seed", "3")
+    assert {"scenario", "engine", "replications", "seed", "cases", "kpis", "stations"} <= set(d)
+    assert d["replications"] == 2 and d["seed"] == 3 and d["engine"] == "des"
+    assert {"arrived", "completed", "open_at_horizon"} <= set(d["cases"])
+    k = d["kpis"]
+    for key in ("lead_time_workdays", "lead_time_days"):
+        assert {"mean", "p50", "p90", "p95", "ci95"} <= set(k[key])
+        lo, hi = k[key]["ci95"]
+        assert lo <= k[key]["mean"] <= hi
+        assert k[key]["p50"] <= k[key]["p90"] <= k[key]["p95"]
+    assert "mean" in k["visits"] and "mean" in k["rework_rounds"]
+    assert 0.0 <= k["within_limit_share"] <= 1.0
+    assert set(d["stations"]) == {"front", "review", "helpers"}
+    for s in d["stations"].values():
+        assert {"servers", "utilization", "mean_wait_hours", "mean_queue_length"} <= set(s)
+        assert 0.0 <= s["utilization"] <= 1.0
+    assert d["cases"]["arrived"] == (d["cases"]["completed"] + d["cases"]["open_at_horizon"]
+                                     + d["cases"]["abandoned"])
+
+
+def test_same_seed_identical_json_any_workers(tmp_path: Path) -> None:
+    a = (tmp_path / "a.json")
+    assert main(["run", MINI, "-q", "-n", "3", "--seed", "11", "--json", str(a)]) == 0
+    b = (tmp_path / "b.json")
+    assert main(["run", MINI, "-q", "-n", "3", "--seed", "11", "--json", str(b),
+                 "--workers", "2"]) == 0
+    assert a.read_text() == b.read_text()
+    c = _run_json(tmp_path, "-n", "3", "--seed", "12", name="c.json")
+    assert c["kpis"] != json.loads(a.read_text())["kpis"]
+
+
+def test_prints_tables(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", MINI, "-n", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Lead time" in out and "working days" in out and "review" in out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["run", "nope.toml"], "govsim: error: nope.toml: file not found"),
+    (["run", MINI, "--engine", "warp"], "govsim: error: --engine: unknown engine 'warp'"),
+    (["run", MINI, "--replications", "0"],
+     "govsim: error: --replications must be an integer >= 1 (got 0)"),
+    (["run", MINI, "--seed", "-1"], "govsim: error: --seed must be an integer >= 0 (got -1)"),
+])
+def test_usage_errors_exit_2(argv: list[str], message: str,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_file_no_traceback_nothing_written(tmp_path: Path, mini: dict[str, Any]) -> None:
+    mini["stations"]["front"]["servers"] = 0
+    bad = tmp_path / "construction.toml"
+    bad.write_text(tomli_w.dumps(mini))
+    out = tmp_path / "result.json"
+    proc = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(bad), "--json", str(out)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("govsim: error: construction.toml: stations.front.servers "
+                                   "must be an integer >= 1 (got 0)")
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [bad]
+
+
+def test_json_into_missing_folder_is_an_error(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", MINI, "-q", "-n", "1", "--json", str(tmp_path / "no" / "x.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_validate_and_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", MINI]) == 0
+    assert "valid" in capsys.readouterr().out
+    assert main(["schema", "-o", str(tmp_path / "s.json")]) == 0
+    assert "properties" in json.loads((tmp_path / "s.json").read_text())
+
+
+def test_overload_warning_is_printed(tmp_path: Path, mini: dict[str, Any],
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    mini["stations"]["review"]["servers"] = 1
+    p = tmp_path / "hot.toml"
+    p.write_text(tomli_w.dumps(mini))
+    assert main(["validate", str(p)]) == 0
+    assert "station 'review' is loaded at" in capsys.readouterr().err

@@ -1,0 +1,124 @@
+"""Drawn inputs: distributions match their declared moments; draws are keyed and reproducible."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim import scenario as S
+from sim.distributions import family
+from sim.inputs import BLOCK, _uniforms, arrival_times, draw
+from sim.model import ONLINE, PROXY, WINDOW, build
+from sim.schema import Dist
+
+N = 200_000
+
+
+@pytest.mark.parametrize("spec", [
+    {"dist": "exponential", "mean": 2.0},
+    {"dist": "gamma", "mean": 3.0, "cv": 0.5},
+    {"dist": "gamma", "mean": 1.0, "cv": 2.0},
+    {"dist": "lognormal", "mean": 4.0, "cv": 0.8},
+    {"dist": "triangular", "min": 1.0, "mode": 2.0, "max": 6.0},
+    {"dist": "triangular", "mean": 5.0, "cv": 0.3},
+    {"dist": "empirical", "values": [1.0, 2.0, 2.0, 7.0]},
+    {"dist": "deterministic", "mean": 1.5, "unit": "days"},
+])
+def test_sample_moments_match_declared(spec: dict[str, Any]) -> None:
+    fam = family(Dist(**spec))
+    x = fam.ppf(np.random.default_rng(1).random(N))
+    assert (x >= 0).all()
+    # standard error of the mean is sd / sqrt(N); allow 5 of them
+    se = math.sqrt(fam.variance / N)
+    assert abs(x.mean() - fam.mean) <= 5 * se + 1e-12
+    if fam.variance > 0:
+        # the sample variance's relative error is about sqrt((kurtosis - 1) / N); 5% is > 5 se here
+        assert x.var() == pytest.approx(fam.variance, rel=0.05)
+
+
+def test_units_are_hours() -> None:
+    assert family(Dist(dist="deterministic", mean=2, unit="days")).mean == 48.0
+    assert family(Dist(dist="deterministic", mean=30, unit="minutes")).mean == 0.5
+
+
+def test_blocks_are_independent_of_how_many_are_drawn() -> None:
+    a = _uniforms(5, (0, 6, 1, 2), BLOCK + 10, 3)
+    b = _uniforms(5, (0, 6, 1, 2), 3 * BLOCK, 3)
+    assert np.array_equal(a, b[: BLOCK + 10])
+
+
+def test_same_seed_same_inputs_and_keys_differ(mini: dict[str, Any]) -> None:
+    m = build(S.parse(mini))
+    a, b = draw(m, 0), draw(m, 0)
+    for f in ("arrival", "service", "deficient", "delay", "channel"):
+        assert np.array_equal(getattr(a, f), getattr(b, f))
+    c = draw(m, 1)
+    assert not np.array_equal(a.arrival[:10], c.arrival[:10])
+    assert np.all(np.diff(a.arrival) >= 0)
+    assert a.arrival.max() < m.arrival_end
+
+
+def test_removing_an_item_keeps_other_items_numbers(mini: dict[str, Any]) -> None:
+    m1 = build(S.parse(mini))
+    mini["routes"]["main"]["stages"][1]["items"] = ["review_a"]
+    del mini["items"]["review_b"]
+    m2 = build(S.parse(mini))
+    a, b = draw(m1, 0), draw(m2, 0)
+    assert np.array_equal(a.arrival, b.arrival)
+    ja, jb = m1.item_names.index("review_a"), m2.item_names.index("review_a")
+    assert np.array_equal(a.service[:, ja], b.service[:, jb])
+    assert np.array_equal(a.deficient[:, ja], b.deficient[:, jb])
+
+
+def test_fewer_materials_never_more_deficient(mini: dict[str, Any]) -> None:
+    m1 = build(S.parse(mini))
+    mini["items"]["review_a"]["materials"] = 2
+    m2 = build(S.parse(mini))
+    j = m1.item_names.index("review_a")
+    a, b = draw(m1, 0), draw(m2, 0)
+    assert (b.deficient[:, j] <= a.deficient[:, j]).all()
+    assert b.deficient[:, j].sum() < a.deficient[:, j].sum()
+
+
+def test_window_arrivals_only_when_open(mini: dict[str, Any]) -> None:
+    m = build(S.parse(mini))
+    inp = draw(m, 0)
+    win = inp.channel == WINDOW
+    assert win.any() and (inp.channel == ONLINE).any() and (inp.channel == PROXY).any()
+    assert np.all(m.report.is_open(inp.arrival[win]))
+    # online arrivals happen outside opening hours too
+    assert not np.all(m.report.is_open(inp.arrival[inp.channel == ONLINE]))
+    # proxy share 0.5 of the key class
+    key = inp.cls == m.class_names.index("key")
+    assert 0.3 < (inp.channel[key] == PROXY).mean() < 0.7
+    # visits: window submissions and online cases at items that are not online
+    assert np.array_equal(inp.visit[:, 0], inp.channel != PROXY)
+
+
+def test_arrival_counts_match_the_rate(mini: dict[str, Any]) -> None:
+    m = build(S.parse(mini))
+    n = np.array([draw(m, r).n for r in range(20)])
+    expected = sum(m.expected_arrivals(c) for c in range(len(m.class_names)))
+    # Poisson: sd of the mean of 20 counts is sqrt(expected / 20)
+    assert abs(n.mean() - expected) < 4 * math.sqrt(expected / 20)
+
+
+@settings(max_examples=30, deadline=None)
+@given(hours=st.lists(st.floats(0.01, 10.0), min_size=24, max_size=24),
+       week=st.lists(st.floats(0.01, 10.0), min_size=7, max_size=7))
+def test_profiled_arrivals_follow_the_profile(hours: list[float], week: list[float]) -> None:
+    from sim.calendar import WorkCalendar
+
+    cal = WorkCalendar.always_open()
+    e = np.linspace(0.0, 1000.0, 5001)[:-1]
+    t = arrival_times(e, 1000.0, cal, 24.0 * 7 * 4, 0, week, hours)
+    assert np.all(np.diff(t) >= 0) and t.min() >= 0 and t.max() <= 24.0 * 7 * 4
+    # the share of arrivals in each hour of the day follows hour x weekday weights
+    w = np.outer(week, hours).sum(axis=0)
+    share = np.bincount((t % 24).astype(int), minlength=24) / t.size
+    assert np.allclose(share, w / w.sum(), atol=2.5 / np.sqrt(t.size) + 1e-3)
