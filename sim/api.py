@@ -33,7 +33,8 @@ def apply_reforms(s: Scenario, specs: Sequence[str], source: str = "<scenario>")
         from sim import reforms as reform_mod
     except ModuleNotFoundError as exc:  # pragma: no cover - reforms ship with the package
         raise UsageError("reforms are not available in this installation") from exc
-    return reform_mod.apply(s, specs, source=source)
+    result: Scenario = reform_mod.apply(s, specs, source=source)
+    return result
 
 
 def load_model(source: str | Path | Scenario | Model, reforms: Sequence[str] = ()) -> Model:

@@ -32,7 +32,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-# --------------------------------------------------------------------------- helpers shared by commands
+# ------------------------------------------------------------------ helpers shared by commands
 
 
 def write_atomic(path: str | Path, text: str) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -78,7 +79,7 @@ class Inputs:
 
     def take(self, idx: NDArray[np.int64]) -> Inputs:
         """The inputs of a subset of cases (in the given order)."""
-        out = {}
+        out: dict[str, Any] = {}
         for f in fields(self):
             v = getattr(self, f.name)
             out[f.name] = v if f.name == "replication" else np.ascontiguousarray(v[idx])

@@ -183,7 +183,7 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
     from sim.errors import ScenarioError
 
     run = s.run
-    days = int(math.ceil(run.horizon_days)) + CAL_MARGIN_DAYS
+    days = math.ceil(run.horizon_days) + CAL_MARGIN_DAYS
     cal_names = sorted({st.calendar for st in s.stations.values()} | {run.calendar})
     cals: list[WorkCalendar] = []
     for n in cal_names:
@@ -217,7 +217,7 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
     st_cal = [cal_index[s.stations[n].calendar] for n in st_names] + [always] * len(pool_names)
     prio = [s.stations[n].priority for n in st_names] + [True] * len(pool_names)
     renege = [s.stations[n].patience is not None for n in st_names] + [False] * len(pool_names)
-    patience = tuple(family(s.stations[n].patience) if s.stations[n].patience else None
+    patience = tuple(family(p) if (p := s.stations[n].patience) is not None else None
                      for n in st_names) + (None,) * len(pool_names)
 
     it_names = list(s.items)
@@ -291,7 +291,7 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
         class_names=tuple(c_names),
         class_route=np.asarray([r_index[s.classes[c].route] for c in c_names], dtype=np.int64),
         class_priority=np.asarray([s.classes[c].priority for c in c_names], dtype=np.int64),
-        class_pool=np.asarray([st_index[s.classes[c].agent_pool] if s.classes[c].agent_pool
+        class_pool=np.asarray([st_index[ap] if (ap := s.classes[c].agent_pool) is not None
                                else -1 for c in c_names], dtype=np.int64),
         route_names=tuple(r_names),
         route_stage_ptr=np.asarray(stage_ptr, dtype=np.int64),

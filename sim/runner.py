@@ -117,23 +117,24 @@ class RunResult:
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``govsim run --json`` (more keys may be added, none renamed)."""
         per = self.per_replication
+        per_np = {c: per[c].to_numpy(dtype=np.float64) for c in per.columns}
         tot = per[["arrived", "completed", "open_at_horizon", "abandoned"]].sum()
 
         def lead(prefix: str) -> dict[str, Any]:
-            m, lo, hi = ci95(per[f"{prefix}.mean"])
+            m, lo, hi = ci95(per_np[f"{prefix}.mean"])
             d: dict[str, Any] = {"mean": m}
             for q in QUANTILES:
-                qm, qlo, qhi = ci95(per[f"{prefix}.{q}"])
+                qm, qlo, qhi = ci95(per_np[f"{prefix}.{q}"])
                 d[q] = qm
                 d[f"{q}_ci95"] = [qlo, qhi]
             d["ci95"] = [lo, hi]
             return d
 
         def mean_ci(col: str) -> dict[str, Any]:
-            m, lo, hi = ci95(per[col])
+            m, lo, hi = ci95(per_np[col])
             return {"mean": m, "ci95": [lo, hi]}
 
-        wl, wlo, whi = ci95(per["within_limit_share"])
+        wl, wlo, whi = ci95(per_np["within_limit_share"])
         st = self.station_summary()
         return _clean({
             "scenario": self.model.name,

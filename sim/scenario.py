@@ -79,8 +79,8 @@ def error_from_validation(source: str, exc: ValidationError) -> ScenarioError:
     loc = tuple(err["loc"])
     # pydantic appends the validator's name to the location of "after" model validators
     field = _field_path(loc)
-    value: object = ... if err["type"] in ("missing",) or err["type"] == "value_error" and \
-        isinstance(err.get("input"), dict) else err.get("input", ...)
+    value: object = ... if err["type"] in ("missing",) or (err["type"] == "value_error" and \
+        isinstance(err.get("input"), dict)) else err.get("input", ...)
     more = len(exc.errors()) - 1
     rule = _rule(err) + (f" [and {more} more problem{'s' if more > 1 else ''}]" if more else "")
     return ScenarioError(source, field, rule, value)
@@ -133,7 +133,7 @@ def check_references(s: Scenario, source: str = "<scenario>") -> None:
 
     def need(kind: str, name: str, table: Mapping[str, object] | set[str], field: str) -> None:
         if name not in table:
-            known = _known(dict.fromkeys(sorted(table))) if isinstance(table, set) else _known(table)
+            known = _known(dict.fromkeys(sorted(table)) if isinstance(table, set) else table)
             raise ScenarioError(source, field, f"names an unknown {kind} {known}", name)
 
     if s.run.calendar != "always" and s.run.calendar not in s.calendars:

@@ -148,7 +148,8 @@ class Calendar(Strict):
     always: StrictBool = False
     hours: list[tuple[TimeOfDay, TimeOfDay]] = Field(
         default_factory=lambda: [("09:00", "12:00"), ("13:30", "17:30")],
-        description="opening periods within a working day, e.g. [['09:00','12:00'],['13:30','17:30']]",
+        description="opening periods within a working day, "
+        "e.g. [['09:00','12:00'],['13:30','17:30']]",
     )
     weekdays: list[Annotated[int, Field(ge=1, le=7)]] = Field(
         default_factory=lambda: [1, 2, 3, 4, 5], description="ISO weekdays that work (Mon=1)"
@@ -206,7 +207,8 @@ class CaseClass(Strict):
             raise ValueError(f"needs online_share + proxy_share <= 1 "
                              f"(got {self.online_share + self.proxy_share:g})")
         if self.weekday_profile is not None and len(self.weekday_profile) != 7:
-            raise ValueError(f"needs 7 weights in weekday_profile (got {len(self.weekday_profile)})")
+            n = len(self.weekday_profile)
+            raise ValueError(f"needs 7 weights in weekday_profile (got {n})")
         if self.hour_profile is not None and len(self.hour_profile) != 24:
             raise ValueError(f"needs 24 weights in hour_profile (got {len(self.hour_profile)})")
         return self
@@ -256,7 +258,8 @@ class Item(Strict):
     fix: Dist | None = None
     conditional: StrictBool = Field(False, description="容缺受理: a deficient submission goes on")
     supplement_deadline_days: NonNegFloat = Field(
-        10.0, description="with conditional acceptance: a fix that takes longer falls back to rework"
+        10.0,
+        description="with conditional acceptance: a fix that takes longer falls back to rework",
     )
     audit_probability: Probability = 0.0
     audit_station: Name | None = None
@@ -267,7 +270,8 @@ class Item(Strict):
 
     @model_validator(mode="after")
     def _audit_complete(self) -> Item:
-        if self.audit_probability > 0 and (self.audit_station is None or self.audit_service is None):
+        incomplete = self.audit_station is None or self.audit_service is None
+        if self.audit_probability > 0 and incomplete:
             raise ValueError("needs audit_station and audit_service when audit_probability > 0")
         return self
 
