@@ -229,6 +229,10 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
             raise ScenarioError(source, f"items.{n}.service", "must take only positive values "
                                 "(a service of zero working hours is not a service)",
                                 fam.minimum)
+    for n, it in zip(it_names, items, strict=True):
+        if it.audit_service is not None and not family(it.audit_service).positive:
+            raise ScenarioError(source, f"items.{n}.audit_service", "must take only positive "
+                                "values", family(it.audit_service).minimum)
     fix = tuple(family(it.fix if it.fix is not None else s.rework.fix) for it in items)
     q = [it.deficiency_per_material if it.deficiency_per_material is not None
          else s.rework.deficiency_per_material for it in items]

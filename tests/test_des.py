@@ -268,6 +268,20 @@ def test_agent_pool_slot_is_held_until_the_case_ends() -> None:
     assert v is not None and set(v.station[v.kind == POOL].tolist()) == {m.n_service_stations}
 
 
+def test_a_pool_grant_joins_in_a_second_dispatch_round() -> None:
+    # at t=1 case 0 completes (freeing its pool slot and the server) and case 2 arrives;
+    # round 1 grants the slot to case 1 and the server to case 2 (the only one waiting);
+    # case 1 then joins at t=1 with a smaller key than case 2, but too late: round 2
+    d = scenario(classes={"c": {"rate": 1.0, "per": "hour", "proxy_share": 0.5,
+                                "agent_pool": "agents"}},
+                 pools={"agents": {"agents": 1}})
+    m = build(d)
+    res = des.simulate(m, hand_inputs(m, [0.0, 0.5, 1.0], [[1.0]] * 3, channel=[2, 2, 0]))
+    assert res.end.tolist() == [1.0, 3.0, 2.0]
+    assert triple(res, 1) == (1.0, 1.5, 0.0)
+    assert rows(res, 1, POOL)[0][2:5] == (0.5, 1.0, 3.0)
+
+
 def test_audits_follow_completion_in_item_order() -> None:
     d = scenario(stations={"s": {"servers": 1, "calendar": "always"},
                            "audit": {"servers": 1, "calendar": "always"}},
@@ -298,6 +312,14 @@ def test_station_serve_is_the_calendar_reference(t: float, s: float) -> None:
         station.open, station.close, station.cum, station.cend = o, c, cum, cend
         station.always = False
         assert station.serve(T, s) == want
+    # the always-open shortcut (start = T, end = T + s) is the same arithmetic
+    always = WorkCalendar.always_open()
+    o, c, cum, cend = always.scalar_tables
+    station.open, station.close, station.cum, station.cend = o, c, cum, cend
+    station.always = True
+    T = abs(t)
+    assert station.serve(T, s) == (next_open_scalar(o, c, T), to_abs_scalar(
+        cend, o, cum, to_work_scalar(o, c, cum, cend, T) + s))
 
 
 # --------------------------------------------------------------------------- invariants

@@ -1,10 +1,11 @@
 """The SimPy reference engine: docs/model.md, one process per case.
 
-A case is a process that walks its route; a stage is a generator (``yield from``) for a
-sequence of items, or child processes joined with ``env.all_of`` for a parallel stage;
-an item is a generator that submits, waits, is served and is fixed. Queues are
-:class:`Station` objects (a heap of waiting entries keyed ``(priority, joined_at, case,
-slot)`` and a count of free servers). The engine draws nothing: it reads ``inputs``.
+A case is a process that walks its route stage by stage: a sequential stage runs its
+items one after another (``yield from`` the item generator), a parallel stage runs one
+child process per item joined with ``env.all_of``; an item is a generator that submits,
+waits, is served and is fixed. Queues are :class:`Station` objects (a heap of waiting
+entries keyed ``(priority, joined_at, case, slot)`` and a count of free servers); a visit
+is a :class:`Request` event. The engine draws nothing: it reads ``inputs``.
 
 Exact time keeping. Every event is put on SimPy's heap at the very float time the model
 says (:meth:`Env.at`), never as ``now + (t - now)``, so that two events meant to be
@@ -18,8 +19,11 @@ current instant with priority :data:`DISPATCH` = 2; SimPy orders its heap by
 ``(time, priority, id)`` with URGENT = 0 and NORMAL = 1, so the dispatcher runs after
 every ordinary event of the instant, including events created at that instant. It
 grants, station by station in index order, the smallest keys while servers are free.
-The granted processes resume at the same instant (NORMAL); a join they make schedules a
-new dispatcher at that instant: the "repeat (1) and (2)" of the doc. A renege only
+A granted service is timed at the grant (``start``, ``end`` from the dispatch time
+``T``) and its request event is scheduled at ``end``, when the visitor resumes and
+releases the server (it has nothing to do in between; this saves an event per visit).
+A granted pool slot's process resumes at ``T`` (NORMAL) and starts the route; a join it
+makes schedules a new dispatcher at ``T``: the "repeat (1) and (2)" of the doc. A renege only
 removes a waiting entry, so it never enables a dispatch and schedules none (after a
 dispatcher has run no station has both a free server and a waiting entry).
 
@@ -51,6 +55,9 @@ do the same):
 5. Visit rows: a service dispatched at ``T <= horizon`` has its ``start = next_open(T)``
    and ``end`` even when after the horizon. Pool slots: ``item -1``, ``attempt 0``,
    ``start`` the grant time. Audits: ``attempt 0``. Audits and pool slots never renege.
+6. A zero service (audit services are not checked positive by ``sim.model.build``)
+   dispatched while the office is closed gives ``end = W⁻¹(W(T)) < T`` (the last
+   closing time). The record keeps that value; the visitor resumes at ``T``.
 """
 
 from __future__ import annotations
