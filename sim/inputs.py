@@ -24,7 +24,7 @@ the stream whichever channel it takes.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -38,8 +38,8 @@ BLOCK = 4096
 
 # quantity codes of the random streams (never renumber: seeds depend on them)
 Q_ARRIVAL, Q_CHANNEL, Q_STAGE, Q_SKIP, Q_DELAY = 1, 2, 3, 4, 5
-Q_SERVICE, Q_DEFICIENT, Q_FIX, Q_PATIENCE, Q_AUDIT, Q_AUDIT_SERVICE, Q_REVOKE = (
-    6, 7, 8, 9, 10, 11, 12)
+Q_SERVICE, Q_DEFICIENT, Q_FIX, Q_PATIENCE, Q_AUDIT, Q_AUDIT_SERVICE, Q_REVOKE, Q_LAG = (
+    6, 7, 8, 9, 10, 11, 12, 13)
 
 F64 = NDArray[np.float64]
 
@@ -68,6 +68,12 @@ class Inputs:
     audit: NDArray[np.bool_]  # (n, J) an audit visit follows the case's completion
     audit_service: F64  # (n, J) working hours of that audit
     revoked: NDArray[np.bool_]  # (n, J) the audit revokes the approval
+    # (n, J, K) working hours of government lag after the k-th service (default: none)
+    lag: F64 = field(default_factory=lambda: np.zeros((0, 0, 0)))
+
+    def __post_init__(self) -> None:
+        if self.lag.size == 0 and self.lag.shape != self.service.shape:
+            self.lag = np.broadcast_to(0.0, self.service.shape)
 
     @property
     def n(self) -> int:
@@ -165,6 +171,7 @@ def draw(model: Model, replication: int, seed: int | None = None, *,
     q_any = any(model.deficiency_probability(j, 0) > 0 for j in range(J))
     K = K_max if q_any else 1
     renege_any = bool(model.station_renege.any())
+    lag_any = any(f is not None for f in model.item_lag)
     start_weekday = sc.run.start_date.weekday()
     always = WorkCalendar.always_open("always")
 
@@ -192,7 +199,9 @@ def draw(model: Model, replication: int, seed: int | None = None, *,
             "channel": channel.astype(np.int64), "key": np.arange(n, dtype=np.int64),
             "run_item": np.zeros((n, J), dtype=np.bool_),
             "visit": np.zeros((n, J), dtype=np.bool_), "delay": np.zeros((n, J)),
-            "service": np.zeros((n, J, K)), "deficient": np.zeros((n, J, K), dtype=np.bool_),
+            "service": np.zeros((n, J, K)),
+            "lag": np.zeros((n, J, K)) if lag_any else np.zeros((0, 0, 0)),
+            "deficient": np.zeros((n, J, K), dtype=np.bool_),
             "fix": np.zeros((n, J, K)), "patience": np.full((n, J, K), np.inf) if renege_any
             else np.zeros((0, 0, 0)),
             "audit": np.zeros((n, J), dtype=np.bool_), "audit_service": np.zeros((n, J)),
@@ -218,6 +227,9 @@ def draw(model: Model, replication: int, seed: int | None = None, *,
                     d["delay"][:, j] = dfam.ppf(_uniforms(seed, (rep, Q_DELAY, *key), n))
                 d["service"][:, j, :] = model.item_service[j].ppf(
                     _uniforms(seed, (rep, Q_SERVICE, *key), n, K))
+                lfam = model.item_lag[j]
+                if lfam is not None:
+                    d["lag"][:, j, :] = lfam.ppf(_uniforms(seed, (rep, Q_LAG, *key), n, K))
                 if K > 1:
                     p_win = model.deficiency_probability(j, WINDOW)
                     p_case = np.full(n, p_win)
@@ -247,6 +259,8 @@ def draw(model: Model, replication: int, seed: int | None = None, *,
     n_all = out["arrival"].shape[0]
     if not renege_any:
         out["patience"] = np.broadcast_to(np.inf, (n_all, J, K))
+    if not lag_any:
+        out["lag"] = np.broadcast_to(0.0, (n_all, J, K))
     if K == 1:
         out["fix"] = np.broadcast_to(0.0, (n_all, J, K))
     return Inputs(replication=rep, **out)

@@ -14,14 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
 from sim.calendar import WorkCalendar
 from sim.distributions import Family, family
-from sim.schema import Scenario
+from sim.schema import Dist, Scenario
 
 HOURS_PER_DAY = 24.0
 CAL_MARGIN_DAYS = 120  # calendars cover the horizon plus this, so late events resolve
@@ -87,6 +87,7 @@ class Model:
     # distributions (hours)
     item_service: tuple[Family, ...] = field(repr=False)
     item_delay: tuple[Family | None, ...] = field(repr=False)
+    item_lag: tuple[Family | None, ...] = field(repr=False)  # WORKING hours of the station
     item_fix: tuple[Family, ...] = field(repr=False)
     item_audit_service: tuple[Family | None, ...] = field(repr=False)
     station_patience: tuple[Family | None, ...] = field(repr=False)
@@ -163,6 +164,16 @@ class Model:
             hours = cal.to_work(self.arrival_end) - cal.to_work(0.0)
             out[self.station_names[k]] = float(work[k] / (self.station_servers[k] * hours))
         return out
+
+
+def _working_lag(d: Dist, cal: WorkCalendar) -> Family:
+    """A lag in working hours: 'days' are working days of the station's calendar."""
+    fam = family(d)
+    if d.unit != "days":
+        return fam
+    scale = cal.hours_per_day / HOURS_PER_DAY
+    return replace(fam, mean=fam.mean * scale, lo=fam.lo * scale, mode=fam.mode * scale,
+                   hi=fam.hi * scale, values=tuple(v * scale for v in fam.values))
 
 
 def _calendar(name: str, s: Scenario, days: int) -> WorkCalendar:
@@ -307,6 +318,8 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
         stage_probability=np.asarray(stage_prob, dtype=np.float64),
         item_service=service,
         item_delay=tuple(family(it.delay) if it.delay else None for it in items),
+        item_lag=tuple(_working_lag(it.lag, cals[st_cal[st_index[it.station]]])
+                       if it.lag else None for it in items),
         item_fix=fix,
         item_audit_service=tuple(family(it.audit_service) if it.audit_service else None
                                  for it in items),

@@ -252,6 +252,11 @@ class Item(Strict):
     materials: NonNegInt = 0
     limit_workdays: NonNegFloat | None = Field(None, description="statutory limit")
     delay: Dist | None = Field(None, description="applicant time before submitting (calendar)")
+    lag: Dist | None = Field(
+        None, description="government time after each review that occupies no staff (expert "
+        "panel, public notice, sign-off), in WORKING time of the station's calendar: unit "
+        "'days' means working days of that calendar"
+    )
     online: StrictBool = Field(False, description="can be handled online (no visit)")
     skip_probability: Probability = 0.0
     deficiency_per_material: Probability | None = None

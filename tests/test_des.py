@@ -86,6 +86,7 @@ def hand_inputs(model: M.Model, arrival: list[float], service: Any, K: int = 1,
         "deficient": np.zeros((n, J, K), dtype=np.bool_), "fix": np.zeros((n, J, K)),
         "patience": np.full((n, J, K), np.inf), "audit": np.zeros((n, J), dtype=np.bool_),
         "audit_service": np.zeros((n, J)), "revoked": np.zeros((n, J), dtype=np.bool_),
+        "lag": np.zeros((n, J, K)),
     }
     for k, v in over.items():
         d[k] = np.asarray(v, dtype=d[k].dtype).reshape(d[k].shape)
@@ -138,6 +139,22 @@ def test_clerk_free_at_closing_takes_next_case_at_once() -> None:
     assert rows(res, 0)[0][3:5] == (16.5, 17.5)
     # dispatched at 17:30 (closing): reported start is Tuesday 09:00, ends 10:00
     assert rows(res, 1)[0][3:5] == (24 + 9.0, 24 + 10.0)
+
+
+def test_government_lag_runs_in_working_time_without_staff() -> None:
+    m = build(scenario(calendars={"office": OFFICE}, run={"calendar": "office"},
+                       stations={"s": {"servers": 1, "calendar": "office"}},
+                       items={"a": {"station": "s", "service": det(1.0),
+                                    "lag": {"dist": "deterministic", "mean": 1.0,
+                                            "unit": "days"}}}))
+    assert m.item_lag[0] is not None and m.item_lag[0].mean == 7.0  # one working day
+    inp = hand_inputs(m, [9.0, 9.0], [[1.0], [1.0]], lag=[[7.0], [7.0]])
+    res = des.simulate(m, inp)
+    # service 09:00-10:00 Monday, then 7 working hours of lag: 10-12 (2 h), 13:30-17:30
+    # (4 h), Tuesday 09:00-10:00 (1 h); the clerk is free at 10:00 for the second case
+    assert res.end.tolist() == [24 + 10.0, 24 + 11.0]
+    assert rows(res, 1)[0][3:5] == (10.0, 11.0)
+    assert triple(res, 0) == (24 + 1.0, 0.0, 0.0)
 
 
 def test_dispatch_waits_for_every_event_of_the_instant() -> None:

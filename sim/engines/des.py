@@ -190,6 +190,7 @@ class _Sim:
         self.visit = inp.visit.ravel().tolist()
         self.delay = inp.delay.ravel().tolist()
         self.service = inp.service.ravel().tolist()
+        self.lag = inp.lag.ravel().tolist() if any(f is not None for f in model.item_lag) else []
         self.deficient = inp.deficient.ravel().tolist() if K > 1 else []
         self.fix = inp.fix.ravel().tolist() if K > 1 else []
         self.patience = inp.patience.ravel().tolist() if model.station_renege.any() else []
@@ -391,6 +392,11 @@ class _Sim:
                 self.touch(st)
             tri[1] += start - a
             tri[0] += end - start
+            if self.lag and self.lag[kk + k] > 0.0:  # government lag: no staff, working time
+                lag_end = st.serve(end, self.lag[kk + k])[1]
+                yield env.at(lag_end)
+                tri[0] += lag_end - end
+                end = lag_end
             if k < self.K1 and self.deficient[kk + k]:
                 self.rework[i] += 1
                 f = self.fix[kk + k]
