@@ -26,7 +26,7 @@ from rich.table import Table
 
 from sim.errors import GovsimError, UsageError
 
-EXTENSIONS = ("sim.compare", "sim.report", "sim.sweep", "sim.staffing")
+EXTENSIONS = ("sim.reforms", "sim.compare", "sim.report", "sim.sweep", "sim.staffing")
 
 console = Console()
 err_console = Console(stderr=True)

@@ -15,7 +15,7 @@ matched against names. Examples::
     online:0.6                              # the same with a 60% online share
     merge_items:items=land_supply+planning_conditions,staff=false
     cut_materials:total=145
-    proxy:windows=32,classes=key,caseload=15
+    proxy:windows=32,classes=key,caseload=28
 
 Every argument is declared (:class:`Arg`: name, type, default, meaning) and checked; an
 unknown reform, an unknown or bad argument, or a reform that does not fit the scenario
@@ -40,12 +40,15 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from sim.errors import GovsimError, ReformError, ScenarioError, UsageError, format_value
+from sim.errors import ReformError, ScenarioError, UsageError, format_value
 from sim.schema import CaseClass, Dist, Item, Pool, Scenario
+
+if TYPE_CHECKING:
+    from sim.model import Model
 
 # --------------------------------------------------------------------------- arguments
 
@@ -96,6 +99,13 @@ class Arg:
             return "one of " + ", ".join(self.choices)
         return {"bool": "true or false", "name": "name"}.get(self.kind, self.kind)
 
+    def rule(self) -> str:
+        """The type as a phrase: 'an integer >= 1', 'a probability in [0, 1]', 'one of ...'."""
+        text = self.type_text()
+        if self.kind in ("bool", "choice"):
+            return text
+        return ("an " if text[0] in "aeiou" else "a ") + text
+
     def default_text(self) -> str:
         if self.required:
             return "required"
@@ -111,7 +121,7 @@ class Arg:
         """The typed, checked value of ``raw`` (a string from a spec, or a Python value)."""
         if raw is None and not self.required:
             return None
-        bad = ReformError(f"{self.name} must be a {self.type_text()} (got {format_value(raw)})")
+        bad = ReformError(f"{self.name} must be {self.rule()} (got {format_value(raw)})")
         k = self.kind
         if k in ("int", "float", "probability"):
             if isinstance(raw, bool):
@@ -386,11 +396,11 @@ def scale_dist(d: Dist, factor: float) -> Dist:
     return Dist.model_validate({**d.model_dump(), **upd})
 
 
-def expected_work(s: Scenario) -> dict[str, float]:
+def expected_work(s: Scenario, model: Model | None = None) -> dict[str, float]:
     """Mean service hours (rework included) each item brings over the arrival window."""
     from sim.model import build
 
-    m = build(s, warn=False)
+    m = build(s, warn=False) if model is None else model
     work = dict.fromkeys(m.item_names, 0.0)
     for c in range(len(m.class_names)):
         n = m.expected_arrivals(c)
@@ -475,10 +485,13 @@ def _combine(s: Scenario, items: Sequence[str], name: str | None, station: str |
                               "with different probabilities; a case would do work it skipped")
         all_in_one_parallel_stage = len(stages) == 1 and stages[0].mode == "parallel"
 
+    from sim.model import build
+
+    model = build(s, warn=False)
     # staff follow the work they did (expected service hours, rework included)
     moves: dict[str, int] = {}
     if staff:
-        work = expected_work(s)
+        work = expected_work(s, model)
         for donor in {it.station for it in its} - {st_name}:
             total = sum(w for n, w in work.items() if s.items[n].station == donor)
             moved = sum(work[n] for n in names if s.items[n].station == donor)
@@ -503,6 +516,14 @@ def _combine(s: Scenario, items: Sequence[str], name: str | None, station: str |
     elif delays:
         mv = [_moments(d) for d in delays]
         new_delay = _dist_hours(sum(m for m, _ in mv), sum(v for _, v in mv))
+    lags = [(model.item_lag[model.item_names.index(n)], it.lag) for n, it in zip(
+        names, its, strict=True) if it.lag is not None]
+    new_lag: Dist | None = None
+    if lags and delay == "longest":
+        new_lag = max(lags, key=lambda fl: fl[0].mean if fl[0] else 0.0)[1]
+    elif lags:  # working hours of the merged item's station
+        new_lag = _dist_hours(sum(f.mean for f, _ in lags if f),
+                              sum(f.variance for f, _ in lags if f))
     qs = [_item_q(s, it) for it in its]
     if len(set(qs)) == 1 or materials == 0:
         q: float | None = its[0].deficiency_per_material
@@ -520,7 +541,8 @@ def _combine(s: Scenario, items: Sequence[str], name: str | None, station: str |
     depts = list(dict.fromkeys(it.department for it in its if it.department))
     merged = Item(
         station=st_name, service=_dist_hours(mean, var), materials=materials,
-        limit_workdays=limit, delay=new_delay, online=all(it.online for it in its),
+        limit_workdays=limit, delay=new_delay, lag=new_lag,
+        online=all(it.online for it in its),
         skip_probability=1.0 - p_run, deficiency_per_material=q, fix=new_fix,
         conditional=all(it.conditional for it in its),
         supplement_deadline_days=min(it.supplement_deadline_days for it in its),
@@ -561,8 +583,9 @@ _COMBINE_ARGS = (
     Arg("name", "name", None, "name of the merged item (default: the first item's, which "
         "keeps its random numbers)"),
     Arg("station", "name", None, "station that serves it (default: the first item's)"),
-    Arg("delay", "choice", "longest", "applicant preparation: the longest of the items' "
-        "delays (materials prepared at once) or their sum", choices=("longest", "sum")),
+    Arg("delay", "choice", "longest", "waits: the longest of the items' applicant delays "
+        "(materials prepared at once) and government lags (run side by side), or their sums",
+        choices=("longest", "sum")),
     Arg("staff", "bool", True, "move staff with the work: each other station gives the "
         "merged item's station its share of servers for the work moved"),
 )
@@ -583,10 +606,11 @@ def merge_items(s: Scenario, items: Sequence[str], name: str | None, station: st
     materials (one submission, one rework loop), their combined deficiency
     (prod (1 - q_i)^m_i), the longest of their fix times, the sum of their statutory limits
     (the largest when they were parallel branches of one stage), the longest applicant
-    delay (``delay=sum`` adds them), and it is skipped only when every item would have been
-    (prod skip_i). It is online / conditional only if all of them were; audits combine.
-    With ``staff=true`` each other station hands over servers in proportion to the
-    expected work it loses (a station left with no work hands over all and closes).
+    delay and the longest government lag (``delay=sum`` adds them), and it is skipped only
+    when every item would have been (prod skip_i). It is online / conditional only if all
+    of them were; audits combine. With ``staff=true`` each other station hands over
+    servers in proportion to the expected work it loses (a station left with no work hands
+    over all and closes).
     Every route that uses one of the items must use all, in stages of one probability.
     """
     _combine(s, items, name, station, delay, staff, "merge")
@@ -680,8 +704,8 @@ def online(s: Scenario, share: float, items: Sequence[str], classes: Sequence[st
 
 @reform("proxy", "帮办代办 help-and-proxy agents",
         Arg("windows", "int", 32, "agents (help-and-proxy windows); the seed: 32", lo=1),
-        Arg("caseload", "int", 15, "cases one agent follows at a time (ASSUMPTION: 896 key "
-            "projects over H1 at 32 windows, each followed for months)", lo=1),
+        Arg("caseload", "int", 28, "cases one agent follows at a time (SEED-derived: 896 key "
+            "projects served by 32 windows in H1 = 28 per window)", lo=1),
         Arg("deficiency_factor", "probability", 0.3, "multiplies the per-material "
             "deficiency probability of what an agent submits (ASSUMPTION: agents catch "
             "most gaps before submitting)"),
@@ -758,11 +782,12 @@ def commitment(s: Scenario, items: Sequence[str], check_hours: float, audit_prob
                revoke: float | None) -> None:
     """Replace review by a short check of a commitment; audit a random share later (告知承诺制).
 
-    The item's service keeps its shape with its mean cut to ``check_hours`` (never raised);
-    the check accepts the commitment, so the submission is not sent back for missing
-    materials (deficiency 0). After the case completes, ``audit_probability`` of approvals
-    are audited: an audit takes inspectors' time at ``audit_station`` (by default the
-    review's own time, at the item's station) and revokes ``revoke`` of those audited.
+    The item's service keeps its shape with its mean cut to ``check_hours`` (never raised),
+    with no government lag after it (no expert panel or notice); the check accepts the
+    commitment, so the submission is not sent back for missing materials (deficiency 0).
+    After the case completes, ``audit_probability`` of approvals are audited: an audit
+    takes inspectors' time at ``audit_station`` (by default the review's own time, at the
+    item's station) and revokes ``revoke`` of those audited.
     """
     from sim.distributions import family
 
@@ -774,6 +799,7 @@ def commitment(s: Scenario, items: Sequence[str], check_hours: float, audit_prob
         f = family(review)
         p_def = 1.0 - (1.0 - _item_q(s, it)) ** it.materials
         it.service = scale_dist(review, min(check_hours, f.mean) / f.mean)
+        it.lag = None
         it.deficiency_per_material = 0.0
         it.conditional = False
         if audit_probability > 0:
@@ -797,7 +823,8 @@ def handle_at_once(s: Scenario, items: Sequence[str], station: str | None,
 
     The clerk at ``station`` checks the materials on the spot and completes the item while
     the applicant waits: the submission is never sent back (deficiency 0, so one visit and
-    no rework) and no back-office step follows. ``service_hours`` sets the window time.
+    no rework) and no back-office step follows (no government lag). ``service_hours`` sets
+    the window time.
     """
     from sim.distributions import family
 
@@ -811,6 +838,7 @@ def handle_at_once(s: Scenario, items: Sequence[str], station: str | None,
             it.service = scale_dist(it.service, service_hours / family(it.service).mean)
         it.deficiency_per_material = 0.0
         it.conditional = False
+        it.lag = None
 
 
 # --------------------------------------------------------------------------- route reforms
@@ -880,8 +908,6 @@ def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(obj, dict):
         for k, v in obj.items():
             out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        if not obj and prefix:
-            out[prefix] = {}
     elif isinstance(obj, list) and obj and all(isinstance(v, dict) for v in obj):
         for k, v in enumerate(obj):
             out.update(_flatten(v, f"{prefix}[{k}]"))
@@ -897,6 +923,30 @@ def changes(before: Scenario, after: Scenario) -> dict[str, tuple[Any, Any]]:
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
 
 
+def describe_changes(before: Scenario, after: Scenario,
+                     diff: Mapping[str, tuple[Any, Any]] | None = None) -> list[str]:
+    """Readable lines: an added or removed class, station, pool, item or route in one line,
+    then every other changed field as ``path: before -> after`` (bookkeeping left out)."""
+    diff = changes(before, after) if diff is None else diff
+    lines: list[str] = []
+    whole: list[str] = []
+    for section in ("classes", "stations", "pools", "items", "routes", "calendars"):
+        a, b = getattr(before, section), getattr(after, section)
+        for n in a:
+            if n not in b:
+                lines.append(f"{section}.{n}: removed")
+                whole.append(f"{section}.{n}.")
+        for n in b:
+            if n not in a:
+                lines.append(f"{section}.{n}: added")
+                whole.append(f"{section}.{n}.")
+    for k, (x, y) in diff.items():
+        if k.startswith(("assumptions", "reforms", *whole)):
+            continue
+        lines.append(f"{k}: {format_value(x)} -> {format_value(y)}")
+    return lines
+
+
 # --------------------------------------------------------------------------- command line
 
 
@@ -909,7 +959,9 @@ def _print_catalogue(name: str | None) -> None:
         r = lookup(name)
         console.print(f"[bold]{r.name}[/bold] -- {r.title}"
                       + (f"  (aliases: {', '.join(r.aliases)})" if r.aliases else ""))
-        console.print(r.doc, markup=False, highlight=False)
+        for para in r.doc.split("\n\n"):
+            console.print(" ".join(para.split()), markup=False, highlight=False)
+            console.print()
         t = Table(title="arguments", title_justify="left")
         for col in ("argument", "type", "default", "meaning"):
             t.add_column(col)
@@ -962,13 +1014,12 @@ def cmd_reform(args: argparse.Namespace) -> int:
     console.print(f"  items {len(before.items)} -> {len(after.items)}, materials "
                   f"{mats[0]} -> {mats[1]}, stations {len(before.stations)} -> "
                   f"{len(after.stations)}, pools {len(before.pools)} -> {len(after.pools)}")
-    shown = [(k, v) for k, v in diff.items() if not k.startswith(("assumptions.", "reforms"))]
-    limit = len(shown) if args.all else 40
-    for k, (a, b) in shown[:limit]:
-        console.print(f"  {k}: {format_value(a)} -> {format_value(b)}", markup=False,
-                      highlight=False)
-    if len(shown) > limit:
-        console.print(f"  ... and {len(shown) - limit} more changes (--all shows them)")
+    lines = describe_changes(before, after, diff)
+    limit = len(lines) if args.all else 40
+    for line in lines[:limit]:
+        console.print(f"  {line}", markup=False, highlight=False)
+    if len(lines) > limit:
+        console.print(f"  ... and {len(lines) - limit} more changes (--all shows them)")
     if args.write:
         console.print(f"reformed scenario written to {args.write}")
     return 0
@@ -976,6 +1027,8 @@ def cmd_reform(args: argparse.Namespace) -> int:
 
 def register_cli(sub: Any) -> None:
     """Add ``govsim reforms`` (the catalogue) and ``govsim reform`` (apply and write)."""
+    if "reforms" in getattr(sub, "choices", {}):
+        return  # already added (sim.compare adds them too)
     p = sub.add_parser("reforms", help="list the reform catalogue",
                        description="List the reforms, or describe one in full.")
     p.add_argument("name", nargs="?", help="a reform to describe")
@@ -998,5 +1051,5 @@ def register_cli(sub: Any) -> None:
     p.set_defaults(func=cmd_reform)
 
 
-__all__ = ["CATALOGUE", "Arg", "GovsimError", "Reform", "apply", "changes", "lookup",
+__all__ = ["CATALOGUE", "Arg", "Reform", "apply", "changes", "lookup",
            "parse_spec", "register_cli", "select"]
