@@ -11,10 +11,10 @@ Quick start::
 
 from __future__ import annotations
 
-from typing import Any
-
 from sim.api import load, load_model, run
+from sim.compare import compare
 from sim.errors import GovsimError, ReformError, ScenarioError, UsageError
+from sim.sweep import sweep
 
 __all__ = [
     "GovsimError",
@@ -29,15 +29,3 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
-
-def __getattr__(name: str) -> Any:
-    # compare and sweep live in their own modules and import more; load them on first use
-    if name == "compare":
-        from sim.compare import compare
-
-        return compare
-    if name == "sweep":
-        from sim.sweep import sweep
-
-        return sweep
-    raise AttributeError(f"module 'sim' has no attribute {name!r}")

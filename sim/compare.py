@@ -463,6 +463,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     res.sources, res.reforms = srcs, refs
     if args.json:
         write_json(args.json, res.to_dict())
+    if args.out:
+        from sim.report import write_compare_report
+
+        write_compare_report(res, args.out)
     if not args.quiet:
         if len(res.labels) > 3 and not args.full:
             print_compact(res)
@@ -514,6 +518,7 @@ rework_rounds, within_limit_share and stations.NAME.utilization.""")
             action.help = ("apply a reform to EVERY scenario, after its own (repeatable; see "
                            "`govsim reforms`)")
     p.add_argument("--json", metavar="PATH", help="write the comparison as JSON")
+    p.add_argument("--out", metavar="DIR", help="write a report folder (HTML, CSV, JSON)")
     p.add_argument("--independent", action="store_true",
                    help="give each scenario its own seed (seed + 1000 k) instead of common "
                         "random numbers, to see how much wider the intervals get")
@@ -526,8 +531,4 @@ rework_rounds, within_limit_share and stations.NAME.utilization.""")
     p.add_argument("--quiet", "-q", action="store_true", help="print no table")
     p.set_defaults(func=cmd_compare)
 
-    choices = getattr(sub, "choices", {})
-    if "reforms" not in choices:  # until sim.reforms is listed in sim.cli.EXTENSIONS
-        from sim import reforms
 
-        reforms.register_cli(sub)

@@ -7,7 +7,7 @@ the report writer (which renders them with the Agg canvas). Results may be given
 * one :class:`~sim.runner.RunResult`,
 * a mapping ``{label: RunResult}`` (scenarios overlaid, in the mapping's order),
 * a sequence of RunResults (labelled by their scenario names), or
-* anything with a ``results`` mapping of RunResults (a comparison).
+* a :class:`sim.compare.CompareResult` (its ``labels`` and ``results``).
 
 Figures
 -------
@@ -65,6 +65,8 @@ def as_results(results: Any) -> dict[str, RunResult]:
         out = {str(k): v for k, v in results.items()}
     elif hasattr(results, "results") and isinstance(results.results, Mapping):
         out = {str(k): v for k, v in results.results.items()}
+    elif hasattr(results, "results") and hasattr(results, "labels"):  # a CompareResult
+        out = {str(k): v for k, v in zip(results.labels, results.results, strict=True)}
     elif isinstance(results, Sequence) and not isinstance(results, str):
         out = {}
         for r in results:
@@ -77,9 +79,9 @@ def as_results(results: Any) -> dict[str, RunResult]:
     else:
         raise TypeError(f"expected a RunResult, a mapping or a list of them, got "
                         f"{type(results).__name__}")
-    for k, v in out.items():
+    for label, v in out.items():
         if not isinstance(v, RunResult):
-            raise TypeError(f"{k!r} is a {type(v).__name__}, not a RunResult")
+            raise TypeError(f"{label!r} is a {type(v).__name__}, not a RunResult")
     if not out:
         raise ValueError("no results to plot")
     return out
@@ -153,7 +155,7 @@ def lead_time_hist(results: Any, unit: str = "workdays", bins: int = 40,
     data = {k: _measured(r)[col].to_numpy(dtype=np.float64) for k, r in res.items()}
     allx = np.concatenate([x for x in data.values() if x.size] or [np.zeros(1)])
     hi = float(np.quantile(allx, 0.995)) if allx.size > 1 else 1.0
-    edges = np.linspace(0.0, max(hi, 1e-9), bins + 1)
+    edges = [float(e) for e in np.linspace(0.0, max(hi, 1e-9), bins + 1)]
     fig = _figure(7.0, 4.2)
     ax = fig.add_subplot()
     for (name, x), color in zip(data.items(), _colors(len(data)), strict=True):
@@ -240,6 +242,8 @@ def station_chart(result: RunResult, title: str | None = None) -> Figure:
         result = next(iter(res.values()))
     st = result.station_summary()
     pools = set(result.model.station_names[result.model.n_service_stations:])
+    # service stations busiest first (the first is the bottleneck), then agent pools
+    st = st.loc[[n for n in st.index if n not in pools] + [n for n in st.index if n in pools]]
     names = [str(n) for n in st.index]
     n = len(names)
     fig = _figure(9.0, 1.0 + 0.42 * n + 0.5)

@@ -145,7 +145,7 @@ STATION_COLUMNS: dict[str, str] = {
     "utilization": "busy working hours / (servers x working hours) over the measurement window "
                    "(end of warm-up to end of arrivals)",
     "mean_wait_hours": "mean calendar hours from joining to service start, over visits that "
-                       "started in the measurement window",
+                       "joined in the measurement window and started by the horizon",
     "mean_wait_workhours": "the same in working hours of the station's calendar",
     "mean_queue_length": "time-average number waiting over the measurement window",
     "served": "services started in the measurement window",
@@ -180,9 +180,12 @@ def station_table(model: Model, res: RepResult) -> pd.DataFrame:
             busy = float(np.clip(hi - lo, 0, None).sum())
             avail = model.station_servers[s] * (cal.to_work(t1) - cal.to_work(t0))
         after = started & (start >= t0) & (start < t1)
-        waits = start[after] - joined[after]
-        wwork = (np.asarray(cal.to_work(start[after])) - np.asarray(cal.to_work(joined[after]))
-                 if after.any() else np.zeros(0))
+        # waits of the visits that joined in the window, whenever they started (a wait cut
+        # off at the window's end would bias the mean down)
+        w_in = started & (joined >= t0) & (joined < t1)
+        waits = start[w_in] - joined[w_in]
+        wwork = (np.asarray(cal.to_work(start[w_in])) - np.asarray(cal.to_work(joined[w_in]))
+                 if w_in.any() else np.zeros(0))
         q_end = np.where(started, start, np.where(v.reneged[m], end, t1))
         area = float(np.clip(np.minimum(q_end, t1) - np.maximum(joined, t0), 0, None).sum())
         rows.append({

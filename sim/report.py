@@ -25,10 +25,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import html
 import io
 import math
+import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -55,7 +57,8 @@ border-bottom:2px solid #e5e5e5;padding-bottom:.2rem}h3{font-size:1rem;margin-to
 th,td{border:1px solid #ddd;padding:.25rem .55rem;vertical-align:top}
 th{background:#f2f4f7;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.bottleneck td{background:#fff4e5}.cards{display:flex;flex-wrap:wrap;gap:.8rem;margin:1rem 0}
-.card{border:1px solid #e2e2e2;border-radius:6px;padding:.6rem .9rem;min-width:10rem;background:#fcfcfd}
+.card{border:1px solid #e2e2e2;border-radius:6px;padding:.6rem .9rem;min-width:10rem;
+background:#fcfcfd}
 .card .v{font-size:1.35rem;font-weight:600}.card .l{font-size:.78rem;color:#666}
 figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.82rem;color:#555}pre{background:#f6f8fa;padding:.8rem;overflow:auto;
@@ -157,10 +160,19 @@ def _version() -> str:
     return __version__
 
 
+def _readable(path: Path) -> None:
+    """A report is for sharing: the usual file mode (write_atomic's temporary is 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o666 & ~mask)
+
+
 def _write_text(path: Path, text: str) -> None:
     from sim.cli import write_atomic
 
     write_atomic(path, text)
+    _readable(path)
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
@@ -223,7 +235,8 @@ def _per_case_rows(d: Mapping[str, Any]) -> list[list[Any]]:
 def _station_rows(d: Mapping[str, Any]) -> tuple[list[list[Any]], list[str]]:
     rows, classes = [], []
     first_station = True
-    for name, s in d["stations"].items():
+    items = sorted(d["stations"].items(), key=lambda kv: kv[1].get("kind") == "pool")
+    for name, s in items:
         pool = s.get("kind") == "pool"
         rows.append([name + (" (agent pool)" if pool else ""), s["servers"],
                      _num(s["utilization"], 1, pct=True), _ci(s.get("utilization_ci95"), 1, True),
@@ -237,6 +250,17 @@ def _station_rows(d: Mapping[str, Any]) -> tuple[list[list[Any]], list[str]]:
 
 STATION_HEADERS = ("station", "servers", "utilization", "95% CI", "mean wait (h)", "95% CI",
                    "mean queue", "served per day")
+
+
+def _reforms_html(s: Any) -> str:
+    """The reforms a scenario went through (recorded under ``reforms.applied[k]``)."""
+    applied = [v for k, v in s.assumptions.items() if k.startswith("reforms.applied[")]
+    specs = [*applied, *s.reforms]
+    if not specs:
+        return "none"
+    return "<ol>" + "".join(f"<li><code>{esc(x.split(' -- ')[0])}</code>"
+                            + (f" {esc(x.split(' -- ', 1)[1])}" if " -- " in x else "")
+                            + "</li>" for x in specs) + "</ol>"
 
 
 def _stations_html(d: Mapping[str, Any]) -> str:
@@ -257,7 +281,7 @@ def _scenario_section(result: RunResult, heading: str = "Scenario", anchors: boo
     parts = [f"<h2{anchor('scenario')}>{esc(heading)}</h2>"]
     if s.scenario.description:
         parts.append(f"<p>{esc(s.scenario.description)}</p>")
-    rows = [
+    rows: list[list[Any]] = [
         ["classes", ", ".join(f"{k} ({v.rate:g}/{v.per})" for k, v in s.classes.items())],
         ["stations", str(len(s.stations)) + " (" + ", ".join(
             f"{k}: {v.servers}" for k, v in s.stations.items()) + ")"],
@@ -270,7 +294,7 @@ def _scenario_section(result: RunResult, heading: str = "Scenario", anchors: boo
         ["horizon", f"{s.run.horizon_days:g} days (arrivals over the first "
                     f"{(s.run.arrival_days or s.run.horizon_days):g})"],
         ["warm-up", f"{s.run.warmup_days:g} days (cases arriving earlier are left out of KPIs)"],
-        ["reforms applied", ", ".join(s.reforms) or "none"],
+        ["reforms applied", Raw(_reforms_html(s))],
     ]
     parts.append(table(("", ""), rows))
     load = m.offered_load()
@@ -370,6 +394,7 @@ def _write_records(result: RunResult, out: Path, prefix: str = "") -> None:
     _write_text(out / f"{prefix}stations.csv", result.stations.to_csv(index=False))
     _write_text(out / f"{prefix}per_replication.csv", result.per_replication.to_csv())
     write_json(out / f"{prefix}result.json", result.to_dict())
+    _readable(out / f"{prefix}result.json")
     from sim.scenario import to_toml
 
     _write_text(out / f"{prefix}scenario.toml", to_toml(result.scenario))
@@ -426,7 +451,8 @@ def write_run_report(result: RunResult, out_dir: str | Path) -> Path:
         "<h2 id=\"figures\">Figures</h2>",
         *figs,
         "<h2 id=\"stations\">Stations</h2>",
-        "<p class=\"note\">Busiest first; the highlighted row is the bottleneck.</p>",
+        "<p class=\"note\">Service stations busiest first, then agent pools; the highlighted "
+        "row is the bottleneck.</p>",
         _stations_html(d),
         _scenario_section(result),
         _files_section([(REPORT_NAME, "this report"), ("cases.csv", "one row per case and "
@@ -468,54 +494,58 @@ def _compare_parts(cr: Any) -> tuple[dict[str, RunResult], dict[str, Any] | None
     return res, d
 
 
+DIFF_KPIS: tuple[tuple[str, str, int, bool], ...] = (
+    ("lead_time_workdays.mean", "mean lead time (working days)", 1, False),
+    ("lead_time_workdays.p90", "P90 lead time (working days)", 1, False),
+    ("lead_time_days.mean", "mean lead time (calendar days)", 1, False),
+    ("lead_time_days.p90", "P90 lead time (calendar days)", 1, False),
+    ("within_limit_share", "share within the limit", 1, True),
+    ("visits.mean", "in-person visits", 2, False),
+    ("rework_rounds.mean", "rework rounds", 2, False),
+    ("split.service_days", "days in government work", 1, False),
+    ("split.queue_days", "days queueing", 1, False),
+    ("split.applicant_days", "days with the applicant", 1, False),
+    ("throughput_per_day", "completed per day", 2, False),
+)
+
+
 def _differences_html(cr: Any, results: Mapping[str, RunResult]) -> str:
-    """Paired differences (other - base) with 95% CIs of the headline KPIs."""
+    """Differences (other - first) per replication with 95% CIs of the headline KPIs."""
     from sim.stats import paired_differences
 
     names = list(results)
-    base_name = str(getattr(cr, "base", None) or getattr(cr, "baseline", None) or names[0])
-    if base_name not in results:
-        base_name = names[0]
+    base_name = names[0]
     base = results[base_name]
-    kpis = [("lead_time_workdays.mean", "mean lead time (working days)", 1, False),
-            ("lead_time_workdays.p90", "P90 lead time (working days)", 1, False),
-            ("lead_time_days.mean", "mean lead time (calendar days)", 1, False),
-            ("within_limit_share", "share within the limit", 1, True),
-            ("visits.mean", "in-person visits", 2, False),
-            ("rework_rounds.mean", "rework rounds", 2, False),
-            ("split.service_days", "days in government work", 1, False),
-            ("split.queue_days", "days queueing", 1, False),
-            ("split.applicant_days", "days with the applicant", 1, False)]
-    parts = []
-    for name, r in results.items():
-        if name == base_name:
-            continue
+    crn = bool(getattr(cr, "crn", True))
+    parts = ["<p class=\"note\">Differences to the first scenario, " + (
+        "paired by replication: every scenario ran from the same seed, so cases share their "
+        "random numbers (common random numbers) and the intervals are sharp."
+        if crn else "from independent runs (each scenario its own seed): the intervals are "
+        "wider than with common random numbers.") + "</p>"]
+    for name in names[1:]:
+        r = results[name]
         diff = paired_differences(base.per_replication, r.per_replication)
         rows = []
-        for key, label, dg, pct in kpis:
+        for key, label, dg, pct in DIFF_KPIS:
             if key not in diff.index:
                 continue
             b = base.per_replication[key].mean()
             o = r.per_replication[key].mean()
             row = diff.loc[key]
-            rows.append([label, _num(b, dg, pct), _num(o, dg, pct), _num(row["mean"], dg, pct),
+            rows.append([label, _num(b, dg, pct), _num(o, dg, pct),
+                         ("+" if row["mean"] > 0 else "") + _num(row["mean"], dg, pct),
                          _ci([row["ci95_lo"], row["ci95_hi"]], dg, pct)])
         parts.append(f"<h3>{esc(name)} minus {esc(base_name)}</h3>")
         parts.append(table(("KPI", base_name, name, "difference", "95% CI of the difference"),
                            rows, numeric=(False, True, True, True, True)))
-    paired = base.seed == next(iter(results.values())).seed
-    parts.insert(0, "<p class=\"note\">Differences are paired by replication: "
-                 + ("every scenario ran from the same seed, so cases share their random "
-                    "numbers (common random numbers) and the intervals are sharp."
-                    if paired else "the scenarios ran from different seeds.") + "</p>")
     return "\n".join(parts)
 
 
 def write_compare_report(compare_result: Any, out_dir: str | Path) -> Path:
     """Write the report folder of a comparison; returns the path of ``report.html``.
 
-    ``compare_result`` is a :class:`sim.compare.CompareResult` (anything with a
-    ``results`` mapping ``{label: RunResult}``, the first being the base, works). Per
+    ``compare_result`` is a :class:`sim.compare.CompareResult` (its ``labels`` and
+    ``results``; a mapping ``{label: RunResult}`` works too), the first the baseline. Per
     scenario the folder gets ``<k>_<label>/`` with its own records; the top level gets
     ``report.html``, ``compare.json`` (the comparison's ``to_dict()`` when it has one)
     and the overlaid figures.
@@ -526,6 +556,7 @@ def write_compare_report(compare_result: Any, out_dir: str | Path) -> Path:
     results, d = _compare_parts(compare_result)
     if d is not None:
         write_json(out / "compare.json", d)
+        _readable(out / "compare.json")
     files: list[tuple[str, str]] = [(REPORT_NAME, "this report")]
     if d is not None:
         files.append(("compare.json", "the comparison (JSON)"))

@@ -65,7 +65,7 @@ def _worker(payload: tuple[str, int, int, str]) -> Replication:
     return run_replication(model, replication, seed, engine)
 
 
-@dataclass
+@dataclass(repr=False)
 class RunResult:
     """Everything one run produced: per-case and per-station tables and the KPIs."""
 
@@ -182,6 +182,18 @@ class RunResult:
                 for name, row in st.iterrows()
             },
         })
+
+    def __repr__(self) -> str:
+        k = self.to_dict()["kpis"]["lead_time_workdays"]
+        return (f"<RunResult {self.model.name!r}: {self.replications} replications, seed "
+                f"{self.seed}, engine {self.engine}; lead time {k['mean']:.1f} working days "
+                f"(95% CI {k['ci95'][0]:.1f}-{k['ci95'][1]:.1f})>")
+
+    def _repr_html_(self) -> str:
+        """What Jupyter shows: headline KPIs with CIs and the stations, busiest first."""
+        from sim.report import run_result_html
+
+        return run_result_html(self)
 
     def bottleneck(self) -> str:
         """The service station with the highest utilization."""

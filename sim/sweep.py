@@ -49,6 +49,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -60,7 +61,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.errors import GovsimError, ScenarioError, UsageError
+from sim.errors import ScenarioError, UsageError
 from sim.schema import Scenario
 
 __all__ = ["SweepResult", "apply_point", "parse_set", "parse_values", "point_metrics", "sweep"]
@@ -69,7 +70,7 @@ POINTS_FILE = "points.jsonl"
 DEFAULT_METRIC = "lead_time_workdays.p90"
 REFORM_PREFIX = "reform."
 #: version of the metrics a point records; bump when point_metrics changes meaning
-METRICS_VERSION = 1
+METRICS_VERSION = 3
 
 
 # --------------------------------------------------------------------------- parsing
@@ -236,10 +237,11 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
             raise UsageError(f"--set {path}: {where} is {what}, it has no {segs[i]!r}")
         done.append(str(last_key))
         if i == len(segs):
-            if isinstance(node[last_key], dict | list) and not isinstance(value, dict | list):
+            target = node[last_key]
+            if isinstance(target, dict | list) and not isinstance(value, dict | list):
+                known = _known(target) if isinstance(target, dict) else ""
                 raise UsageError(f"--set {path}: names a whole table; set one of its fields "
-                                 f"{_known(node[last_key]) if isinstance(node[last_key], dict) else ''}"
-                                 .rstrip())
+                                 f"{known}".rstrip())
             node[last_key] = value
             return
         node = node[last_key]
@@ -318,13 +320,35 @@ def point_metrics(result: Any) -> dict[str, Any]:
         out[f"split.{part}_days"] = v["mean"]
     out["arrived"] = d["cases"]["arrived"]
     out["completed"] = d["cases"]["completed"]
+    work_wait = result.station_summary()["mean_wait_workhours"]
     for name, s in d["stations"].items():
         out[f"station.{name}.servers"] = s["servers"]
         out[f"station.{name}.utilization"] = s["utilization"]
         out[f"station.{name}.mean_wait_hours"] = s["mean_wait_hours"]
         out[f"station.{name}.mean_wait_hours_ci95_hi"] = s["mean_wait_hours_ci95"][1]
+        ww = work_wait.get(name)
+        out[f"station.{name}.mean_wait_workhours"] = (float(ww) if ww is not None
+                                                      and math.isfinite(ww) else None)
         out[f"station.{name}.mean_queue_length"] = s["mean_queue_length"]
+    out.update(_class_metrics(result))
     out["bottleneck"] = result.bottleneck()
+    return out
+
+
+def _class_metrics(result: Any) -> dict[str, Any]:
+    """Per case class: mean and P90 of lead time (working days), each the mean over
+    replications of the replication's value (as the overall KPIs are)."""
+    c = result.cases
+    done = c[(~c["warmup"]) & (c["status"] == "completed")]
+    out: dict[str, Any] = {}
+    for cls in result.model.class_names:
+        g = done[done["class"] == cls].groupby("replication")["lead_workdays"]
+        for key, vals in (("mean", g.mean()), ("p90", g.quantile(0.9))):
+            v = float(vals.mean()) if len(vals) else math.nan
+            out[f"class.{cls}.lead_time_workdays.{key}"] = v if math.isfinite(v) else None
+        arrived = c[(~c["warmup"]) & (c["class"] == cls)]
+        out[f"class.{cls}.completed_share"] = (
+            float((arrived["status"] == "completed").mean()) if len(arrived) else None)
     return out
 
 
@@ -339,9 +363,13 @@ def metric_names(s: Scenario | None = None, stations: bool = True) -> list[str]:
               "abandoned_share", "split.service_days", "split.queue_days",
               "split.applicant_days", "arrived", "completed"]
     if stations and s is not None:
+        for cls in s.classes:
+            names += [f"class.{cls}.lead_time_workdays.mean", f"class.{cls}.lead_time_workdays.p90",
+                      f"class.{cls}.completed_share"]
         for st in (*s.stations, *s.pools):
             names += [f"station.{st}.{k}" for k in ("servers", "utilization", "mean_wait_hours",
                                                      "mean_wait_hours_ci95_hi",
+                                                     "mean_wait_workhours",
                                                      "mean_queue_length")]
     return names
 
@@ -362,6 +390,16 @@ def _run_point(payload: tuple[str, int | None, int | None, str]) -> tuple[dict[s
 def _pool_init() -> None:
     # Ctrl-C is the parent's to handle: it cancels the sweep and stops the workers
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a parent killed outright (SIGKILL) cannot stop its workers: they stop themselves
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="govsim-parent-watch", daemon=True).start()
 
 
 # --------------------------------------------------------------------------- results
@@ -380,6 +418,11 @@ class SweepResult:
     seconds: float = 0.0
     missing: int = 0
     errors: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return (f"SweepResult({self.settings.get('scenario', '')!r}, params={self.params}, "
+                f"points={len(self.table)}, computed={self.computed}, resumed={self.resumed}"
+                + (f", missing={self.missing}" if self.missing else "") + ")")
 
     @property
     def metrics(self) -> list[str]:
@@ -553,7 +596,8 @@ def sweep(source: str | Path | Scenario, grid: Mapping[str, Any] | Sequence[str]
     if metric not in known:
         raise UsageError(f"--metric {metric}: not a sweep metric (known: "
                          + ", ".join(metric_names(scenarios[0], stations=False)) +
-                         ", station.NAME.utilization, station.NAME.mean_wait_hours, ...)")
+                         ", station.NAME.utilization, station.NAME.mean_wait_hours, "
+                         "class.NAME.lead_time_workdays.p90, ...)")
     settings = {"scenario": name, "replications": n_rep, "seed": s_seed, "engine": engine,
                 "reforms": list(reforms), "fingerprint": fp, "metric": metric,
                 "grid": {p.path: p.values for p in params}}
@@ -594,15 +638,16 @@ def sweep(source: str | Path | Scenario, grid: Mapping[str, Any] | Sequence[str]
     def record(idx: int, metrics: dict[str, Any], seconds: float) -> None:
         nonlocal computed
         pt, key = points[idx], keys[idx]
-        rec = {"key": key, "point": pt, "metrics": {k: _json_safe(v) for k, v in metrics.items()},
-               "seconds": round(seconds, 4), "settings": fp, "scenario": name,
-               "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        clean = {k: _json_safe(v) for k, v in metrics.items()}
+        rec: dict[str, Any] = {"key": key, "point": pt, "metrics": clean,
+                               "seconds": round(seconds, 4), "settings": fp, "scenario": name,
+                               "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
         if log is not None:
             log.append(rec)
         results[key] = rec
         computed += 1
         if on_point:
-            on_point(pt, rec["metrics"], False)
+            on_point(pt, clean, False)
         if progress:
             progress(1)
 
@@ -656,10 +701,13 @@ def _result(params: list[Param], points: list[dict[str, Any]], keys: list[str],
 
 def _write_outputs(res: SweepResult, out_dir: Path) -> None:
     from sim.cli import write_atomic
+    from sim.report import _readable
 
     write_atomic(out_dir / "results.csv", res.table.to_csv(index=False))
     write_atomic(out_dir / "results.json",
                  json.dumps(res.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n")
+    _readable(out_dir / "results.csv")
+    _readable(out_dir / "results.json")
     metric = res.settings.get("metric", DEFAULT_METRIC)
     if len(res.table) and metric in res.table.columns:
         with contextlib.suppress(ValueError):
@@ -672,10 +720,10 @@ def _write_outputs(res: SweepResult, out_dir: Path) -> None:
 def _run_pool(n: int, todo: list[tuple[int, dict[str, Any], str]],
               payloads: Mapping[int, tuple[str, int | None, int | None, str]],
               record: Callable[[int, dict[str, Any], float], None]) -> None:
-    ctx = multiprocessing.get_context("forkserver")
-    with contextlib.suppress(ValueError, RuntimeError):
-        ctx.set_forkserver_preload(["sim.sweep", "sim.api"])
-    pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_pool_init)
+    # the platform's default start method (fork on Linux), as sim.runner uses: workers
+    # start at once with the modules already imported, and scripts need no main guard
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context(),
+                               initializer=_pool_init)
     futures: dict[Future[tuple[dict[str, Any], float]], int] = {}
     ok = False
     try:
@@ -741,7 +789,7 @@ def _run_dask(scheduler: Any, todo: list[tuple[int, dict[str, Any], str]],
             f = client.submit(_run_point, payloads[i], key=f"govsim-point-{key}", pure=False)
             index[f.key] = i
             futures.append(f)
-        for f in as_completed(futures):
+        for f in as_completed(futures, loop=client.loop):
             m, sec = f.result()
             record(index[f.key], m, sec)
         ok = True
@@ -764,7 +812,8 @@ def register_cli(sub: Any) -> None:
         "sweep", help="run a scenario over a grid of parameter values",
         description="Run a scenario over a grid: each --set PATH=VALUES adds a dimension "
         "(PATH a dotted path into the scenario, e.g. stations.planning.servers, or "
-        "reform.NAME for a reform's argument; VALUES a list 2,3,4 or a range 3:6:1). "
+        "reform.NAME.ARG for a reform's argument, e.g. reform.proxy.windows; VALUES a "
+        "list 2,3,4 or an inclusive range 3:6:1). Every point runs from the same seed. "
         "Results go to --out DIR as CSV, JSON and a heatmap; run the same command again "
         "and it resumes where it stopped.")
     p.add_argument("file", help="scenario file (TOML)")
