@@ -9,8 +9,8 @@ from sim.scenario import parse
 
 
 def tandem_dict(cases: int, stations: int = 37, servers: int = 3, load: float = 0.8,
-                rate_per_hour: float = 1.0, warmup_days: float = 2.0,
-                tail_days: float = 10.0, seed: int = 1) -> dict[str, Any]:
+                rate_per_hour: float = 1.0, warmup_days: float = 10.0,
+                tail_days: float = 40.0, seed: int = 1) -> dict[str, Any]:
     """``stations`` M/M/``servers`` stations in series, always open, offered ``load``.
 
     Poisson arrivals at ``rate_per_hour`` over the time ``cases`` of them take on

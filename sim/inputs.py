@@ -351,6 +351,7 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
     q_any = any(model.deficiency_probability(j, 0) > 0 for j in range(J))
     K = K_max if q_any else 1
     renege_any = bool(model.station_renege.any())
+    lag_any = any(f is not None for f in model.item_lag)
     a = arrival_stream(model, rep, seed) if stream is None else stream
     start, stop = max(0, start), min(a.n, stop)
     stop = max(start, stop)
@@ -359,7 +360,7 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
         "arrival": a.arrival[start:stop].copy(), "cls": a.cls[start:stop].copy(),
         "channel": a.channel[start:stop].copy(), "key": a.key[start:stop].copy(),
         "run_item": np.zeros((n, J), dtype=np.bool_), "visit": np.zeros((n, J), dtype=np.bool_),
-        "delay": np.zeros((n, J)), "service": np.zeros((n, J, K)),
+        "delay": np.zeros((n, J)), "service": np.zeros((n, J, K)), "lag": np.zeros((n, J, K)),
         "deficient": np.zeros((n, J, K), dtype=np.bool_), "fix": np.zeros((n, J, K)),
         "patience": np.full((n, J, K), np.inf),
         "audit": np.zeros((n, J), dtype=np.bool_), "audit_service": np.zeros((n, J)),
@@ -401,6 +402,10 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
                         _uniforms_range(seed, (rep, Q_DELAY, *key), k0, k1))[sel]
                 out["service"][rows, j, :] = model.item_service[j].ppf(
                     _uniforms_range(seed, (rep, Q_SERVICE, *key), k0, k1, K))[sel]
+                lfam = model.item_lag[j]
+                if lfam is not None:
+                    out["lag"][rows, j, :] = lfam.ppf(
+                        _uniforms_range(seed, (rep, Q_LAG, *key), k0, k1, K))[sel]
                 if K > 1:
                     p_case = np.full(m, model.deficiency_probability(j, WINDOW))
                     if pool >= 0:
@@ -426,6 +431,8 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
                         < it.revoke_probability))[sel]
     if not renege_any:
         out["patience"] = np.broadcast_to(np.inf, (n, J, K))
+    if not lag_any:
+        out["lag"] = np.broadcast_to(0.0, (n, J, K))
     if K == 1:
         out["fix"] = np.broadcast_to(0.0, (n, J, K))
     return Inputs(replication=rep, **out)

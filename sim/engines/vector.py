@@ -1,44 +1,59 @@
-"""The compiled engine: docs/model.md as one numba event loop over flat arrays.
+"""The compiled engine: docs/model.md as numba kernels over flat arrays.
 
-The kernel (:func:`_run`) is sequential and allocation-free in its hot path:
+Two kernels give the same records (tests check it bit for bit):
 
-* **Events** live in a binary heap keyed ``(time, seq)`` (arrays ``ev_t``, ``ev_s``,
+**The event loop** (:func:`_run`) handles every feature. It is sequential, allocates
+nothing and is compiled without numba's reference counting:
+
+* **Events** live in a 4-ary heap keyed ``(time, seq)`` (arrays ``ev_t``, ``ev_s``,
   ``ev_p``; ``ev_p`` packs ``target << 4 | action``). Arrivals are not put on the heap:
   cases come in arrival order, so the next arrival is merged in from the input array.
   Actions due at the current instant go on a LIFO stack instead of the heap, and a chain
-  of actions of one branch (item done -> next item -> join) runs without any push.
+  of actions of one branch (service end -> result -> next item -> join) runs without any
+  push.
 * **Queues**: a waiting entry has the key ``(priority, joined_at, case, slot)``. Every
   entry joins at the current instant, so ``joined_at`` never decreases along a queue:
   one doubly linked FIFO list per (station, priority level), in a shared pool of nodes,
   where an entry that joins at the same instant as the tail is inserted in
-  ``(case, slot)`` order. A renege unlinks its node in O(1).
-* **Simultaneity rule**: at an instant ``T`` every action at ``T`` is processed (stack
-  first, then heap events at ``T``), then every station touched by a join or a release
+  ``(case, slot)`` order. A renege unlinks its node in O(1); a renege timer carries the
+  sequence number it was armed with, so a stale one (the visit was served) does nothing.
+* **Simultaneity rule**: at an instant ``T`` every action at ``T`` is processed (stack,
+  arrivals and heap events at ``T``), then every station touched by a join or a release
   at ``T`` dispatches in key order; a pool grant pushes the start of the case's route,
   and the instant repeats while anything is due at ``T``.
 * **State**: per case (stage, pending branches, critical-path triple...) and per branch
   (``W`` branch slots per case, ``W`` the widest parallel stage), flat 2-D arrays.
 * **Calendars** are concatenated with per-station offsets; ``W(t)``, ``W⁻¹(w)`` and
-  ``next_open(t)`` repeat the scalar expressions of :mod:`sim.calendar` (same binary
-  searches, same arithmetic, no fastmath), so times are bit-identical to the DES engine.
-  The always-open calendar is computed as the identity, which is what those expressions
-  give on its single interval ``[0, 1e12)``.
+  ``next_open(t)`` repeat the scalar expressions of :mod:`sim.calendar`: the same
+  interval indices (found by an exponential search from the station's last index, which
+  gives the bisection's index exactly) and the same arithmetic, no fastmath, so times
+  are bit-identical to the DES engine. The always-open calendar is computed as the
+  identity, which is what those expressions give on its single interval ``[0, 1e12)``.
+* **Resumable**: all state is in arrays kept by :class:`_State`. The kernel stops before
+  an instant ``t_stop`` (:func:`simulate_streaming` draws the next chunk of cases
+  there), and when an array is about to fill up it stops where it is and is called
+  again once Python has doubled the array (so nothing is reallocated inside the loop).
 
-The kernel is resumable: all of its state is in arrays it returns, and it can stop before
-an instant (``t_stop``), which :func:`simulate_streaming` uses to run a replication chunk
-by chunk of cases without ever holding all its inputs.
+**The station-by-station pass** (:func:`_ff_run`) is used instead when the model is a
+feed-forward FCFS network for the drawn inputs (no rework, pool, audit, reneging or
+priority difference, and every route visits stations in one global order, each once,
+in sequential stages; :func:`_feedforward_plan` decides): each station is then an FCFS
+recursion over its entries in key order, which is what the event loop computes, and
+costs a near-linear sort and a pass per station.
 
 Points docs/model.md leaves open follow the DES engine (``sim/engines/des.py``,
-docstring): what an open case has accrued, the renege row's ``end``, and a parallel
-stage with one running item, which is run (and accrues) as a sequential stage.
+docstring): what an open case has accrued, the renege row's ``end``, a zero audit
+service dispatched while closed, and a parallel stage with one running item, which is
+run (and accrues) as a sequential stage.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numba import njit
@@ -54,7 +69,8 @@ __all__ = ["simulate", "simulate_many", "simulate_streaming"]
 
 # actions (low 4 bits of an event payload)
 A_ARRIVE, A_ROUTE, A_STAGE, A_NEXT, A_BEGIN, A_JOIN, A_SVC_END = 0, 1, 2, 3, 4, 5, 6
-A_RENEGE, A_BDONE, A_WORK, A_STAGE_END, A_AUDIT_END = 7, 8, 9, 10, 11
+A_RENEGE, A_BDONE, A_WORK, A_STAGE_END, A_AUDIT_END, A_LAG_END, A_RESULT = (
+    7, 8, 9, 10, 11, 12, 13)
 # queue kinds
 K_SUB, K_AUDIT, K_POOL = 0, 1, 2
 # case int state columns
@@ -64,30 +80,35 @@ NCI = 8
 CF_WEND, CF_SUPP, CF_BEND, CF_S, CF_Q, CF_A = range(6)
 NCF = 6
 # branch int state columns
-BI_POS, BI_ITEM, BI_ATT, BI_STATE, BI_NODE, BI_RSEQ, BI_VROW = range(7)
-NBI = 7
+BI_POS, BI_ITEM, BI_ATT, BI_STATE, BI_NODE, BI_RSEQ, BI_VROW, BI_CASE, BI_BR = range(9)
+NBI = 9
 # branch float state columns
-BF_A, BF_START, BF_S, BF_Q, BF_AP, BF_PEND = range(6)
-NBF = 6
+BF_A, BF_START, BF_S, BF_Q, BF_AP, BF_PEND, BF_SEND = range(7)
+NBF = 7
 # branch states
-B_IDLE, B_DELAY, B_WAIT, B_SERVICE, B_FIX, B_RENEGED = 0, 1, 2, 3, 4, 5
+B_IDLE, B_DELAY, B_WAIT, B_SERVICE, B_FIX, B_RENEGED, B_LAG = 0, 1, 2, 3, 4, 5, 6
 # case phases (what holds the case's critical-path triple while it is open)
 P_NONE, P_SEQ, P_PAR = 0, 1, 2
 # queue node columns
 ND_CASE, ND_SLOT, ND_KIND, ND_REF, ND_VROW, ND_NEXT, ND_PREV = range(7)
 NND = 7
 # scalar state
-SC_HSIZE, SC_SEQ, SC_NEXT, SC_FREE, SC_NCOUNT, SC_NV, SC_LO, SC_EVENTS = range(8)
-NSC = 8
+(SC_HSIZE, SC_SEQ, SC_NEXT, SC_FREE, SC_NCOUNT, SC_NV, SC_LO, SC_EVENTS, SC_SP, SC_NDIRTY,
+ SC_MID, SC_DI) = range(12)
+NSC = 12
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
+_F = TypeVar("_F", bound=Callable[..., Any])
+# Kernels that allocate nothing are compiled without numba's reference counting: without
+# it, every array passed to a helper or rebound in a loop costs atomic increments.
+_no_nrt: Callable[[_F], _F] = njit(cache=True, _nrt=False)  # type: ignore[call-overload]
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-@njit(cache=True)
+@_no_nrt
 def _bisect_right(a: F64, lo: int, hi: int, x: float) -> int:
     while lo < hi:
         mid = (lo + hi) >> 1
@@ -98,7 +119,7 @@ def _bisect_right(a: F64, lo: int, hi: int, x: float) -> int:
     return lo
 
 
-@njit(cache=True)
+@_no_nrt
 def _bisect_left(a: F64, lo: int, hi: int, x: float) -> int:
     while lo < hi:
         mid = (lo + hi) >> 1
@@ -109,38 +130,119 @@ def _bisect_left(a: F64, lo: int, hi: int, x: float) -> int:
     return lo
 
 
-@njit(cache=True)
+@_no_nrt
+def _first_gt(a: F64, lo: int, hi: int, x: float, h: int) -> int:
+    """``_bisect_right(a, lo, hi, x)`` (first index with ``a[i] > x``), searched from ``h``.
+
+    Exponential search around the hint, then a binary search in the bracket: the first
+    index of a monotone predicate is unique, so the result is the bisection's exactly,
+    in O(log distance) steps when the hint is close (simulation time only moves on).
+    """
+    if h < lo:
+        h = lo
+    if h >= hi:
+        h = hi - 1
+    step = 1
+    if a[h] > x:  # the answer is <= h
+        r = h
+        while True:
+            le = r - step
+            if le <= lo:
+                le = lo
+                break
+            if a[le - 1] <= x:
+                break
+            r = le - 1
+            step <<= 1
+        return _bisect_right(a, le, r, x)
+    le = h + 1  # the answer is > h
+    while True:
+        r = le + step - 1
+        if r >= hi:
+            r = hi
+            break
+        if a[r] > x:
+            break
+        le = r + 1
+        step <<= 1
+    return _bisect_right(a, le, r, x)
+
+
+@_no_nrt
+def _first_ge(a: F64, lo: int, hi: int, x: float, h: int) -> int:
+    """``_bisect_left(a, lo, hi, x)`` (first index with ``a[i] >= x``), searched from ``h``."""
+    if h < lo:
+        h = lo
+    if h >= hi:
+        h = hi - 1
+    step = 1
+    if a[h] >= x:
+        r = h
+        while True:
+            le = r - step
+            if le <= lo:
+                le = lo
+                break
+            if a[le - 1] < x:
+                break
+            r = le - 1
+            step <<= 1
+        return _bisect_left(a, le, r, x)
+    le = h + 1
+    while True:
+        r = le + step - 1
+        if r >= hi:
+            r = hi
+            break
+        if a[r] >= x:
+            break
+        le = r + 1
+        step <<= 1
+    return _bisect_left(a, le, r, x)
+
+
+@_no_nrt
 def _serve(cal_open: F64, cal_close: F64, cal_cum: F64, cal_cend: F64, off: int, m: int,
-           always: bool, T: float, s: float) -> tuple[float, float]:
-    """(start, end) of ``s`` working hours dispatched at ``T``: sim.calendar's expressions."""
+           always: bool, T: float, s: float, hint: I64, hs: int) -> tuple[float, float]:
+    """(start, end) of ``s`` working hours dispatched at ``T``: sim.calendar's expressions.
+
+    ``start = next_open(T)``, ``end = W⁻¹(W(T) + s)``, with the interval indices of
+    :func:`sim.calendar.to_work_scalar` & co (found from the hint ``hint[hs]``, which is
+    updated) and the same floating-point operations.
+    """
     if always:
         w = T + s
         return T, (w if w <= ALWAYS_OPEN_END else np.inf)
     hi = off + m
-    k = _bisect_right(cal_open, off, hi, T) - 1
+    k = _first_gt(cal_open, off, hi, T, hint[hs]) - 1
     if k < off:
         wT = 0.0
-    elif T >= cal_close[k]:
+        k0 = off
+    elif cal_close[k] <= T:
         wT = cal_cend[k]
+        k0 = k
     else:
         wT = cal_cum[k] + (T - cal_open[k])
-    k2 = _bisect_right(cal_close, off, hi, T)
+        k0 = k
+    hint[hs] = k0
+    k2 = _first_gt(cal_close, off, hi, T, k0)
     if k2 == hi:
         start = np.inf
     else:
         o = cal_open[k2]
-        start = T if T >= o else o
+        start = T if o <= T else o
     w = wT + s
-    k3 = _bisect_left(cal_cend, off, hi, w)
+    k3 = _first_ge(cal_cend, off, hi, w, k0)
     end = np.inf if k3 == hi else cal_open[k3] + (w - cal_cum[k3])
     return start, end
 
 
-@njit(cache=True)
+@_no_nrt
 def _hpush(ev_t: F64, ev_s: I64, ev_p: I64, n: int, t: float, s: int, p: int) -> None:
+    """Push onto a 4-ary min-heap of size ``n`` keyed ``(t, s)``."""
     i = n
     while i > 0:
-        par = (i - 1) >> 1
+        par = (i - 1) >> 2
         pt = ev_t[par]
         if pt < t or (pt == t and ev_s[par] < s):
             break
@@ -153,26 +255,33 @@ def _hpush(ev_t: F64, ev_s: I64, ev_p: I64, n: int, t: float, s: int, p: int) ->
     ev_p[i] = p
 
 
-@njit(cache=True)
+@_no_nrt
 def _hpop(ev_t: F64, ev_s: I64, ev_p: I64, n: int) -> None:
-    """Remove the top of a heap of size ``n``."""
+    """Remove the top of a 4-ary heap of size ``n``."""
     n -= 1
     t = ev_t[n]
     s = ev_s[n]
     p = ev_p[n]
     i = 0
     while True:
-        c = 2 * i + 1
+        c = 4 * i + 1
         if c >= n:
             break
-        c2 = c + 1
-        if c2 < n and (ev_t[c2] < ev_t[c] or (ev_t[c2] == ev_t[c] and ev_s[c2] < ev_s[c])):
-            c = c2
-        if ev_t[c] < t or (ev_t[c] == t and ev_s[c] < s):
-            ev_t[i] = ev_t[c]
-            ev_s[i] = ev_s[c]
-            ev_p[i] = ev_p[c]
-            i = c
+        best = c
+        bt = ev_t[c]
+        bs = ev_s[c]
+        last = c + 4 if c + 4 <= n else n
+        for c2 in range(c + 1, last):
+            t2 = ev_t[c2]
+            if t2 < bt or (t2 == bt and ev_s[c2] < bs):
+                best = c2
+                bt = t2
+                bs = ev_s[c2]
+        if bt < t or (bt == t and bs < s):
+            ev_t[i] = bt
+            ev_s[i] = bs
+            ev_p[i] = ev_p[best]
+            i = best
         else:
             break
     ev_t[i] = t
@@ -180,21 +289,7 @@ def _hpop(ev_t: F64, ev_s: I64, ev_p: I64, n: int) -> None:
     ev_p[i] = p
 
 
-@njit(cache=True)
-def _grow1(a: Any) -> Any:
-    b = np.empty(2 * a.shape[0], dtype=a.dtype)
-    b[: a.shape[0]] = a
-    return b
-
-
-@njit(cache=True)
-def _grow2(a: Any) -> Any:
-    b = np.empty((2 * a.shape[0], a.shape[1]), dtype=a.dtype)
-    b[: a.shape[0]] = a
-    return b
-
-
-@njit(cache=True)
+@_no_nrt
 def _enqueue(nd_i: I64, nd_t: F64, q_head: I64, q_tail: I64, q: int, node: int, T: float,
              case: int, slot: int) -> None:
     """Link ``node`` (joined at ``T``, the latest time in the queue) at its key's place."""
@@ -216,7 +311,7 @@ def _enqueue(nd_i: I64, nd_t: F64, q_head: I64, q_tail: I64, q: int, node: int, 
         nd_i[nx, ND_PREV] = node
 
 
-@njit(cache=True)
+@_no_nrt
 def _unlink(nd_i: I64, q_head: I64, q_tail: I64, q: int, node: int) -> None:
     p = nd_i[node, ND_PREV]
     nx = nd_i[node, ND_NEXT]
@@ -233,8 +328,8 @@ def _unlink(nd_i: I64, q_head: I64, q_tail: I64, q: int, node: int) -> None:
 # --------------------------------------------------------------------------- the kernel
 
 
-@njit(cache=True)
-def _run(  # noqa: C901
+@_no_nrt
+def _run(
     # model
     servers: I64, st_level_on: Any, st_renege: Any, st_cal_off: I64, st_cal_len: I64,
     st_always: Any, cal_open: F64, cal_close: F64, cal_cum: F64, cal_cend: F64,
@@ -244,15 +339,15 @@ def _run(  # noqa: C901
     W: int, horizon: float, record: bool,
     # inputs of cases base .. n_loaded - 1 (row i - base)
     base: int, n_loaded: int, t_stop: float, arrival: F64, cls: I64, channel: I64,
-    run_item: Any, visit: Any, delay: F64, service: Any, deficient: Any, fix: Any,
-    has_pat: bool, patience: Any, audit: Any, audit_service: F64,
+    run_item: Any, visit: Any, delay: F64, service: Any, has_lag: bool, lag: Any,
+    deficient: Any, fix: Any, has_pat: bool, patience: Any, audit: Any, audit_service: F64,
     # state
-    sc: I64, ev_t: F64, ev_s: I64, ev_p: I64, stack: I64, nd_i: I64, nd_t: F64,
+    sc: I64, scf: F64, ev_t: F64, ev_s: I64, ev_p: I64, stack: I64, nd_i: I64, nd_t: F64,
     q_head: I64, q_tail: I64, st_busy: I64, st_wait: I64, dirty: I64, dflag: I64,
-    cs_i: I64, cs_f: F64, br_i: I64, br_f: F64,
+    st_hint: I64, cs_i: I64, cs_f: F64, br_i: I64, br_f: F64,
     o_status: I64, o_end: F64, o_visits: I64, o_rework: I64, o_supp: I64,
     v_i: I64, v_f: F64, v_r: Any,
-) -> Any:
+) -> int:
     J = run_item.shape[1]
     K = service.shape[2]
     L = n_levels
@@ -265,277 +360,384 @@ def _run(  # noqa: C901
     ncount = sc[SC_NCOUNT]
     nv = sc[SC_NV]
     nevents = sc[SC_EVENTS]
-    sp = 0
-    ndirty = 0
+    sp = sc[SC_SP]
+    ndirty = sc[SC_NDIRTY]
+    mid = sc[SC_MID]
+    di = sc[SC_DI]
+    T = scf[0]
+    cap_h = ev_t.shape[0]
+    cap_s = stack.shape[0]
+    cap_n = nd_i.shape[0]
+    cap_v = v_i.shape[0]
+    need_s = W + 1
+    need_n = J + 1
+    status = 0
+    phase = 1
 
     while True:
-        # ---------------------------------------------------------------- next instant
-        T = inf
-        if hsize > 0:
-            T = ev_t[0]
-        if nxt < n_loaded:
-            ta = arrival[nxt - base]
-            if ta < T:
-                T = ta
-        if T > horizon or T >= t_stop:
-            break
-        while nxt < n_loaded and arrival[nxt - base] == T:
-            if sp == stack.shape[0]:
-                stack = _grow1(stack)
-            stack[sp] = (nxt << 4) | A_ARRIVE
-            sp += 1
-            nxt += 1
+        if mid == 0:
+            # ------------------------------------------------------------ next instant
+            T = inf
+            if hsize > 0:
+                T = ev_t[0]
+            if nxt < n_loaded:
+                ta = arrival[nxt - base]
+                if ta < T:
+                    T = ta
+            if horizon < T or t_stop <= T:
+                break
+            phase = 1
+        else:  # resume inside the instant where the last call stopped
+            phase = mid
+            mid = 0
         while True:
-            # ------------------------------------------------------------ (1) events at T
-            while True:
-                eseq = -1
-                if sp > 0:
-                    sp -= 1
-                    code = stack[sp]
-                elif hsize > 0 and ev_t[0] == T:
-                    code = ev_p[0]
-                    eseq = ev_s[0]
-                    _hpop(ev_t, ev_s, ev_p, hsize)
-                    hsize -= 1
-                else:
-                    break
-                nevents += 1
-                act = code & 15
-                x = code >> 4
-                while True:  # a chain of actions at T, without pushes
-                    if act == A_JOIN:
-                        g = x
-                        i = g // W
-                        li = i - base
-                        j = br_i[g, BI_ITEM]
-                        k = br_i[g, BI_ATT]
-                        s = item_station[j]
-                        br_f[g, BF_AP] += br_f[g, BF_PEND]
-                        br_f[g, BF_PEND] = 0.0
-                        if visit[li, j]:
-                            o_visits[i] += 1
-                        vrow = -1
-                        if record:
-                            if nv == v_i.shape[0]:
-                                v_i = _grow2(v_i)
-                                v_f = _grow2(v_f)
-                                v_r = _grow1(v_r)
-                            vrow = nv
-                            nv += 1
-                            v_i[vrow, 0] = i
-                            v_i[vrow, 1] = j
-                            v_i[vrow, 2] = k
-                            v_i[vrow, 3] = s
-                            v_i[vrow, 4] = K_SUB
-                            v_f[vrow, 0] = T
-                            v_f[vrow, 1] = nan
-                            v_f[vrow, 2] = nan
-                            v_r[vrow] = False
-                        br_f[g, BF_A] = T
-                        br_i[g, BI_STATE] = B_WAIT
-                        br_i[g, BI_VROW] = vrow
-                        if nfree >= 0:
-                            node = nfree
-                            nfree = nd_i[node, ND_NEXT]
-                        else:
-                            if ncount == nd_i.shape[0]:
-                                nd_i = _grow2(nd_i)
-                                nd_t = _grow1(nd_t)
-                            node = ncount
-                            ncount += 1
-                        nd_i[node, ND_CASE] = i
-                        nd_i[node, ND_SLOT] = j
-                        nd_i[node, ND_KIND] = K_SUB
-                        nd_i[node, ND_REF] = g
-                        nd_i[node, ND_VROW] = vrow
-                        nd_t[node] = T
-                        q = s * L
-                        if st_level_on[s]:
-                            q += class_level[cls[li]]
-                        _enqueue(nd_i, nd_t, q_head, q_tail, q, node, T, i, j)
-                        br_i[g, BI_NODE] = node
-                        st_wait[s] += 1
-                        if dflag[s] == 0 and st_busy[s] < servers[s]:
-                            dflag[s] = 1
-                            dirty[ndirty] = s
-                            ndirty += 1
-                        if has_pat and st_renege[s]:
-                            pt = patience[li, j, k]
-                            if pt < inf:
-                                tr = T + pt
-                                if tr <= horizon:
-                                    if hsize == ev_t.shape[0]:
-                                        ev_t = _grow1(ev_t)
-                                        ev_s = _grow1(ev_s)
-                                        ev_p = _grow1(ev_p)
-                                    seq += 1
-                                    br_i[g, BI_RSEQ] = seq
-                                    _hpush(ev_t, ev_s, ev_p, hsize, tr, seq,
-                                           (g << 4) | A_RENEGE)
-                                    hsize += 1
+            if phase == 1:
+                # -------------------------------------------------------- (1) events at T
+                while True:
+                    if (hsize + 2 > cap_h or sp + need_s > cap_s or ncount + need_n > cap_n
+                            or (record and nv + need_n > cap_v)):
+                        status = 1
                         break
-                    elif act == A_SVC_END:
-                        g = x
-                        i = g // W
-                        li = i - base
-                        j = br_i[g, BI_ITEM]
-                        k = br_i[g, BI_ATT]
-                        s = item_station[j]
-                        st_busy[s] -= 1
-                        if dflag[s] == 0 and st_wait[s] > 0:
-                            dflag[s] = 1
-                            dirty[ndirty] = s
-                            ndirty += 1
-                        start = br_f[g, BF_START]
-                        br_f[g, BF_Q] += start - br_f[g, BF_A]
-                        br_f[g, BF_S] += T - start
-                        br_i[g, BI_STATE] = B_IDLE
-                        if k < K - 1 and deficient[li, j, k]:
-                            o_rework[i] += 1
-                            f = fix[li, j, k]
-                            if item_cond[j] and f <= item_deadline[j]:
-                                o_supp[i] += 1
-                                se = T + f
-                                if se > cs_f[i, CF_SUPP]:
-                                    cs_f[i, CF_SUPP] = se
+                    eseq = -1
+                    if sp > 0:
+                        sp -= 1
+                        code = stack[sp]
+                    elif nxt < n_loaded and arrival[nxt - base] == T:
+                        code = (nxt << 4) | A_ARRIVE
+                        nxt += 1
+                    elif hsize > 0 and ev_t[0] == T:
+                        code = ev_p[0]
+                        eseq = ev_s[0]
+                        _hpop(ev_t, ev_s, ev_p, hsize)
+                        hsize -= 1
+                    else:
+                        break
+                    nevents += 1
+                    act = code & 15
+                    x = code >> 4
+                    while True:  # a chain of actions at T, without pushes
+                        if act == A_JOIN:
+                            g = x
+                            i = br_i[g, BI_CASE]
+                            li = i - base
+                            j = br_i[g, BI_ITEM]
+                            k = br_i[g, BI_ATT]
+                            s = item_station[j]
+                            br_f[g, BF_AP] += br_f[g, BF_PEND]
+                            br_f[g, BF_PEND] = 0.0
+                            if visit[li, j]:
+                                o_visits[i] += 1
+                            vrow = -1
+                            if record:
+                                vrow = nv
+                                nv += 1
+                                v_i[vrow, 0] = i
+                                v_i[vrow, 1] = j
+                                v_i[vrow, 2] = k
+                                v_i[vrow, 3] = s
+                                v_i[vrow, 4] = K_SUB
+                                v_f[vrow, 0] = T
+                                v_f[vrow, 1] = nan
+                                v_f[vrow, 2] = nan
+                                v_r[vrow] = False
+                            br_f[g, BF_A] = T
+                            br_i[g, BI_STATE] = B_WAIT
+                            br_i[g, BI_VROW] = vrow
+                            if nfree >= 0:
+                                node = nfree
+                                nfree = nd_i[node, ND_NEXT]
                             else:
-                                br_i[g, BI_ATT] = k + 1
-                                br_f[g, BF_PEND] = f
-                                ta = T + f
-                                if ta == T:
-                                    act = A_JOIN
-                                    continue
-                                br_i[g, BI_STATE] = B_FIX
+                                node = ncount
+                                ncount += 1
+                            nd_i[node, ND_CASE] = i
+                            nd_i[node, ND_SLOT] = j
+                            nd_i[node, ND_KIND] = K_SUB
+                            nd_i[node, ND_REF] = g
+                            nd_i[node, ND_VROW] = vrow
+                            nd_t[node] = T
+                            q = s * L
+                            if st_level_on[s]:
+                                q += class_level[cls[li]]
+                            _enqueue(nd_i, nd_t, q_head, q_tail, q, node, T, i, j)
+                            br_i[g, BI_NODE] = node
+                            br_i[g, BI_RSEQ] = -1  # a stale renege timer finds no match
+                            st_wait[s] += 1
+                            if dflag[s] == 0 and st_busy[s] < servers[s]:
+                                dflag[s] = 1
+                                dirty[ndirty] = s
+                                ndirty += 1
+                            if has_pat and st_renege[s]:
+                                pt = patience[li, j, k]
+                                if pt < inf:
+                                    tr = T + pt
+                                    if tr <= horizon:
+                                        seq += 1
+                                        br_i[g, BI_RSEQ] = seq
+                                        _hpush(ev_t, ev_s, ev_p, hsize, tr, seq,
+                                               (g << 4) | A_RENEGE)
+                                        hsize += 1
+                            break
+                        elif act == A_SVC_END:
+                            g = x
+                            i = br_i[g, BI_CASE]
+                            li = i - base
+                            j = br_i[g, BI_ITEM]
+                            k = br_i[g, BI_ATT]
+                            s = item_station[j]
+                            st_busy[s] -= 1
+                            if dflag[s] == 0 and st_wait[s] > 0:
+                                dflag[s] = 1
+                                dirty[ndirty] = s
+                                ndirty += 1
+                            start = br_f[g, BF_START]
+                            br_f[g, BF_Q] += start - br_f[g, BF_A]
+                            br_f[g, BF_S] += T - start
+                            br_i[g, BI_STATE] = B_IDLE
+                            if has_lag:
+                                lg = lag[li, j, k]
+                                if lg > 0.0:  # government lag: no staff, working time
+                                    br_f[g, BF_SEND] = T
+                                    br_i[g, BI_STATE] = B_LAG
+                                    le = _serve(cal_open, cal_close, cal_cum, cal_cend,
+                                                st_cal_off[s], st_cal_len[s], st_always[s], T,
+                                                lg, st_hint, s)[1]
+                                    if le <= horizon:
+                                        seq += 1
+                                        _hpush(ev_t, ev_s, ev_p, hsize, le, seq,
+                                               (g << 4) | A_LAG_END)
+                                        hsize += 1
+                                    break
+                            act = A_RESULT
+                            continue
+                        elif act == A_LAG_END:
+                            g = x
+                            br_f[g, BF_S] += T - br_f[g, BF_SEND]
+                            br_i[g, BI_STATE] = B_IDLE
+                            act = A_RESULT
+                            continue
+                        elif act == A_RESULT:  # the outcome of submission k is known at T
+                            g = x
+                            i = br_i[g, BI_CASE]
+                            li = i - base
+                            j = br_i[g, BI_ITEM]
+                            k = br_i[g, BI_ATT]
+                            if k < K - 1 and deficient[li, j, k]:
+                                o_rework[i] += 1
+                                f = fix[li, j, k]
+                                if item_cond[j] and f <= item_deadline[j]:
+                                    o_supp[i] += 1
+                                    se = T + f
+                                    if se > cs_f[i, CF_SUPP]:
+                                        cs_f[i, CF_SUPP] = se
+                                else:
+                                    br_i[g, BI_ATT] = k + 1
+                                    br_f[g, BF_PEND] = f
+                                    ta = T + f
+                                    if ta == T:
+                                        act = A_JOIN
+                                        continue
+                                    br_i[g, BI_STATE] = B_FIX
+                                    if ta <= horizon:
+                                        seq += 1
+                                        _hpush(ev_t, ev_s, ev_p, hsize, ta, seq, (g << 4) | A_JOIN)
+                                        hsize += 1
+                                    break
+                            act = A_NEXT if cs_i[i, CI_PHASE] == P_SEQ else A_BDONE
+                            continue
+                        elif act == A_NEXT:
+                            g = x
+                            i = br_i[g, BI_CASE]
+                            li = i - base
+                            st = cs_i[i, CI_STAGE]
+                            p1 = stage_item_ptr[st + 1]
+                            p = br_i[g, BI_POS] + 1
+                            while p < p1 and not run_item[li, stage_items[p]]:
+                                p += 1
+                            br_i[g, BI_POS] = p
+                            if p == p1:
+                                act = A_BDONE
+                                continue
+                            br_i[g, BI_ITEM] = stage_items[p]
+                            br_i[g, BI_ATT] = 0
+                            act = A_BEGIN
+                            continue
+                        elif act == A_BEGIN:
+                            g = x
+                            li = br_i[g, BI_CASE] - base
+                            d = delay[li, br_i[g, BI_ITEM]]
+                            if d > 0.0:
+                                br_f[g, BF_PEND] = d
+                                br_i[g, BI_STATE] = B_DELAY
+                                ta = T + d
                                 if ta <= horizon:
-                                    if hsize == ev_t.shape[0]:
-                                        ev_t = _grow1(ev_t)
-                                        ev_s = _grow1(ev_s)
-                                        ev_p = _grow1(ev_p)
                                     seq += 1
                                     _hpush(ev_t, ev_s, ev_p, hsize, ta, seq, (g << 4) | A_JOIN)
                                     hsize += 1
                                 break
-                        act = A_NEXT if cs_i[i, CI_PHASE] == P_SEQ else A_BDONE
-                        continue
-                    elif act == A_NEXT:
-                        g = x
-                        i = g // W
-                        li = i - base
-                        st = cs_i[i, CI_STAGE]
-                        p1 = stage_item_ptr[st + 1]
-                        p = br_i[g, BI_POS] + 1
-                        while p < p1 and not run_item[li, stage_items[p]]:
-                            p += 1
-                        br_i[g, BI_POS] = p
-                        if p == p1:
-                            act = A_BDONE
+                            br_f[g, BF_PEND] = 0.0
+                            act = A_JOIN
                             continue
-                        br_i[g, BI_ITEM] = stage_items[p]
-                        br_i[g, BI_ATT] = 0
-                        act = A_BEGIN
-                        continue
-                    elif act == A_BEGIN:
-                        g = x
-                        li = g // W - base
-                        d = delay[li, br_i[g, BI_ITEM]]
-                        if d > 0.0:
-                            br_f[g, BF_PEND] = d
-                            br_i[g, BI_STATE] = B_DELAY
-                            ta = T + d
-                            if ta <= horizon:
-                                if hsize == ev_t.shape[0]:
-                                    ev_t = _grow1(ev_t)
-                                    ev_s = _grow1(ev_s)
-                                    ev_p = _grow1(ev_p)
-                                seq += 1
-                                _hpush(ev_t, ev_s, ev_p, hsize, ta, seq, (g << 4) | A_JOIN)
-                                hsize += 1
-                            break
-                        br_f[g, BF_PEND] = 0.0
-                        act = A_JOIN
-                        continue
-                    elif act == A_BDONE:
-                        g = x
-                        i = g // W
-                        b = g - i * W
-                        be = cs_f[i, CF_BEND]
-                        if T > be or (T == be and b < cs_i[i, CI_BEST]):
-                            cs_f[i, CF_BEND] = T
-                            cs_i[i, CI_BEST] = b
-                        cs_i[i, CI_PENDING] -= 1
-                        if cs_i[i, CI_PENDING] > 0:
-                            break
-                        x = i
-                        act = A_WORK
-                        continue
-                    elif act == A_WORK:
-                        i = x
-                        g = i * W + cs_i[i, CI_BEST]
-                        cs_f[i, CF_S] = br_f[g, BF_S]
-                        cs_f[i, CF_Q] = br_f[g, BF_Q]
-                        cs_f[i, CF_A] = br_f[g, BF_AP]
-                        cs_i[i, CI_PHASE] = P_NONE
-                        cs_f[i, CF_WEND] = T
-                        se = cs_f[i, CF_SUPP]
-                        if se > T:
-                            if se <= horizon:
-                                if hsize == ev_t.shape[0]:
-                                    ev_t = _grow1(ev_t)
-                                    ev_s = _grow1(ev_s)
-                                    ev_p = _grow1(ev_p)
-                                seq += 1
-                                _hpush(ev_t, ev_s, ev_p, hsize, se, seq, (i << 4) | A_STAGE_END)
-                                hsize += 1
-                            break
-                        act = A_STAGE_END
-                        continue
-                    elif act == A_STAGE_END:
-                        i = x
-                        li = i - base
-                        we = cs_f[i, CF_WEND]
-                        if T > we:
-                            cs_f[i, CF_A] += T - we
-                        c = cls[li]
-                        if cs_i[i, CI_ABANDON] == 0:
-                            st = cs_i[i, CI_STAGE] + 1
-                            if st < route_stage_ptr[class_route[c] + 1]:
-                                cs_i[i, CI_STAGE] = st
-                                act = A_STAGE
-                                continue
-                            o_status[i] = 1
-                        else:
-                            o_status[i] = 2
-                        # the case ends at T
-                        o_end[i] = T
-                        cs_i[i, CI_REFS] -= 1
-                        if cs_i[i, CI_POOL] == 2:
-                            cs_i[i, CI_POOL] = 3
-                            pool = class_pool[c]
-                            st_busy[pool] -= 1
-                            if dflag[pool] == 0 and st_wait[pool] > 0:
-                                dflag[pool] = 1
-                                dirty[ndirty] = pool
-                                ndirty += 1
-                            if record:
-                                v_f[cs_i[i, CI_PVROW], 2] = T
-                        if o_status[i] == 1:
-                            for j in range(J):
-                                if not audit[li, j]:
+                        elif act == A_BDONE:
+                            g = x
+                            i = br_i[g, BI_CASE]
+                            b = br_i[g, BI_BR]
+                            be = cs_f[i, CF_BEND]
+                            if be < T or (be == T and b < cs_i[i, CI_BEST]):
+                                cs_f[i, CF_BEND] = T
+                                cs_i[i, CI_BEST] = b
+                            cs_i[i, CI_PENDING] -= 1
+                            if cs_i[i, CI_PENDING] > 0:
+                                break
+                            x = i
+                            act = A_WORK
+                            continue
+                        elif act == A_WORK:
+                            i = x
+                            g = i * W + cs_i[i, CI_BEST]
+                            cs_f[i, CF_S] = br_f[g, BF_S]
+                            cs_f[i, CF_Q] = br_f[g, BF_Q]
+                            cs_f[i, CF_A] = br_f[g, BF_AP]
+                            cs_i[i, CI_PHASE] = P_NONE
+                            cs_f[i, CF_WEND] = T
+                            se = cs_f[i, CF_SUPP]
+                            if se > T:
+                                if se <= horizon:
+                                    seq += 1
+                                    _hpush(ev_t, ev_s, ev_p, hsize, se, seq, (i << 4) | A_STAGE_END)
+                                    hsize += 1
+                                break
+                            act = A_STAGE_END
+                            continue
+                        elif act == A_STAGE_END:
+                            i = x
+                            li = i - base
+                            we = cs_f[i, CF_WEND]
+                            if we < T:
+                                cs_f[i, CF_A] += T - we
+                            c = cls[li]
+                            if cs_i[i, CI_ABANDON] == 0:
+                                st = cs_i[i, CI_STAGE] + 1
+                                if st < route_stage_ptr[class_route[c] + 1]:
+                                    cs_i[i, CI_STAGE] = st
+                                    act = A_STAGE
                                     continue
-                                s = item_audit_station[j]
+                                o_status[i] = 1
+                            else:
+                                o_status[i] = 2
+                            # the case ends at T
+                            o_end[i] = T
+                            cs_i[i, CI_REFS] -= 1
+                            if cs_i[i, CI_POOL] == 2:
+                                cs_i[i, CI_POOL] = 3
+                                pool = class_pool[c]
+                                st_busy[pool] -= 1
+                                if dflag[pool] == 0 and st_wait[pool] > 0:
+                                    dflag[pool] = 1
+                                    dirty[ndirty] = pool
+                                    ndirty += 1
+                                if record:
+                                    v_f[cs_i[i, CI_PVROW], 2] = T
+                            if o_status[i] == 1:
+                                for j in range(J):
+                                    if not audit[li, j]:
+                                        continue
+                                    s = item_audit_station[j]
+                                    vrow = -1
+                                    if record:
+                                        vrow = nv
+                                        nv += 1
+                                        v_i[vrow, 0] = i
+                                        v_i[vrow, 1] = j
+                                        v_i[vrow, 2] = 0
+                                        v_i[vrow, 3] = s
+                                        v_i[vrow, 4] = K_AUDIT
+                                        v_f[vrow, 0] = T
+                                        v_f[vrow, 1] = nan
+                                        v_f[vrow, 2] = nan
+                                        v_r[vrow] = False
+                                    if nfree >= 0:
+                                        node = nfree
+                                        nfree = nd_i[node, ND_NEXT]
+                                    else:
+                                        node = ncount
+                                        ncount += 1
+                                    nd_i[node, ND_CASE] = i
+                                    nd_i[node, ND_SLOT] = J + j
+                                    nd_i[node, ND_KIND] = K_AUDIT
+                                    nd_i[node, ND_REF] = j
+                                    nd_i[node, ND_VROW] = vrow
+                                    nd_t[node] = T
+                                    q = s * L
+                                    if st_level_on[s]:
+                                        q += class_level[c]
+                                    _enqueue(nd_i, nd_t, q_head, q_tail, q, node, T, i, J + j)
+                                    st_wait[s] += 1
+                                    cs_i[i, CI_REFS] += 1
+                                    if dflag[s] == 0 and st_busy[s] < servers[s]:
+                                        dflag[s] = 1
+                                        dirty[ndirty] = s
+                                        ndirty += 1
+                            break
+                        elif act == A_STAGE:
+                            i = x
+                            li = i - base
+                            st = cs_i[i, CI_STAGE]
+                            p0 = stage_item_ptr[st]
+                            p1 = stage_item_ptr[st + 1]
+                            cnt = 0
+                            for p in range(p0, p1):
+                                if run_item[li, stage_items[p]]:
+                                    cnt += 1
+                            cs_i[i, CI_BEST] = -1
+                            cs_f[i, CF_BEND] = -inf
+                            cs_f[i, CF_SUPP] = -inf
+                            if cnt == 0:  # takes no time
+                                cs_f[i, CF_WEND] = T
+                                act = A_STAGE_END
+                                continue
+                            if stage_mode[st] != PARALLEL or cnt == 1:
+                                cs_i[i, CI_PHASE] = P_SEQ
+                                cs_i[i, CI_PENDING] = 1
+                                g = i * W
+                                br_i[g, BI_POS] = p0 - 1
+                                br_f[g, BF_S] = cs_f[i, CF_S]
+                                br_f[g, BF_Q] = cs_f[i, CF_Q]
+                                br_f[g, BF_AP] = cs_f[i, CF_A]
+                                x = g
+                                act = A_NEXT
+                                continue
+                            cs_i[i, CI_PHASE] = P_PAR
+                            cs_i[i, CI_PENDING] = cnt
+                            for p in range(p0, p1):
+                                jj = stage_items[p]
+                                if not run_item[li, jj]:
+                                    continue
+                                g = i * W + (p - p0)
+                                br_i[g, BI_POS] = p
+                                br_i[g, BI_ITEM] = jj
+                                br_i[g, BI_ATT] = 0
+                                br_f[g, BF_S] = cs_f[i, CF_S]
+                                br_f[g, BF_Q] = cs_f[i, CF_Q]
+                                br_f[g, BF_AP] = cs_f[i, CF_A]
+                                stack[sp] = (g << 4) | A_BEGIN
+                                sp += 1
+                            break
+                        elif act == A_ARRIVE:
+                            i = x
+                            li = i - base
+                            c = cls[li]
+                            cs_i[i, CI_REFS] = 1
+                            pool = class_pool[c]
+                            if channel[li] == 2 and pool >= 0:
                                 vrow = -1
                                 if record:
-                                    if nv == v_i.shape[0]:
-                                        v_i = _grow2(v_i)
-                                        v_f = _grow2(v_f)
-                                        v_r = _grow1(v_r)
                                     vrow = nv
                                     nv += 1
                                     v_i[vrow, 0] = i
-                                    v_i[vrow, 1] = j
+                                    v_i[vrow, 1] = -1
                                     v_i[vrow, 2] = 0
-                                    v_i[vrow, 3] = s
-                                    v_i[vrow, 4] = K_AUDIT
+                                    v_i[vrow, 3] = pool
+                                    v_i[vrow, 4] = K_POOL
                                     v_f[vrow, 0] = T
                                     v_f[vrow, 1] = nan
                                     v_f[vrow, 2] = nan
@@ -544,174 +746,81 @@ def _run(  # noqa: C901
                                     node = nfree
                                     nfree = nd_i[node, ND_NEXT]
                                 else:
-                                    if ncount == nd_i.shape[0]:
-                                        nd_i = _grow2(nd_i)
-                                        nd_t = _grow1(nd_t)
                                     node = ncount
                                     ncount += 1
                                 nd_i[node, ND_CASE] = i
-                                nd_i[node, ND_SLOT] = J + j
-                                nd_i[node, ND_KIND] = K_AUDIT
-                                nd_i[node, ND_REF] = j
+                                nd_i[node, ND_SLOT] = 2 * J
+                                nd_i[node, ND_KIND] = K_POOL
+                                nd_i[node, ND_REF] = -1
                                 nd_i[node, ND_VROW] = vrow
                                 nd_t[node] = T
-                                q = s * L
-                                if st_level_on[s]:
+                                q = pool * L
+                                if st_level_on[pool]:
                                     q += class_level[c]
-                                _enqueue(nd_i, nd_t, q_head, q_tail, q, node, T, i, J + j)
-                                st_wait[s] += 1
-                                cs_i[i, CI_REFS] += 1
-                                if dflag[s] == 0 and st_busy[s] < servers[s]:
-                                    dflag[s] = 1
-                                    dirty[ndirty] = s
+                                _enqueue(nd_i, nd_t, q_head, q_tail, q, node, T, i, 2 * J)
+                                st_wait[pool] += 1
+                                cs_i[i, CI_POOL] = 1
+                                cs_i[i, CI_PVROW] = vrow
+                                if dflag[pool] == 0 and st_busy[pool] < servers[pool]:
+                                    dflag[pool] = 1
+                                    dirty[ndirty] = pool
                                     ndirty += 1
-                        break
-                    elif act == A_STAGE:
-                        i = x
-                        li = i - base
-                        st = cs_i[i, CI_STAGE]
-                        p0 = stage_item_ptr[st]
-                        p1 = stage_item_ptr[st + 1]
-                        cnt = 0
-                        for p in range(p0, p1):
-                            if run_item[li, stage_items[p]]:
-                                cnt += 1
-                        cs_i[i, CI_BEST] = -1
-                        cs_f[i, CF_BEND] = -inf
-                        cs_f[i, CF_SUPP] = -inf
-                        if cnt == 0:  # takes no time
-                            cs_f[i, CF_WEND] = T
-                            act = A_STAGE_END
+                                break
+                            act = A_ROUTE
                             continue
-                        if stage_mode[st] != PARALLEL or cnt == 1:
-                            cs_i[i, CI_PHASE] = P_SEQ
-                            cs_i[i, CI_PENDING] = 1
-                            g = i * W
-                            br_i[g, BI_POS] = p0 - 1
-                            br_f[g, BF_S] = cs_f[i, CF_S]
-                            br_f[g, BF_Q] = cs_f[i, CF_Q]
-                            br_f[g, BF_AP] = cs_f[i, CF_A]
-                            x = g
-                            act = A_NEXT
+                        elif act == A_ROUTE:
+                            i = x
+                            li = i - base
+                            if cs_i[i, CI_POOL] == 2:
+                                cs_f[i, CF_Q] += T - arrival[li]
+                            cs_i[i, CI_STAGE] = route_stage_ptr[class_route[cls[li]]]
+                            act = A_STAGE
                             continue
-                        cs_i[i, CI_PHASE] = P_PAR
-                        cs_i[i, CI_PENDING] = cnt
-                        for p in range(p0, p1):
-                            jj = stage_items[p]
-                            if not run_item[li, jj]:
-                                continue
-                            g = i * W + (p - p0)
-                            br_i[g, BI_POS] = p
-                            br_i[g, BI_ITEM] = jj
-                            br_i[g, BI_ATT] = 0
-                            br_f[g, BF_S] = cs_f[i, CF_S]
-                            br_f[g, BF_Q] = cs_f[i, CF_Q]
-                            br_f[g, BF_AP] = cs_f[i, CF_A]
-                            if sp == stack.shape[0]:
-                                stack = _grow1(stack)
-                            stack[sp] = (g << 4) | A_BEGIN
-                            sp += 1
-                        break
-                    elif act == A_ARRIVE:
-                        i = x
-                        li = i - base
-                        c = cls[li]
-                        cs_i[i, CI_REFS] = 1
-                        pool = class_pool[c]
-                        if channel[li] == 2 and pool >= 0:
-                            vrow = -1
+                        elif act == A_RENEGE:
+                            g = x
+                            if br_i[g, BI_STATE] != B_WAIT or br_i[g, BI_RSEQ] != eseq:
+                                break
+                            i = br_i[g, BI_CASE]
+                            li = i - base
+                            s = item_station[br_i[g, BI_ITEM]]
+                            q = s * L
+                            if st_level_on[s]:
+                                q += class_level[cls[li]]
+                            node = br_i[g, BI_NODE]
+                            _unlink(nd_i, q_head, q_tail, q, node)
+                            nd_i[node, ND_NEXT] = nfree
+                            nfree = node
+                            st_wait[s] -= 1
                             if record:
-                                if nv == v_i.shape[0]:
-                                    v_i = _grow2(v_i)
-                                    v_f = _grow2(v_f)
-                                    v_r = _grow1(v_r)
-                                vrow = nv
-                                nv += 1
-                                v_i[vrow, 0] = i
-                                v_i[vrow, 1] = -1
-                                v_i[vrow, 2] = 0
-                                v_i[vrow, 3] = pool
-                                v_i[vrow, 4] = K_POOL
-                                v_f[vrow, 0] = T
-                                v_f[vrow, 1] = nan
-                                v_f[vrow, 2] = nan
-                                v_r[vrow] = False
-                            if nfree >= 0:
-                                node = nfree
-                                nfree = nd_i[node, ND_NEXT]
-                            else:
-                                if ncount == nd_i.shape[0]:
-                                    nd_i = _grow2(nd_i)
-                                    nd_t = _grow1(nd_t)
-                                node = ncount
-                                ncount += 1
-                            nd_i[node, ND_CASE] = i
-                            nd_i[node, ND_SLOT] = 2 * J
-                            nd_i[node, ND_KIND] = K_POOL
-                            nd_i[node, ND_REF] = -1
-                            nd_i[node, ND_VROW] = vrow
-                            nd_t[node] = T
-                            q = pool * L
-                            if st_level_on[pool]:
-                                q += class_level[c]
-                            _enqueue(nd_i, nd_t, q_head, q_tail, q, node, T, i, 2 * J)
-                            st_wait[pool] += 1
-                            cs_i[i, CI_POOL] = 1
-                            cs_i[i, CI_PVROW] = vrow
-                            if dflag[pool] == 0 and st_busy[pool] < servers[pool]:
-                                dflag[pool] = 1
-                                dirty[ndirty] = pool
+                                vrow = br_i[g, BI_VROW]
+                                v_r[vrow] = True
+                                v_f[vrow, 2] = T
+                            br_f[g, BF_Q] += T - br_f[g, BF_A]
+                            br_i[g, BI_STATE] = B_RENEGED
+                            cs_i[i, CI_ABANDON] = 1
+                            act = A_BDONE
+                            continue
+                        elif act == A_AUDIT_END:
+                            s = x
+                            st_busy[s] -= 1
+                            if dflag[s] == 0 and st_wait[s] > 0:
+                                dflag[s] = 1
+                                dirty[ndirty] = s
                                 ndirty += 1
                             break
-                        act = A_ROUTE
-                        continue
-                    elif act == A_ROUTE:
-                        i = x
-                        li = i - base
-                        if cs_i[i, CI_POOL] == 2:
-                            cs_f[i, CF_Q] += T - arrival[li]
-                        cs_i[i, CI_STAGE] = route_stage_ptr[class_route[cls[li]]]
-                        act = A_STAGE
-                        continue
-                    elif act == A_RENEGE:
-                        g = x
-                        if br_i[g, BI_STATE] != B_WAIT or br_i[g, BI_RSEQ] != eseq:
-                            break
-                        i = g // W
-                        li = i - base
-                        s = item_station[br_i[g, BI_ITEM]]
-                        q = s * L
-                        if st_level_on[s]:
-                            q += class_level[cls[li]]
-                        node = br_i[g, BI_NODE]
-                        _unlink(nd_i, q_head, q_tail, q, node)
-                        nd_i[node, ND_NEXT] = nfree
-                        nfree = node
-                        st_wait[s] -= 1
-                        if record:
-                            vrow = br_i[g, BI_VROW]
-                            v_r[vrow] = True
-                            v_f[vrow, 2] = T
-                        br_f[g, BF_Q] += T - br_f[g, BF_A]
-                        br_i[g, BI_STATE] = B_RENEGED
-                        cs_i[i, CI_ABANDON] = 1
-                        act = A_BDONE
-                        continue
-                    elif act == A_AUDIT_END:
-                        s = x
-                        st_busy[s] -= 1
-                        if dflag[s] == 0 and st_wait[s] > 0:
-                            dflag[s] = 1
-                            dirty[ndirty] = s
-                            ndirty += 1
-                        break
-                    else:
-                        raise AssertionError("unknown action")
+                        else:
+                            raise AssertionError("unknown action")
+                if status:
+                    break
+                phase = 2
+                di = 0
             # ------------------------------------------------------------ (2) dispatch at T
-            for di in range(ndirty):
+            while di < ndirty:
                 s = dirty[di]
-                dflag[s] = 0
                 while st_busy[s] < servers[s] and st_wait[s] > 0:
+                    if hsize + 1 > cap_h or sp + 1 > cap_s:
+                        status = 2
+                        break
                     q = s * L
                     if st_level_on[s]:
                         while q_head[q] < 0:
@@ -735,8 +844,6 @@ def _run(  # noqa: C901
                         cs_i[i, CI_POOL] = 2
                         if record:
                             v_f[vrow, 1] = T
-                        if sp == stack.shape[0]:
-                            stack = _grow1(stack)
                         stack[sp] = (i << 4) | A_ROUTE
                         sp += 1
                         continue
@@ -749,24 +856,33 @@ def _run(  # noqa: C901
                         code = (s << 4) | A_AUDIT_END
                         cs_i[i, CI_REFS] -= 1
                     start, end = _serve(cal_open, cal_close, cal_cum, cal_cend, st_cal_off[s],
-                                        st_cal_len[s], st_always[s], T, svc)
+                                        st_cal_len[s], st_always[s], T, svc, st_hint, s)
                     if kind == K_SUB:
                         br_f[g, BF_START] = start
                         br_i[g, BI_STATE] = B_SERVICE
                     if record:
                         v_f[vrow, 1] = start
                         v_f[vrow, 2] = end
-                    if end <= horizon:
-                        if hsize == ev_t.shape[0]:
-                            ev_t = _grow1(ev_t)
-                            ev_s = _grow1(ev_s)
-                            ev_p = _grow1(ev_p)
+                    # a zero audit service dispatched while closed ends at the last closing
+                    # time (W⁻¹(W(T)) < T): the record keeps it, the server frees at T
+                    te = end if end >= T else T
+                    if te <= horizon:
                         seq += 1
-                        _hpush(ev_t, ev_s, ev_p, hsize, end, seq, code)
+                        _hpush(ev_t, ev_s, ev_p, hsize, te, seq, code)
                         hsize += 1
+                if status:
+                    break
+                dflag[s] = 0
+                di += 1
+            if status:
+                break
             ndirty = 0
+            di = 0
             if sp == 0 and not (hsize > 0 and ev_t[0] == T):
                 break
+            phase = 1
+        if status:
+            break
 
     lo = sc[SC_LO]
     while lo < nxt and cs_i[lo, CI_REFS] == 0:
@@ -779,7 +895,12 @@ def _run(  # noqa: C901
     sc[SC_NV] = nv
     sc[SC_LO] = lo
     sc[SC_EVENTS] = nevents
-    return ev_t, ev_s, ev_p, stack, nd_i, nd_t, v_i, v_f, v_r
+    sc[SC_SP] = sp
+    sc[SC_NDIRTY] = ndirty
+    sc[SC_MID] = phase if status else 0
+    sc[SC_DI] = di
+    scf[0] = T
+    return status
 
 
 @njit(cache=True)
@@ -795,6 +916,285 @@ def _finish(W: int, cs_i: I64, cs_f: F64, br_f: F64, out: F64) -> None:
             out[i, 0] = cs_f[i, CF_S]
             out[i, 1] = cs_f[i, CF_Q]
             out[i, 2] = cs_f[i, CF_A]
+
+
+# --------------------------------------------------------------------------- feed-forward pass
+
+
+@njit(cache=True)
+def _ff_run(
+    topo: I64, st_item_ptr: I64, st_items: I64, it_flags: I64, servers: I64, st_cal_off: I64,
+    st_cal_len: I64, st_always: Any, cal_open: F64, cal_close: F64, cal_cum: F64,
+    cal_cend: F64, horizon: float, record: bool, arrival: F64, run_item: Any, visit: Any,
+    delay: F64, service: Any, has_lag: bool, lag: Any, cur: F64, stuck: Any, tri: F64,
+    o_visits: I64, v_i: I64, v_f: F64,
+) -> int:
+    """Station by station, for a model where the event loop reduces to FCFS recursions.
+
+    Valid when every case visits stations along one global order, at most once each,
+    and no queue ever reorders or loses an entry (no rework, pool, audit, renege or
+    priority difference): then each station serves its entries in key order
+    ``(joined_at, case, slot)``, each on the earliest-free server, at
+    ``T = max(joined_at, free)``, exactly as the event loop would. The horizon cuts
+    every case at the first step the event loop would not process (its records keep
+    what had accrued, as the event loop's do).
+
+    The live cases are kept in the order they left their previous station, which is
+    nearly their order of arrival at the next one, with their state (time, the
+    critical-path triple, visits) in lists of that order, so that every pass reads and
+    writes memory almost in sequence. A station's entries are put in key order by an
+    insertion sort (a stable merge sort plus a pass over equal times if that would take
+    long); ``(case, slot)`` is packed in one integer ``case << shift | slot``, whose
+    order is the key's.
+    """
+    n = arrival.shape[0]
+    shift = 1
+    while st_items.shape[0] > 0 and (1 << shift) <= st_items.max():
+        shift += 1
+    mask = (1 << shift) - 1
+    # live cases (L), cases not at this station (R), entries at this station (E)
+    l_c = np.arange(n)
+    l_t = arrival.copy()
+    l_s = np.zeros(n)
+    l_q = np.zeros(n)
+    l_a = np.zeros(n)
+    l_v = np.zeros(n, dtype=np.int64)
+    n_c = np.empty(n, dtype=np.int64)
+    n_t = np.empty(n)
+    n_s = np.empty(n)
+    n_q = np.empty(n)
+    n_a = np.empty(n)
+    n_v = np.empty(n, dtype=np.int64)
+    r_c = np.empty(n, dtype=np.int64)
+    r_t = np.empty(n)
+    r_s = np.empty(n)
+    r_q = np.empty(n)
+    r_a = np.empty(n)
+    r_v = np.empty(n, dtype=np.int64)
+    e_t = np.empty(n)
+    e_p = np.empty(n, dtype=np.int64)
+    e_r = np.empty(n, dtype=np.int64)  # the entry's case in the live lists
+    free = np.empty(servers.max())
+    hint = np.zeros(1, dtype=np.int64)
+    n_live = n
+    nv = 0
+    for t in range(topo.shape[0]):
+        s = topo[t]
+        q0 = st_item_ptr[t]
+        q1 = st_item_ptr[t + 1]
+        cnt = 0
+        n_rest = 0
+        for r in range(n_live):
+            i = l_c[r]
+            here = False
+            for qq in range(q0, q1):  # the station's items, in index (= slot) order
+                j = st_items[qq]
+                fl = it_flags[j]
+                if (fl & 1) == 0 and not run_item[i, j]:
+                    continue
+                here = True
+                a = l_t[r]
+                if (fl & 2) == 0:
+                    d = delay[i, j]
+                    if d > 0.0:
+                        a = a + d
+                        if a > horizon:  # the submission is never made: open
+                            stuck[i] = True
+                            tri[i, 0] = l_s[r]
+                            tri[i, 1] = l_q[r]
+                            tri[i, 2] = l_a[r]
+                            o_visits[i] = l_v[r]
+                            break
+                        l_a[r] += d
+                if (fl & 4) != 0 or ((fl & 8) == 0 and visit[i, j]):
+                    l_v[r] += 1
+                e_t[cnt] = a
+                e_p[cnt] = (i << shift) | j
+                e_r[cnt] = r
+                cnt += 1
+            if not here:
+                r_c[n_rest] = i
+                r_t[n_rest] = l_t[r]
+                r_s[n_rest] = l_s[r]
+                r_q[n_rest] = l_q[r]
+                r_a[n_rest] = l_a[r]
+                r_v[n_rest] = l_v[r]
+                n_rest += 1
+        # key order (joined_at, case, slot)
+        budget = 32 * cnt + 1024
+        for u in range(1, cnt):
+            a = e_t[u]
+            pk = e_p[u]
+            w = u - 1
+            if e_t[w] < a or (e_t[w] == a and e_p[w] < pk):
+                continue
+            er = e_r[u]
+            while w >= 0 and (e_t[w] > a or (e_t[w] == a and e_p[w] > pk)):
+                e_t[w + 1] = e_t[w]
+                e_p[w + 1] = e_p[w]
+                e_r[w + 1] = e_r[w]
+                w -= 1
+            e_t[w + 1] = a
+            e_p[w + 1] = pk
+            e_r[w + 1] = er
+            budget -= u - 1 - w
+            if budget < 0:
+                break
+        if budget < 0:
+            order = np.argsort(e_t[:cnt], kind="mergesort")
+            r = 0
+            while r < cnt:  # runs of equal times, by (case, slot)
+                r2 = r + 1
+                while r2 < cnt and e_t[order[r2]] == e_t[order[r]]:
+                    r2 += 1
+                for u in range(r + 1, r2):
+                    o = order[u]
+                    w = u - 1
+                    while w >= r and e_p[order[w]] > e_p[o]:
+                        order[w + 1] = order[w]
+                        w -= 1
+                    order[w + 1] = o
+                r = r2
+            e_t[:cnt] = e_t[order]
+            e_p[:cnt] = e_p[order]
+            e_r[:cnt] = e_r[order]
+        # the FCFS recursion
+        c = servers[s]
+        for k in range(c):
+            free[k] = -np.inf
+        off = st_cal_off[s]
+        m = st_cal_len[s]
+        alw = st_always[s]
+        hint[0] = off
+        n_next = 0
+        for r in range(cnt):
+            pk = e_p[r]
+            i = pk >> shift
+            j = pk & mask
+            a = e_t[r]
+            k = 0
+            f = free[0]
+            for kk in range(1, c):
+                if free[kk] < f:
+                    f = free[kk]
+                    k = kk
+            td = a if a >= f else f
+            ok = False
+            lr = e_r[r]
+            ts = l_s[lr]
+            tq = l_q[lr]
+            done = np.nan
+            if td > horizon:  # never dispatched
+                start = np.nan
+                end = np.nan
+            else:
+                svc = service[i, j, 0]
+                if alw and td + svc <= ALWAYS_OPEN_END:
+                    start = td
+                    end = td + svc
+                else:
+                    start, end = _serve(cal_open, cal_close, cal_cum, cal_cend, off, m, alw,
+                                        td, svc, hint, 0)
+                free[k] = end
+                if end <= horizon:
+                    tq += start - a
+                    ts += end - start
+                    done = end
+                    ok = True
+                    if has_lag and lag[i, j, 0] > 0.0:
+                        done = _serve(cal_open, cal_close, cal_cum, cal_cend, off, m, alw, end,
+                                      lag[i, j, 0], hint, 0)[1]
+                        if done > horizon:
+                            ok = False
+                        else:
+                            ts += done - end
+            if ok:
+                n_c[n_next] = i
+                n_t[n_next] = done
+                n_s[n_next] = ts
+                n_q[n_next] = tq
+                n_a[n_next] = l_a[lr]
+                n_v[n_next] = l_v[lr]
+                n_next += 1
+            else:  # open at the horizon
+                stuck[i] = True
+                tri[i, 0] = ts
+                tri[i, 1] = tq
+                tri[i, 2] = l_a[lr]
+                o_visits[i] = l_v[lr]
+            if record:
+                v_i[nv, 0] = i
+                v_i[nv, 1] = j
+                v_i[nv, 2] = 0
+                v_i[nv, 3] = s
+                v_i[nv, 4] = K_SUB
+                v_f[nv, 0] = a
+                v_f[nv, 1] = start
+                v_f[nv, 2] = end
+                nv += 1
+        # live cases for the next station: the two lists merged by current time
+        if n_rest == 0:
+            l_c, n_c = n_c, l_c
+            l_t, n_t = n_t, l_t
+            l_s, n_s = n_s, l_s
+            l_q, n_q = n_q, l_q
+            l_a, n_a = n_a, l_a
+            l_v, n_v = n_v, l_v
+            n_live = n_next
+            continue
+        x = 0
+        y = 0
+        n_live = 0
+        while x < n_next or y < n_rest:
+            if y >= n_rest or (x < n_next and n_t[x] <= r_t[y]):
+                l_c[n_live] = n_c[x]
+                l_t[n_live] = n_t[x]
+                l_s[n_live] = n_s[x]
+                l_q[n_live] = n_q[x]
+                l_a[n_live] = n_a[x]
+                l_v[n_live] = n_v[x]
+                x += 1
+            else:
+                l_c[n_live] = r_c[y]
+                l_t[n_live] = r_t[y]
+                l_s[n_live] = r_s[y]
+                l_q[n_live] = r_q[y]
+                l_a[n_live] = r_a[y]
+                l_v[n_live] = r_v[y]
+                y += 1
+            n_live += 1
+    for r in range(n_live):  # completed
+        i = l_c[r]
+        cur[i] = l_t[r]
+        tri[i, 0] = l_s[r]
+        tri[i, 1] = l_q[r]
+        tri[i, 2] = l_a[r]
+        o_visits[i] = l_v[r]
+    return nv
+
+
+@njit(cache=True)
+def _item_flags(run_item: Any, delay: F64, visit: Any) -> I64:
+    """Per item: 1 every case runs it, 2 no delay, 4 always a visit, 8 never a visit."""
+    n, J = run_item.shape
+    all_run = np.ones(J, dtype=np.bool_)
+    no_delay = np.ones(J, dtype=np.bool_)
+    all_visit = np.ones(J, dtype=np.bool_)
+    no_visit = np.ones(J, dtype=np.bool_)
+    for i in range(n):
+        for j in range(J):
+            if not run_item[i, j]:
+                all_run[j] = False
+            if delay[i, j] > 0.0:
+                no_delay[j] = False
+            if visit[i, j]:
+                no_visit[j] = False
+            else:
+                all_visit[j] = False
+    out = np.zeros(J, dtype=np.int64)
+    for j in range(J):
+        out[j] = all_run[j] * 1 + no_delay[j] * 2 + all_visit[j] * 4 + no_visit[j] * 8
+    return out
 
 
 # --------------------------------------------------------------------------- Python side
@@ -886,11 +1286,17 @@ def _input_args(model: Model, inp: Inputs) -> tuple[Any, ...]:
         raise UsageError(f"vector engine: reneging needs inputs.patience of shape {(n, J, K)} "
                          f"(got {inp.patience.shape})")
     patience = _contig(inp.patience, np.float64) if has_pat else np.zeros((1, 1, 1))
+    in_lag: np.ndarray = getattr(inp, "lag", np.zeros((0, 0, 0)))
+    has_lag = in_lag.size > 0 and not (_is_broadcast(in_lag) and not in_lag.any())
+    if has_lag and in_lag.shape != (n, J, K):
+        raise UsageError(f"vector engine: inputs.lag has shape {in_lag.shape}, "
+                         f"expected {(n, J, K)}")
+    lag = _contig(in_lag, np.float64) if has_lag else np.zeros((1, 1, 1))
     return (
         _contig(inp.arrival, np.float64), _contig(inp.cls, np.int64),
         _contig(inp.channel, np.int64), _contig(inp.run_item, np.bool_),
         _contig(inp.visit, np.bool_), _contig(inp.delay, np.float64),
-        _contig(inp.service, np.float64), _contig(inp.deficient, np.bool_), fix,
+        _contig(inp.service, np.float64), has_lag, lag, _contig(inp.deficient, np.bool_), fix,
         has_pat, patience, _contig(inp.audit, np.bool_), _contig(inp.audit_service, np.float64),
     )
 
@@ -903,6 +1309,7 @@ class _State:
         i64 = np.int64
         self.sc = np.zeros(NSC, dtype=i64)
         self.sc[SC_FREE] = -1
+        self.scf = np.zeros(1)
         cap = 1024
         self.ev_t = np.empty(cap)
         self.ev_s = np.empty(cap, dtype=i64)
@@ -916,9 +1323,13 @@ class _State:
         self.st_wait = np.zeros(S, dtype=i64)
         self.dirty = np.zeros(S, dtype=i64)
         self.dflag = np.zeros(S, dtype=i64)
+        self.st_hint = np.asarray(cm.args[3], dtype=i64).copy()  # calendar offsets
         self.cs_i = np.zeros((n, NCI), dtype=i64)
         self.cs_f = np.zeros((n, NCF))
         self.br_i = np.zeros((n * W, NBI), dtype=i64)
+        g = np.arange(n * W, dtype=i64)
+        self.br_i[:, BI_CASE] = g // W
+        self.br_i[:, BI_BR] = g % W
         self.br_f = np.zeros((n * W, NBF))
         self.status = np.zeros(n, dtype=i64)
         self.end = np.full(n, np.nan)
@@ -932,14 +1343,33 @@ class _State:
 
     def run(self, cm: _Compiled, record: bool, base: int, n_loaded: int, t_stop: float,
             inputs: tuple[Any, ...]) -> None:
-        out = _run(*cm.args, record, base, n_loaded, t_stop, *inputs,
-                   self.sc, self.ev_t, self.ev_s, self.ev_p, self.stack, self.nd_i, self.nd_t,
-                   self.q_head, self.q_tail, self.st_busy, self.st_wait, self.dirty, self.dflag,
-                   self.cs_i, self.cs_f, self.br_i, self.br_f,
-                   self.status, self.end, self.visits, self.rework, self.supp,
-                   self.v_i, self.v_f, self.v_r)
-        (self.ev_t, self.ev_s, self.ev_p, self.stack, self.nd_i, self.nd_t,
-         self.v_i, self.v_f, self.v_r) = out
+        """Run the kernel up to ``t_stop``, growing its arrays whenever it asks for room."""
+        while True:
+            kernel: Callable[..., int] = _run  # the arguments are checked by numba
+            status = kernel(
+                *cm.args, record, base, n_loaded, t_stop, *inputs,
+                self.sc, self.scf, self.ev_t, self.ev_s, self.ev_p, self.stack, self.nd_i,
+                self.nd_t, self.q_head, self.q_tail, self.st_busy, self.st_wait, self.dirty,
+                self.dflag, self.st_hint, self.cs_i, self.cs_f, self.br_i, self.br_f,
+                self.status, self.end, self.visits, self.rework, self.supp,
+                self.v_i, self.v_f, self.v_r)
+            if status == 0:
+                return
+            self._grow(cm, record)
+
+    def _grow(self, cm: _Compiled, record: bool) -> None:
+        """Double every array the kernel's capacity checks (same margins) find short."""
+        sc = self.sc
+        need_n = cm.n_items + 1
+        if sc[SC_HSIZE] + 2 > self.ev_t.shape[0]:
+            self.ev_t, self.ev_s, self.ev_p = (_double(a) for a in (self.ev_t, self.ev_s,
+                                                                     self.ev_p))
+        if sc[SC_SP] + cm.width + 1 > self.stack.shape[0]:
+            self.stack = _double(self.stack)
+        if sc[SC_NCOUNT] + need_n > self.nd_i.shape[0]:
+            self.nd_i, self.nd_t = _double(self.nd_i), _double(self.nd_t)
+        if record and sc[SC_NV] + need_n > self.v_i.shape[0]:
+            self.v_i, self.v_f, self.v_r = (_double(a) for a in (self.v_i, self.v_f, self.v_r))
 
     def result(self, cm: _Compiled, replication: int, record: bool) -> RepResult:
         n = self.status.shape[0]
@@ -965,14 +1395,126 @@ class _State:
         return int(self.sc[SC_EVENTS])
 
 
+def _double(a: np.ndarray) -> np.ndarray:
+    b = np.empty((2 * a.shape[0], *a.shape[1:]), dtype=a.dtype)
+    b[: a.shape[0]] = a
+    return b
+
+
 def _visit_estimate(model: Model, inp: Inputs) -> int:
     pools = int(((inp.channel == 2) & (np.asarray(model.class_pool)[inp.cls] >= 0)).sum())
     return int(inp.run_item.sum()) + int(inp.audit.sum()) + pools
 
 
-def simulate(model: Model, inputs: Inputs, record_visits: bool = True) -> RepResult:
-    """Run one replication of ``model`` on ``inputs`` (docs/model.md)."""
+def _feedforward_plan(model: Model, inp: Inputs) -> tuple[I64, I64, I64] | None:
+    """Station order and items per station if :func:`_ff_run` applies, else ``None``."""
+    if inp.n == 0:
+        return None
+    K = int(inp.service.shape[2])
+    if K > 1 and inp.deficient[:, :, : K - 1].any():
+        return None  # rework: a case revisits a station
+    if inp.audit.any():
+        return None
+    pools = np.asarray(model.class_pool)[inp.cls]
+    if ((inp.channel == 2) & (pools >= 0)).any():
+        return None
+    if np.asarray(model.station_renege).any() and (
+            np.isfinite(inp.patience.flat[0]) if _is_broadcast(inp.patience)
+            else np.isfinite(inp.patience).any()):
+        return None
+    present = np.flatnonzero(np.bincount(inp.cls, minlength=len(model.class_names)))
+    prio = np.asarray(model.class_priority)[present]
+    if np.asarray(model.station_priority).any() and prio.min() != prio.max():
+        return None
+    S = model.n_stations
+    succ: list[set[int]] = [set() for _ in range(S)]
+    used_items: set[int] = set()
+    for r in np.unique(np.asarray(model.class_route)[present]):
+        chain: list[int] = []
+        for st in range(model.route_stage_ptr[r], model.route_stage_ptr[r + 1]):
+            items = model.stage_items[model.stage_item_ptr[st]:model.stage_item_ptr[st + 1]]
+            if model.stage_mode[st] == PARALLEL and len(items) > 1:
+                return None
+            chain.extend(int(j) for j in items)
+        stations = [int(model.item_station[j]) for j in chain]
+        if len(set(stations)) != len(stations):
+            return None  # the route revisits a station
+        used_items.update(chain)
+        for a, b in itertools.pairwise(stations):
+            succ[a].add(b)
+    indeg = [0] * S
+    for a in range(S):
+        for b in succ[a]:
+            indeg[b] += 1
+    ready = [s for s in range(S) if indeg[s] == 0]
+    topo: list[int] = []
+    while ready:
+        a = ready.pop(0)
+        topo.append(a)
+        for b in sorted(succ[a]):
+            indeg[b] -= 1
+            if indeg[b] == 0:
+                ready.append(b)
+    if len(topo) != S:
+        return None  # routes visit stations in conflicting orders
+    ptr: list[int] = [0]
+    items_at: list[int] = []
+    for s in topo:
+        items_at.extend(j for j in sorted(used_items) if model.item_station[j] == s)
+        ptr.append(len(items_at))
+    i64 = np.int64
+    return (np.asarray(topo, dtype=i64), np.asarray(ptr, dtype=i64),
+            np.asarray(items_at, dtype=i64))
+
+
+def _simulate_ff(model: Model, inp: Inputs, plan: tuple[I64, I64, I64], cm: _Compiled,
+                 args: tuple[Any, ...], record: bool) -> RepResult:
+    topo, ptr, items = plan
+    n = inp.n
+    a = cm.args
+    cur = np.empty(n)
+    stuck = np.zeros(n, dtype=np.bool_)
+    tri = np.zeros((n, 3))
+    visits = np.zeros(n, dtype=np.int64)
+    cap = int(inp.run_item.sum()) if record else 1
+    v_i = np.empty((max(cap, 1), 5), dtype=np.int64)
+    v_f = np.empty((max(cap, 1), 3))
+    run_item = _contig(inp.run_item, np.bool_)
+    delay = _contig(inp.delay, np.float64)
+    visit = _contig(inp.visit, np.bool_)
+    flags = _item_flags(run_item, delay, visit)
+    nv = _ff_run(topo, ptr, items, flags, a[0], a[3], a[4], a[5], a[6], a[7], a[8], a[9],
+                 cm.horizon, record, _contig(inp.arrival, np.float64), run_item, visit, delay,
+                 _contig(inp.service, np.float64), args[7], args[8],
+                 cur, stuck, tri, visits, v_i, v_f)
+    status = np.where(stuck, 0, 1).astype(np.int64)
+    end = np.where(stuck, np.nan, cur)
+    rows = None
+    if record:
+        vi, vf = v_i[:nv], v_f[:nv]
+        rows = Visits(case=vi[:, 0].copy(), item=vi[:, 1].copy(), attempt=vi[:, 2].copy(),
+                      station=vi[:, 3].copy(), kind=vi[:, 4].copy(), joined=vf[:, 0].copy(),
+                      start=vf[:, 1].copy(), end=vf[:, 2].copy(),
+                      reneged=np.zeros(nv, dtype=np.bool_))
+    zeros = np.zeros(n, dtype=np.int64)
+    return RepResult(replication=inp.replication, status=status, end=end, visits_count=visits,
+                     rework=zeros, supplements=zeros.copy(), t_service=tri[:, 0].copy(),
+                     t_queue=tri[:, 1].copy(), t_applicant=tri[:, 2].copy(), visits=rows)
+
+
+def simulate(model: Model, inputs: Inputs, record_visits: bool = True,
+             feedforward: bool = True) -> RepResult:
+    """Run one replication of ``model`` on ``inputs`` (docs/model.md).
+
+    ``feedforward``: use the station-by-station pass when the model allows it (see
+    :func:`_ff_run`; same records as the event loop, which ``False`` forces).
+    """
     cm = _compile_model(model)
+    if feedforward:
+        plan = _feedforward_plan(model, inputs)
+        if plan is not None:
+            args = _input_args(model, inputs)
+            return _simulate_ff(model, inputs, plan, cm, args, record_visits)
     args = _input_args(model, inputs)
     state = _State(cm, inputs.n, record_visits,
                    _visit_estimate(model, inputs) if record_visits else 0)
@@ -997,8 +1539,8 @@ def simulate_many(model: Model, replications: Sequence[int], seed: int | None = 
     return out
 
 
-def _concat(a: Inputs | None, b: Inputs) -> Inputs:
-    if a is None or a.n == 0:
+def _concat(a: Inputs, b: Inputs) -> Inputs:
+    if a.n == 0:
         return b
     out: dict[str, Any] = {}
     for name in Inputs.__dataclass_fields__:
@@ -1034,22 +1576,22 @@ def simulate_streaming(model: Model, replication: int, seed: int | None = None,
     kernel runs up to (not including) the arrival instant of the first case not drawn
     yet, then the next chunk is drawn and the run resumes.
     """
-    from sim.inputs import arrival_stream, draw
+    from sim.inputs import arrival_stream, draw_cases
 
     if chunk < 1:
         raise UsageError(f"simulate_streaming: chunk must be >= 1 (got {chunk})")
     cm = _compile_model(model)
-    arrival = arrival_stream(model, replication, seed).arrival
+    stream = arrival_stream(model, replication, seed)  # O(cases): times, classes, channels
+    arrival = stream.arrival
     n = int(arrival.shape[0])
     state = _State(cm, n, record_visits, 1 << 16)
-    window: Inputs | None = None  # inputs of cases base .. loaded - 1
+    window = draw_cases(model, replication, seed, 0, 0, stream)  # cases base .. loaded - 1
     base = loaded = 0
     while True:
         hi = min(n, loaded + chunk)
         if hi > loaded:
-            window = _concat(window, draw(model, replication, seed, cases=slice(loaded, hi)))
+            window = _concat(window, draw_cases(model, replication, seed, loaded, hi, stream))
             loaded = hi
-        assert window is not None
         t_stop = float(arrival[loaded]) if loaded < n else math.inf
         state.run(cm, record_visits, base, loaded, t_stop, _input_args(model, window))
         if loaded >= n:
