@@ -229,18 +229,6 @@ def prepare(sources: Sequence[str | Path | Scenario | Model],
     return labels, srcs, refs, models
 
 
-def fast_engine() -> str:
-    """The compiled ``vector`` engine when it is installed (it gives the same numbers as the
-    ``des`` reference, much faster), else the default engine."""
-    import importlib.util
-
-    from sim import engines
-
-    if "vector" in engines.ENGINES and importlib.util.find_spec("sim.engines.vector"):
-        return "vector"
-    return DEFAULT_ENGINE
-
-
 def compare(sources: Sequence[str | Path | Scenario | Model], replications: int | None = None,
             seed: int | None = None, engine: str | None = None, workers: int = 1,
             reforms_per_source: Sequence[Sequence[str]] | None = None,
@@ -249,7 +237,7 @@ def compare(sources: Sequence[str | Path | Scenario | Model], replications: int 
     """Run scenarios on common random numbers and difference their KPIs against the first.
 
     ``seed`` and ``replications`` default to the first scenario's ``run`` section and are
-    used for every scenario; ``engine`` defaults to :func:`fast_engine`.
+    used for every scenario; ``engine`` defaults to the compiled ``vector`` engine.
     ``reforms_per_source[k]`` is applied to scenario ``k`` (after its file's own reforms and
     any ``FILE@REFORM`` ones); ``reforms`` to every scenario.
     ``crn=False`` gives scenario ``k`` the seed ``seed + 1000 k`` instead (independent
@@ -261,7 +249,7 @@ def compare(sources: Sequence[str | Path | Scenario | Model], replications: int 
     """
     if len(sources) < 2:
         raise UsageError(f"compare needs at least two scenarios (got {len(sources)})")
-    engine = engine or fast_engine()
+    engine = engine or DEFAULT_ENGINE
     names, srcs, refs, models = prepare(sources, reforms_per_source, reforms)
     if labels is not None:
         if len(labels) != len(models):
@@ -506,7 +494,7 @@ lead_time_workdays and lead_time_days (means), their .p50/.p90/.p95, visits,
 rework_rounds, within_limit_share and stations.NAME.utilization.""")
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
                    help="FILE or FILE@REFORM[:ARGS][@...]; the first is the baseline")
-    add_run_options(p, engine_default=fast_engine())
+    add_run_options(p)
     cpus = max(1, min(os.cpu_count() or 1, 8))
     for action in p._actions:
         if action.dest == "workers":

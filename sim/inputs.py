@@ -7,9 +7,10 @@ common random numbers hold case by case across scenarios:
   (``key``), not by its position in time, so changing one class's channel mix does
   not reshuffle the others;
 * each quantity of each item (service, deficiency, fix, delay...) has its own stream,
-  seeded by ``SeedSequence(seed, spawn_key=(replication, quantity, class, item, block))``
-  over blocks of :data:`BLOCK` cases; an item removed by a reform takes no numbers from
-  the others, and any block can be drawn on its own;
+  seeded by ``SeedSequence(seed, spawn_key=(replication, quantity, class, item[,
+  submission], block))`` over blocks of :data:`BLOCK` cases; an item removed by a reform
+  takes no numbers from the others, the first submission's numbers do not depend on how
+  many resubmissions are allowed, and any block can be drawn on its own;
 * uniforms are drawn first and turned into durations by the inverse CDF, so a reform
   that changes a mean maps the same uniform to the new duration.
 
@@ -98,14 +99,7 @@ def _h(name: str) -> int:
 
 def _uniforms(seed: int, key: tuple[int, ...], n: int, width: int = 0) -> F64:
     """n uniforms (or n x width), block by block, each block its own keyed stream."""
-    shape_tail = (width,) if width else ()
-    out = np.empty((n, *shape_tail))
-    for b in range(0, (n + BLOCK - 1) // BLOCK):
-        lo, hi = b * BLOCK, min(n, (b + 1) * BLOCK)
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(
-            *key, b))))
-        out[lo:hi] = rng.random((BLOCK, *shape_tail))[: hi - lo]
-    return out
+    return _uniforms_range(seed, key, 0, n, width)
 
 
 def _profile_weight(t: F64, start_weekday: int, weekday: list[float] | None,
@@ -153,117 +147,18 @@ def arrival_times(e: F64, total: float, cal: WorkCalendar, end: float, start_wee
 
 def draw(model: Model, replication: int, seed: int | None = None, *,
          cases: slice | None = None) -> Inputs:
-    """Draw every random input of one replication.
+    """Draw every random input of one replication (``seed`` defaults to the scenario's).
 
     ``cases=slice(a, b)``: only cases ``a .. b - 1`` in arrival order, equal to the
     same rows of the whole draw (see :func:`draw_cases`).
     """
+    lo, hi = 0, 2**62
     if cases is not None:
         if cases.step not in (None, 1):
             raise ValueError("draw: cases must be a slice with step 1")
         lo = 0 if cases.start is None else int(cases.start)
-        hi = 2**62 if cases.stop is None else int(cases.stop)
-        return draw_cases(model, replication, seed, lo, hi)
-    sc = model.scenario
-    seed = sc.run.seed if seed is None else seed
-    rep = replication
-    J, K_max = model.n_items, model.max_attempts
-    q_any = any(model.deficiency_probability(j, 0) > 0 for j in range(J))
-    K = K_max if q_any else 1
-    renege_any = bool(model.station_renege.any())
-    lag_any = any(f is not None for f in model.item_lag)
-    start_weekday = sc.run.start_date.weekday()
-    always = WorkCalendar.always_open("always")
-
-    parts: list[dict[str, np.ndarray]] = []
-    for c, cname in enumerate(model.class_names):
-        cls = sc.classes[cname]
-        hc = _h(cname)
-        total = model.expected_arrivals(c)
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
-            seed, spawn_key=(rep, Q_ARRIVAL, hc))))
-        n = int(rng.poisson(total)) if total > 0 else 0
-        e = np.sort(rng.random(n)) * total
-        u_ch = _uniforms(seed, (rep, Q_CHANNEL, hc), n)
-        channel = np.where(u_ch < cls.online_share, ONLINE,
-                           np.where(u_ch < cls.online_share + cls.proxy_share, PROXY, WINDOW))
-        arrival = np.empty(n)
-        for ch, cal in ((WINDOW, model.report), (ONLINE, always), (PROXY, always)):
-            m = channel == ch
-            if m.any():
-                arrival[m] = arrival_times(e[m], total, cal, model.arrival_end, start_weekday,
-                                           cls.weekday_profile, cls.hour_profile)
-        pool = int(model.class_pool[c])
-        d: dict[str, np.ndarray] = {
-            "arrival": arrival, "cls": np.full(n, c, dtype=np.int64),
-            "channel": channel.astype(np.int64), "key": np.arange(n, dtype=np.int64),
-            "run_item": np.zeros((n, J), dtype=np.bool_),
-            "visit": np.zeros((n, J), dtype=np.bool_), "delay": np.zeros((n, J)),
-            "service": np.zeros((n, J, K)),
-            "lag": np.zeros((n, J, K)) if lag_any else np.zeros((0, 0, 0)),
-            "deficient": np.zeros((n, J, K), dtype=np.bool_),
-            "fix": np.zeros((n, J, K)), "patience": np.full((n, J, K), np.inf) if renege_any
-            else np.zeros((0, 0, 0)),
-            "audit": np.zeros((n, J), dtype=np.bool_), "audit_service": np.zeros((n, J)),
-            "revoked": np.zeros((n, J), dtype=np.bool_),
-        }
-        r = int(model.class_route[c])
-        for s in range(model.route_stage_ptr[r], model.route_stage_ptr[r + 1]):
-            hs = _h(model.stage_names[s])
-            p_stage = float(model.stage_probability[s])
-            stage_on = (np.ones(n, dtype=np.bool_) if p_stage >= 1.0 else
-                        _uniforms(seed, (rep, Q_STAGE, hc, hs), n) < p_stage)
-            for j in model.stage_items[model.stage_item_ptr[s]:model.stage_item_ptr[s + 1]]:
-                j = int(j)
-                it = sc.items[model.item_names[j]]
-                key = (hc, _h(model.item_names[j]))
-                on = stage_on.copy()
-                if it.skip_probability > 0:
-                    on &= _uniforms(seed, (rep, Q_SKIP, *key), n) >= it.skip_probability
-                d["run_item"][:, j] = on
-                d["visit"][:, j] = (channel == WINDOW) | ((channel == ONLINE) & ~it.online)
-                dfam = model.item_delay[j]
-                if dfam is not None:
-                    d["delay"][:, j] = dfam.ppf(_uniforms(seed, (rep, Q_DELAY, *key), n))
-                d["service"][:, j, :] = model.item_service[j].ppf(
-                    _uniforms(seed, (rep, Q_SERVICE, *key), n, K))
-                lfam = model.item_lag[j]
-                if lfam is not None:
-                    d["lag"][:, j, :] = lfam.ppf(_uniforms(seed, (rep, Q_LAG, *key), n, K))
-                if K > 1:
-                    p_win = model.deficiency_probability(j, WINDOW)
-                    p_case = np.full(n, p_win)
-                    if pool >= 0:
-                        p_case[channel == PROXY] = model.deficiency_probability(j, PROXY, pool)
-                    u = _uniforms(seed, (rep, Q_DEFICIENT, *key), n, K)
-                    d["deficient"][:, j, :] = u < p_case[:, None]
-                    d["fix"][:, j, :] = model.item_fix[j].ppf(
-                        _uniforms(seed, (rep, Q_FIX, *key), n, K))
-                pat: Family | None = model.station_patience[int(model.item_station[j])]
-                if pat is not None:
-                    d["patience"][:, j, :] = pat.ppf(_uniforms(seed, (rep, Q_PATIENCE, *key), n, K))
-                if model.item_audit_station[j] >= 0:
-                    a = _uniforms(seed, (rep, Q_AUDIT, *key), n) < it.audit_probability
-                    d["audit"][:, j] = a & on
-                    afam = model.item_audit_service[j]
-                    assert afam is not None
-                    d["audit_service"][:, j] = afam.ppf(
-                        _uniforms(seed, (rep, Q_AUDIT_SERVICE, *key), n))
-                    d["revoked"][:, j] = d["audit"][:, j] & (
-                        _uniforms(seed, (rep, Q_REVOKE, *key), n) < it.revoke_probability)
-        parts.append(d)
-
-    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    order = np.lexsort((merged["key"], merged["cls"], merged["arrival"]))
-    out = {k: (v[order] if v.shape[0] else v) for k, v in merged.items()}
-    n_all = out["arrival"].shape[0]
-    if not renege_any:
-        out["patience"] = np.broadcast_to(np.inf, (n_all, J, K))
-    if not lag_any:
-        out["lag"] = np.broadcast_to(0.0, (n_all, J, K))
-    if K == 1:
-        out["fix"] = np.broadcast_to(0.0, (n_all, J, K))
-    return Inputs(replication=rep, **out)
+        hi = hi if cases.stop is None else int(cases.stop)
+    return draw_cases(model, replication, seed, lo, hi)
 
 
 # --------------------------------------------------------------------------- drawing a slice
@@ -336,6 +231,12 @@ def _uniforms_range(seed: int, key: tuple[int, ...], k0: int, k1: int, width: in
     return out
 
 
+def _per_attempt(seed: int, key: tuple[int, ...], k0: int, k1: int, attempts: int) -> F64:
+    """(k1 - k0, attempts) uniforms: submission k has its own stream, so the numbers of
+    the first submissions do not depend on how many submissions are allowed."""
+    return np.stack([_uniforms_range(seed, (*key, k), k0, k1) for k in range(attempts)], axis=1)
+
+
 def draw_cases(model: Model, replication: int, seed: int | None, start: int, stop: int,
                stream: ArrivalStream | None = None) -> Inputs:
     """The inputs of cases ``start .. stop - 1`` (arrival order) of one replication.
@@ -360,9 +261,12 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
         "arrival": a.arrival[start:stop].copy(), "cls": a.cls[start:stop].copy(),
         "channel": a.channel[start:stop].copy(), "key": a.key[start:stop].copy(),
         "run_item": np.zeros((n, J), dtype=np.bool_), "visit": np.zeros((n, J), dtype=np.bool_),
-        "delay": np.zeros((n, J)), "service": np.zeros((n, J, K)), "lag": np.zeros((n, J, K)),
-        "deficient": np.zeros((n, J, K), dtype=np.bool_), "fix": np.zeros((n, J, K)),
-        "patience": np.full((n, J, K), np.inf),
+        "delay": np.zeros((n, J)), "service": np.zeros((n, J, K)),
+        "lag": np.zeros((n, J, K)) if lag_any else np.broadcast_to(0.0, (n, J, K)),
+        "deficient": np.zeros((n, J, K), dtype=np.bool_),
+        "fix": np.zeros((n, J, K)) if K > 1 else np.broadcast_to(0.0, (n, J, K)),
+        "patience": (np.full((n, J, K), np.inf) if renege_any
+                     else np.broadcast_to(np.inf, (n, J, K))),
         "audit": np.zeros((n, J), dtype=np.bool_), "audit_service": np.zeros((n, J)),
         "revoked": np.zeros((n, J), dtype=np.bool_),
     }
@@ -401,23 +305,23 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
                     out["delay"][rows, j] = dfam.ppf(
                         _uniforms_range(seed, (rep, Q_DELAY, *key), k0, k1))[sel]
                 out["service"][rows, j, :] = model.item_service[j].ppf(
-                    _uniforms_range(seed, (rep, Q_SERVICE, *key), k0, k1, K))[sel]
+                    _per_attempt(seed, (rep, Q_SERVICE, *key), k0, k1, K))[sel]
                 lfam = model.item_lag[j]
                 if lfam is not None:
                     out["lag"][rows, j, :] = lfam.ppf(
-                        _uniforms_range(seed, (rep, Q_LAG, *key), k0, k1, K))[sel]
+                        _per_attempt(seed, (rep, Q_LAG, *key), k0, k1, K))[sel]
                 if K > 1:
                     p_case = np.full(m, model.deficiency_probability(j, WINDOW))
                     if pool >= 0:
                         p_case[channel == PROXY] = model.deficiency_probability(j, PROXY, pool)
-                    u = _uniforms_range(seed, (rep, Q_DEFICIENT, *key), k0, k1, K)
+                    u = _per_attempt(seed, (rep, Q_DEFICIENT, *key), k0, k1, K)
                     out["deficient"][rows, j, :] = (u < p_case[:, None])[sel]
                     out["fix"][rows, j, :] = model.item_fix[j].ppf(
-                        _uniforms_range(seed, (rep, Q_FIX, *key), k0, k1, K))[sel]
+                        _per_attempt(seed, (rep, Q_FIX, *key), k0, k1, K))[sel]
                 pat: Family | None = model.station_patience[int(model.item_station[j])]
                 if pat is not None:
                     out["patience"][rows, j, :] = pat.ppf(
-                        _uniforms_range(seed, (rep, Q_PATIENCE, *key), k0, k1, K))[sel]
+                        _per_attempt(seed, (rep, Q_PATIENCE, *key), k0, k1, K))[sel]
                 if model.item_audit_station[j] >= 0:
                     au = (_uniforms_range(seed, (rep, Q_AUDIT, *key), k0, k1)
                           < it.audit_probability) & on
@@ -429,10 +333,4 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
                     out["revoked"][rows, j] = (au & (
                         _uniforms_range(seed, (rep, Q_REVOKE, *key), k0, k1)
                         < it.revoke_probability))[sel]
-    if not renege_any:
-        out["patience"] = np.broadcast_to(np.inf, (n, J, K))
-    if not lag_any:
-        out["lag"] = np.broadcast_to(0.0, (n, J, K))
-    if K == 1:
-        out["fix"] = np.broadcast_to(0.0, (n, J, K))
     return Inputs(replication=rep, **out)

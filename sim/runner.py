@@ -26,7 +26,7 @@ from sim.records import case_table, station_table
 from sim.schema import Scenario
 from sim.stats import QUANTILES, ci95, replication_kpis, summarize
 
-DEFAULT_ENGINE = "des"
+DEFAULT_ENGINE = "vector"  # the compiled core; "des" is the SimPy reference
 
 
 @dataclass

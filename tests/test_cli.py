@@ -26,7 +26,7 @@ def _run_json(tmp_path: Path, *args: str, name: str = "out.json") -> dict[str, A
 def test_json_contract(tmp_path: Path) -> None:
     d = _run_json(tmp_path, "-n", "2", "--seed", "3")
     assert {"scenario", "engine", "replications", "seed", "cases", "kpis", "stations"} <= set(d)
-    assert d["replications"] == 2 and d["seed"] == 3 and d["engine"] == "des"
+    assert d["replications"] == 2 and d["seed"] == 3 and d["engine"] == "vector"
     assert {"arrived", "completed", "open_at_horizon"} <= set(d["cases"])
     k = d["kpis"]
     for key in ("lead_time_workdays", "lead_time_days"):
@@ -53,6 +53,15 @@ def test_same_seed_identical_json_any_workers(tmp_path: Path) -> None:
     assert a.read_text() == b.read_text()
     c = _run_json(tmp_path, "-n", "3", "--seed", "12", name="c.json")
     assert c["kpis"] != json.loads(a.read_text())["kpis"]
+
+
+def test_engines_print_identical_kpis(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", MINI, "-n", "2", "--engine", "des"]) == 0
+    des_out = capsys.readouterr().out
+    assert main(["run", MINI, "-n", "2", "--engine", "vector"]) == 0
+    vec_out = capsys.readouterr().out
+    assert "engine des" in des_out and "engine vector" in vec_out
+    assert des_out.replace("engine des", "") == vec_out.replace("engine vector", "")
 
 
 def test_prints_tables(capsys: pytest.CaptureFixture[str]) -> None:

@@ -139,7 +139,7 @@ def test_run_report_folder(result: RunResult, tmp_path: Path) -> None:
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "<link" not in html
     # the scenario, the seed, the engine, assumptions and sources
-    assert "mini-report" in html and "seed 7" in html and "engine des" in html
+    assert "mini-report" in html and "seed 7" in html and "engine vector" in html
     assert "two clerks &lt;script&gt;x&lt;/script&gt;" in html  # escaped
     assert "EXTERNAL: a law, art. 42" in html
     assert "items.*.materials" in html

@@ -75,12 +75,12 @@ def _loaded() -> Any:
 
 
 def test_meets_target_with_the_fewest_servers() -> None:
-    target = "lead_time_workdays.mean<=1.6"
+    target = "lead_time_workdays.mean<=1.75"
     with pytest.warns(UserWarning):  # the scenario as given is overloaded
         build(_loaded())
     res = staff(_loaded(), target, replications=2)
     assert res.met and res.target.met(res.metrics)
-    assert res.value <= 1.6
+    assert res.value <= 1.75
     steps = [e.step for e in res.evaluations]
     assert steps[0] == "analytic start (Erlang C)"
     assert any(re.match(r"\+\d+ at ", s) for s in steps)  # the simulation asked for more
