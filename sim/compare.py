@@ -158,8 +158,10 @@ class CompareResult:
 
         ``{"baseline", "seed", "replications", "engine", "common_random_numbers",
         "scenarios": [{<the run contract of govsim run --json>, "label", "source",
-        "reforms", "differences": {KPI: {"mean", "ci95": [lo, hi]}}}, ...]}``, differences
-        against the first scenario (whose own are zero).
+        "reforms", "differences": {KPI: {"mean", "ci95": [lo, hi]}}}, ...],
+        "differences": {KPI: {"mean", "ci95"}}, "differences_by_scenario": {LABEL: {...}}}``:
+        differences against the first scenario (whose own are zero); the top-level
+        ``differences`` are those of the second scenario (``govsim compare A B``).
         """
         diffs = self.differences
         scen = []
@@ -174,7 +176,10 @@ class CompareResult:
             scen.append(d)
         return _clean({"baseline": self.baseline, "seed": self.seed,
                        "replications": self.replications, "engine": self.engine,
-                       "common_random_numbers": self.crn, "scenarios": scen})
+                       "common_random_numbers": self.crn, "scenarios": scen,
+                       "differences": scen[1]["differences"] if len(scen) > 1 else {},
+                       "differences_by_scenario": {d["label"]: d["differences"]
+                                                   for d in scen[1:]}})
 
 
 def split_source(text: str) -> tuple[str, list[str]]:

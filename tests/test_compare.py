@@ -135,6 +135,9 @@ def test_cli_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert d["scenarios"][1]["reforms"] == ["conditional"]
     lt = d["scenarios"][1]["differences"]["lead_time_workdays"]
     assert lt["ci95"][0] <= lt["mean"] <= lt["ci95"][1]
+    # the top level holds the differences of `compare A B` (B against A)
+    assert d["differences"] == d["scenarios"][1]["differences"]
+    assert d["differences_by_scenario"] == {"mini@conditional": d["differences"]}
 
 
 def test_alone_takes_a_reform_package_apart(tmp_path: Path,
