@@ -262,7 +262,9 @@ def test_seed_scenarios_run(path: Path) -> None:
 def test_seed_scenarios_run_in_full(path: Path) -> None:
     r = sim.run(path, replications=2, engine=ENGINES[-1])
     tot = r.to_dict()["cases"]
-    assert tot["completed"] > 0.95 * tot["arrived"]
+    # nearly every case ends by the horizon (hotline callers may end by hanging up)
+    assert tot["completed"] + tot["abandoned"] > 0.95 * tot["arrived"]
+    assert tot["completed"] > 0.5 * tot["arrived"]
 
 
 @pytest.mark.slow
