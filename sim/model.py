@@ -139,14 +139,10 @@ class Model:
         p = self.deficiency_probability(item, channel, pool)
         return float(sum(p**k for k in range(self.max_attempts)))
 
-    def offered_load(self) -> dict[str, float]:
-        """Offered load per service station: work arriving / work the servers can do.
-
-        Mean work (service hours, rework included) that all cases bring over the arrival
-        window, divided by servers x the station's working hours in that window. At or
-        above 1 the queue grows without bound.
-        """
-        work = np.zeros(self.n_service_stations)
+    def expected_submissions(self) -> NDArray[np.float64]:
+        """Mean submissions of each item over the arrival window (rework included):
+        arrivals x stage probability x (1 - skip probability) x expected attempts."""
+        subs = np.zeros(self.n_items)
         for c in range(len(self.class_names)):
             n = self.expected_arrivals(c)
             r = int(self.class_route[c])
@@ -155,9 +151,22 @@ class Model:
                 for j in self.stage_items[self.stage_item_ptr[s]:self.stage_item_ptr[s + 1]]:
                     j = int(j)
                     skip = self.scenario.items[self.item_names[j]].skip_probability
-                    work[self.item_station[j]] += (n * p_stage * (1 - skip)
-                                                   * self.expected_attempts(j)
-                                                   * self.item_service[j].mean)
+                    subs[j] += n * p_stage * (1 - skip) * self.expected_attempts(j)
+        return subs
+
+    def expected_work(self) -> NDArray[np.float64]:
+        """Mean service hours each item brings over the arrival window."""
+        return self.expected_submissions() * np.array([f.mean for f in self.item_service])
+
+    def offered_load(self) -> dict[str, float]:
+        """Offered load per service station: work arriving / work the servers can do.
+
+        Mean work (service hours, rework included) that all cases bring over the arrival
+        window, divided by servers x the station's working hours in that window. At or
+        above 1 the queue grows without bound.
+        """
+        work = np.bincount(self.item_station, weights=self.expected_work(),
+                           minlength=self.n_stations)
         out = {}
         for k in range(self.n_service_stations):
             cal = self.calendar_of(k)

@@ -401,17 +401,7 @@ def expected_work(s: Scenario, model: Model | None = None) -> dict[str, float]:
     from sim.model import build
 
     m = build(s, warn=False) if model is None else model
-    work = dict.fromkeys(m.item_names, 0.0)
-    for c in range(len(m.class_names)):
-        n = m.expected_arrivals(c)
-        r = int(m.class_route[c])
-        for st in range(m.route_stage_ptr[r], m.route_stage_ptr[r + 1]):
-            p = float(m.stage_probability[st])
-            for j in m.stage_items[m.stage_item_ptr[st]:m.stage_item_ptr[st + 1]]:
-                j = int(j)
-                it = s.items[m.item_names[j]]
-                work[m.item_names[j]] += (n * p * (1 - it.skip_probability)
-                                          * m.expected_attempts(j) * m.item_service[j].mean)
+    work = dict(zip(m.item_names, m.expected_work().tolist(), strict=True))
     return work
 
 

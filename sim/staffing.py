@@ -169,19 +169,10 @@ class StationRates:
 def station_rates(model: Any) -> dict[str, StationRates]:
     """Visit rate and mean service of every service station (as offered_load counts them)."""
     n = model.n_service_stations
-    work = np.zeros(n)
-    visits = np.zeros(n)
-    for c in range(len(model.class_names)):
-        arrivals = model.expected_arrivals(c)
-        r = int(model.class_route[c])
-        for s in range(model.route_stage_ptr[r], model.route_stage_ptr[r + 1]):
-            p_stage = float(model.stage_probability[s])
-            for j in model.stage_items[model.stage_item_ptr[s]:model.stage_item_ptr[s + 1]]:
-                j = int(j)
-                skip = model.scenario.items[model.item_names[j]].skip_probability
-                v = arrivals * p_stage * (1 - skip) * model.expected_attempts(j)
-                visits[model.item_station[j]] += v
-                work[model.item_station[j]] += v * model.item_service[j].mean
+    subs = model.expected_submissions()
+    visits = np.bincount(model.item_station, weights=subs, minlength=model.n_stations)
+    work = np.bincount(model.item_station, weights=model.expected_work(),
+                       minlength=model.n_stations)
     out = {}
     for k in range(n):
         cal = model.calendar_of(k)
