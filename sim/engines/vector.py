@@ -5,18 +5,24 @@ Two kernels give the same records (tests check it bit for bit):
 **The event loop** (:func:`_run`) handles every feature. It is sequential, allocates
 nothing and is compiled without numba's reference counting:
 
-* **Events** live in a 4-ary heap keyed ``(time, seq)`` (arrays ``ev_t``, ``ev_s``,
-  ``ev_p``; ``ev_p`` packs ``target << 4 | action``). Arrivals are not put on the heap:
-  cases come in arrival order, so the next arrival is merged in from the input array.
-  Actions due at the current instant go on a LIFO stack instead of the heap, and a chain
-  of actions of one branch (service end -> result -> next item -> join) runs without any
-  push.
+* **Events** live in an 8-ary heap keyed by time alone (arrays ``ev_t``, ``ev_p``): the
+  events of one instant may be processed in any order (docs/model.md), so no sequence
+  number breaks ties. An action code packs ``target``, the item and attempt of a branch
+  event, and the action in one int64; when an event leaves the heap, the data of the
+  next one (branch and case rows, the item's inputs) is prefetched (:func:`_warm`), so
+  that its cache misses overlap with the current action instead of stalling the loop.
+  Arrivals are not put on the heap: cases come in arrival order, so the next arrival is
+  merged in from the input array. Actions due at the current instant go on a LIFO stack
+  instead of the heap, and a chain of actions of one branch (service end -> result ->
+  next item -> join) runs without any push.
 * **Queues**: a waiting entry has the key ``(priority, joined_at, case, slot)``. Every
   entry joins at the current instant, so ``joined_at`` never decreases along a queue:
   one doubly linked FIFO list per (station, priority level), in a shared pool of nodes,
   where an entry that joins at the same instant as the tail is inserted in
-  ``(case, slot)`` order. A renege unlinks its node in O(1); a renege timer carries the
-  sequence number it was armed with, so a stale one (the visit was served) does nothing.
+  ``(case, slot)`` order. A renege unlinks its node in O(1). Renege timers are never
+  cancelled: one acts only if its branch is waiting and that wait's own deadline
+  (``joined + patience``, recomputed bit for bit) is the current instant, so a stale
+  timer (its visit was served) does nothing, or exactly what the current wait's does.
 * **Simultaneity rule**: at an instant ``T`` every action at ``T`` is processed (stack,
   arrivals and heap events at ``T``), then every station touched by a join or a release
   at ``T`` dispatches in key order; a pool grant pushes the start of the case's route,
@@ -26,9 +32,10 @@ nothing and is compiled without numba's reference counting:
 * **Calendars** are concatenated with per-station offsets; ``W(t)``, ``W⁻¹(w)`` and
   ``next_open(t)`` repeat the scalar expressions of :mod:`sim.calendar`: the same
   interval indices (found by an exponential search from the station's last index, which
-  gives the bisection's index exactly) and the same arithmetic, no fastmath, so times
-  are bit-identical to the DES engine. The always-open calendar is computed as the
-  identity, which is what those expressions give on its single interval ``[0, 1e12)``.
+  gives the bisection's index exactly; ``next_open``'s follows from ``W``'s) and the
+  same arithmetic, no fastmath, so times are bit-identical to the DES engine. The
+  always-open calendar is computed as the identity, which is what those expressions give
+  on its single interval ``[0, 1e12)``.
 * **Resumable**: all state is in arrays kept by :class:`_State`. The kernel stops before
   an instant ``t_stop`` (:func:`simulate_streaming` draws the next chunk of cases
   there), and when an array is about to fill up it stops where it is and is called
@@ -56,7 +63,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 from numpy.typing import NDArray
 
 from sim.calendar import ALWAYS_OPEN_END
@@ -80,8 +90,8 @@ NCI = 8
 CF_WEND, CF_SUPP, CF_BEND, CF_S, CF_Q, CF_A = range(6)
 NCF = 6
 # branch int state columns
-BI_POS, BI_ITEM, BI_ATT, BI_STATE, BI_NODE, BI_RSEQ, BI_VROW, BI_CASE, BI_BR = range(9)
-NBI = 9
+BI_POS, BI_ITEM, BI_ATT, BI_STATE, BI_NODE, BI_VROW, BI_CASE, BI_BR = range(8)
+NBI = 8
 # branch float state columns
 BF_A, BF_START, BF_S, BF_Q, BF_AP, BF_PEND, BF_SEND = range(7)
 NBF = 7
@@ -93,9 +103,9 @@ P_NONE, P_SEQ, P_PAR = 0, 1, 2
 ND_CASE, ND_SLOT, ND_KIND, ND_REF, ND_VROW, ND_NEXT, ND_PREV = range(7)
 NND = 7
 # scalar state
-(SC_HSIZE, SC_SEQ, SC_NEXT, SC_FREE, SC_NCOUNT, SC_NV, SC_LO, SC_EVENTS, SC_SP, SC_NDIRTY,
- SC_MID, SC_DI) = range(12)
-NSC = 12
+(SC_HSIZE, SC_NEXT, SC_FREE, SC_NCOUNT, SC_NV, SC_LO, SC_EVENTS, SC_SP, SC_NDIRTY, SC_MID,
+ SC_DI) = range(11)
+NSC = 11
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
@@ -106,6 +116,30 @@ _no_nrt: Callable[[_F], _F] = njit(cache=True, _nrt=False)  # type: ignore[call-
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _prefetch_typer(typingctx: Any, arr: Any, idx: Any) -> Any:
+    """``_prefetch(arr, idx)``: ask the CPU to bring ``arr.flat[idx]`` (C order) into cache.
+
+    It computes nothing: a prefetch never faults and has no visible effect, so an index
+    that is off (or out of bounds) only wastes the hint; the records cannot depend on it.
+    """
+    sig = types.void(arr, types.intp)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        i8p = builder.bitcast(builder.gep(ary.data, [args[1]]), ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p.type, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [i8p, i32(0), i32(3), i32(1)])  # read, keep in all levels, data
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+# called from compiled code as ``_prefetch(arr, idx)`` (numba supplies ``typingctx``)
+_prefetch: Callable[[Any, int], None] = intrinsic(_prefetch_typer)  # type: ignore[assignment]
 
 
 @_no_nrt
@@ -215,17 +249,22 @@ def _serve(cal_open: F64, cal_close: F64, cal_cum: F64, cal_cend: F64, off: int,
         return T, (w if w <= ALWAYS_OPEN_END else np.inf)
     hi = off + m
     k = _first_gt(cal_open, off, hi, T, hint[hs]) - 1
+    # k2 = bisect_right(close, T) (next_open's index) follows from k without a search,
+    # as the intervals satisfy open[i] < close[i] <= open[i + 1] (WorkCalendar checks):
+    # every close before k is <= open[k] <= T and every close after k is > open > T
     if k < off:
         wT = 0.0
         k0 = off
+        k2 = off
     elif cal_close[k] <= T:
         wT = cal_cend[k]
         k0 = k
+        k2 = k + 1
     else:
         wT = cal_cum[k] + (T - cal_open[k])
         k0 = k
+        k2 = k
     hint[hs] = k0
-    k2 = _first_gt(cal_close, off, hi, T, k0)
     if k2 == hi:
         start = np.inf
     else:
@@ -238,54 +277,68 @@ def _serve(cal_open: F64, cal_close: F64, cal_cum: F64, cal_cend: F64, off: int,
 
 
 @_no_nrt
-def _hpush(ev_t: F64, ev_s: I64, ev_p: I64, n: int, t: float, s: int, p: int) -> None:
-    """Push onto a 4-ary min-heap of size ``n`` keyed ``(t, s)``."""
+def _hpush(ev_t: F64, ev_p: I64, n: int, t: float, p: int) -> None:
+    """Push onto an 8-ary min-heap of size ``n`` keyed by the time alone.
+
+    Events at one instant may come out in any order (docs/model.md: the outcome does not
+    depend on it), so there is no tie-breaking sequence number to compare and move. Eight
+    children per node: half the levels of a 4-ary heap for a pop, whose eight keys are
+    compared without branches (:func:`_hpop`).
+    """
     i = n
     while i > 0:
-        par = (i - 1) >> 2
+        par = (i - 1) >> 3
         pt = ev_t[par]
-        if pt < t or (pt == t and ev_s[par] < s):
+        if pt <= t:
             break
         ev_t[i] = pt
-        ev_s[i] = ev_s[par]
         ev_p[i] = ev_p[par]
         i = par
     ev_t[i] = t
-    ev_s[i] = s
     ev_p[i] = p
 
 
 @_no_nrt
-def _hpop(ev_t: F64, ev_s: I64, ev_p: I64, n: int) -> None:
-    """Remove the top of a 4-ary heap of size ``n``."""
+def _min2(a: int, ta: float, b: int, tb: float) -> tuple[int, float]:
+    """The (index, time) of the earlier of two heap slots, as selects (no branch)."""
+    return (a if ta <= tb else b), (ta if ta <= tb else tb)
+
+
+@_no_nrt
+def _hpop(ev_t: F64, ev_p: I64, n: int) -> None:
+    """Remove the top of an 8-ary heap of size ``n``."""
     n -= 1
     t = ev_t[n]
-    s = ev_s[n]
     p = ev_p[n]
     i = 0
     while True:
-        c = 4 * i + 1
-        if c >= n:
+        c = 8 * i + 1
+        if c + 7 < n:
+            # eight children: a tournament of selects, which compile to conditional
+            # moves (comparisons of random times defeat branch prediction)
+            a0, t0 = _min2(c, ev_t[c], c + 1, ev_t[c + 1])
+            a1, t1 = _min2(c + 2, ev_t[c + 2], c + 3, ev_t[c + 3])
+            a2, t2 = _min2(c + 4, ev_t[c + 4], c + 5, ev_t[c + 5])
+            a3, t3 = _min2(c + 6, ev_t[c + 6], c + 7, ev_t[c + 7])
+            b0, u0 = _min2(a0, t0, a1, t1)
+            b1, u1 = _min2(a2, t2, a3, t3)
+            best, bt = _min2(b0, u0, b1, u1)
+        elif c < n:
+            best = c
+            bt = ev_t[c]
+            for c2 in range(c + 1, n):
+                if ev_t[c2] < bt:
+                    best = c2
+                    bt = ev_t[c2]
+        else:
             break
-        best = c
-        bt = ev_t[c]
-        bs = ev_s[c]
-        last = c + 4 if c + 4 <= n else n
-        for c2 in range(c + 1, last):
-            t2 = ev_t[c2]
-            if t2 < bt or (t2 == bt and ev_s[c2] < bs):
-                best = c2
-                bt = t2
-                bs = ev_s[c2]
-        if bt < t or (bt == t and bs < s):
+        if bt < t:
             ev_t[i] = bt
-            ev_s[i] = bs
             ev_p[i] = ev_p[best]
             i = best
         else:
             break
     ev_t[i] = t
-    ev_s[i] = s
     ev_p[i] = p
 
 
@@ -325,6 +378,53 @@ def _unlink(nd_i: I64, q_head: I64, q_tail: I64, q: int, node: int) -> None:
         nd_i[nx, ND_PREV] = p
 
 
+@_no_nrt
+def _bits(m: int) -> int:
+    """Bits that hold the values ``0 .. m - 1``."""
+    b = 0
+    while (1 << b) < m:
+        b += 1
+    return b
+
+
+@_no_nrt
+def _warm(code: int, sh: int, kb: int, W: int, base: int, J: int, K: int, has_pat: bool,
+          br_i: I64, br_f: F64, cs_i: I64, cs_f: F64, visit: Any, service: Any,
+          patience: Any, deficient: Any, fix: Any, run_item: Any, delay: F64) -> None:
+    """Prefetch what the action ``code`` will read: its branch's and case's state rows and
+    the inputs of its item and attempt.
+
+    The heap's top is usually the next action, and its data (rows of large arrays, read
+    in no useful order) would otherwise be fetched from memory one miss after another
+    while the loop waits; prefetched during the current action, they overlap with it.
+    """
+    act = code & 15
+    if act != A_JOIN and act != A_SVC_END and act != A_LAG_END:
+        return
+    g = code >> sh
+    jk = (code >> 4) & ((1 << (sh - 4)) - 1)
+    j = jk >> kb
+    k = jk & ((1 << kb) - 1)
+    i = g // W
+    ij = (i - base) * J + j
+    _prefetch(br_i, g * NBI)
+    _prefetch(br_f, g * NBF)
+    _prefetch(cs_i, i * NCI)
+    _prefetch(cs_f, i * NCF)
+    if act == A_JOIN:
+        _prefetch(visit, ij)
+        _prefetch(service, ij * K + k)
+        if has_pat:
+            _prefetch(patience, ij * K + k)
+    else:  # the result, then (often) the next item
+        _prefetch(deficient, ij * K + k)
+        if K > 1:
+            _prefetch(fix, ij * K + k)
+        _prefetch(run_item, ij)
+        _prefetch(delay, ij + 1)
+        _prefetch(service, (ij + 1) * K)
+
+
 # --------------------------------------------------------------------------- the kernel
 
 
@@ -342,7 +442,7 @@ def _run(
     run_item: Any, visit: Any, delay: F64, service: Any, has_lag: bool, lag: Any,
     deficient: Any, fix: Any, has_pat: bool, patience: Any, audit: Any, audit_service: F64,
     # state
-    sc: I64, scf: F64, ev_t: F64, ev_s: I64, ev_p: I64, stack: I64, nd_i: I64, nd_t: F64,
+    sc: I64, scf: F64, ev_t: F64, ev_p: I64, stack: I64, nd_i: I64, nd_t: F64,
     q_head: I64, q_tail: I64, st_busy: I64, st_wait: I64, dirty: I64, dflag: I64,
     st_hint: I64, cs_i: I64, cs_f: F64, br_i: I64, br_f: F64,
     o_status: I64, o_end: F64, o_visits: I64, o_rework: I64, o_supp: I64,
@@ -351,10 +451,13 @@ def _run(
     J = run_item.shape[1]
     K = service.shape[2]
     L = n_levels
+    # an action code is ``target << sh | (j << kb | k) << 4 | action``: the item and
+    # attempt of a branch event ride along so that its data can be prefetched (_warm)
+    kb = _bits(K)
+    sh = 4 + _bits(J) + kb
     inf = np.inf
     nan = np.nan
     hsize = sc[SC_HSIZE]
-    seq = sc[SC_SEQ]
     nxt = sc[SC_NEXT]
     nfree = sc[SC_FREE]
     ncount = sc[SC_NCOUNT]
@@ -398,23 +501,25 @@ def _run(
                             or (record and nv + need_n > cap_v)):
                         status = 1
                         break
-                    eseq = -1
                     if sp > 0:
                         sp -= 1
                         code = stack[sp]
                     elif nxt < n_loaded and arrival[nxt - base] == T:
-                        code = (nxt << 4) | A_ARRIVE
+                        code = (nxt << sh) | A_ARRIVE
                         nxt += 1
                     elif hsize > 0 and ev_t[0] == T:
                         code = ev_p[0]
-                        eseq = ev_s[0]
-                        _hpop(ev_t, ev_s, ev_p, hsize)
+                        _hpop(ev_t, ev_p, hsize)
                         hsize -= 1
+                        if hsize > 0:  # most likely the next action: fetch its data now
+                            _warm(ev_p[0], sh, kb, W, base, J, K, has_pat, br_i, br_f, cs_i,
+                                  cs_f, visit, service, patience, deficient, fix, run_item,
+                                  delay)
                     else:
                         break
                     nevents += 1
                     act = code & 15
-                    x = code >> 4
+                    x = code >> sh
                     while True:  # a chain of actions at T, without pushes
                         if act == A_JOIN:
                             g = x
@@ -460,7 +565,6 @@ def _run(
                                 q += class_level[cls[li]]
                             _enqueue(nd_i, nd_t, q_head, q_tail, q, node, T, i, j)
                             br_i[g, BI_NODE] = node
-                            br_i[g, BI_RSEQ] = -1  # a stale renege timer finds no match
                             st_wait[s] += 1
                             if dflag[s] == 0 and st_busy[s] < servers[s]:
                                 dflag[s] = 1
@@ -471,10 +575,8 @@ def _run(
                                 if pt < inf:
                                     tr = T + pt
                                     if tr <= horizon:
-                                        seq += 1
-                                        br_i[g, BI_RSEQ] = seq
-                                        _hpush(ev_t, ev_s, ev_p, hsize, tr, seq,
-                                               (g << 4) | A_RENEGE)
+                                        _hpush(ev_t, ev_p, hsize, tr,
+                                               (g << sh) | (((j << kb) | k) << 4) | A_RENEGE)
                                         hsize += 1
                             break
                         elif act == A_SVC_END:
@@ -502,9 +604,8 @@ def _run(
                                                 st_cal_off[s], st_cal_len[s], st_always[s], T,
                                                 lg, st_hint, s)[1]
                                     if le <= horizon:
-                                        seq += 1
-                                        _hpush(ev_t, ev_s, ev_p, hsize, le, seq,
-                                               (g << 4) | A_LAG_END)
+                                        _hpush(ev_t, ev_p, hsize, le,
+                                               (g << sh) | (((j << kb) | k) << 4) | A_LAG_END)
                                         hsize += 1
                                     break
                             act = A_RESULT
@@ -538,8 +639,8 @@ def _run(
                                         continue
                                     br_i[g, BI_STATE] = B_FIX
                                     if ta <= horizon:
-                                        seq += 1
-                                        _hpush(ev_t, ev_s, ev_p, hsize, ta, seq, (g << 4) | A_JOIN)
+                                        _hpush(ev_t, ev_p, hsize, ta,
+                                               (g << sh) | (((j << kb) | (k + 1)) << 4) | A_JOIN)
                                         hsize += 1
                                     break
                             act = A_NEXT if cs_i[i, CI_PHASE] == P_SEQ else A_BDONE
@@ -570,8 +671,8 @@ def _run(
                                 br_i[g, BI_STATE] = B_DELAY
                                 ta = T + d
                                 if ta <= horizon:
-                                    seq += 1
-                                    _hpush(ev_t, ev_s, ev_p, hsize, ta, seq, (g << 4) | A_JOIN)
+                                    _hpush(ev_t, ev_p, hsize, ta,
+                                           (g << sh) | ((br_i[g, BI_ITEM] << kb) << 4) | A_JOIN)
                                     hsize += 1
                                 break
                             br_f[g, BF_PEND] = 0.0
@@ -602,8 +703,7 @@ def _run(
                             se = cs_f[i, CF_SUPP]
                             if se > T:
                                 if se <= horizon:
-                                    seq += 1
-                                    _hpush(ev_t, ev_s, ev_p, hsize, se, seq, (i << 4) | A_STAGE_END)
+                                    _hpush(ev_t, ev_p, hsize, se, (i << sh) | A_STAGE_END)
                                     hsize += 1
                                 break
                             act = A_STAGE_END
@@ -719,7 +819,7 @@ def _run(
                                 br_f[g, BF_S] = cs_f[i, CF_S]
                                 br_f[g, BF_Q] = cs_f[i, CF_Q]
                                 br_f[g, BF_AP] = cs_f[i, CF_A]
-                                stack[sp] = (g << 4) | A_BEGIN
+                                stack[sp] = (g << sh) | A_BEGIN
                                 sp += 1
                             break
                         elif act == A_ARRIVE:
@@ -778,11 +878,18 @@ def _run(
                             continue
                         elif act == A_RENEGE:
                             g = x
-                            if br_i[g, BI_STATE] != B_WAIT or br_i[g, BI_RSEQ] != eseq:
+                            # a timer is not cancelled when its visit is served: it acts only
+                            # if the branch's current wait (a later one, maybe) is due to
+                            # renege now, which is then what that wait's own timer would do
+                            if br_i[g, BI_STATE] != B_WAIT:
                                 break
                             i = br_i[g, BI_CASE]
                             li = i - base
-                            s = item_station[br_i[g, BI_ITEM]]
+                            j = br_i[g, BI_ITEM]
+                            s = item_station[j]
+                            if not st_renege[s] or (br_f[g, BF_A]
+                                                    + patience[li, j, br_i[g, BI_ATT]]) != T:
+                                break
                             q = s * L
                             if st_level_on[s]:
                                 q += class_level[cls[li]]
@@ -844,16 +951,18 @@ def _run(
                         cs_i[i, CI_POOL] = 2
                         if record:
                             v_f[vrow, 1] = T
-                        stack[sp] = (i << 4) | A_ROUTE
+                        stack[sp] = (i << sh) | A_ROUTE
                         sp += 1
                         continue
                     if kind == K_SUB:
                         g = nd_i[node, ND_REF]
-                        svc = service[li, br_i[g, BI_ITEM], br_i[g, BI_ATT]]
-                        code = (g << 4) | A_SVC_END
+                        j = br_i[g, BI_ITEM]
+                        k = br_i[g, BI_ATT]
+                        svc = service[li, j, k]
+                        code = (g << sh) | (((j << kb) | k) << 4) | A_SVC_END
                     else:
                         svc = audit_service[li, nd_i[node, ND_REF]]
-                        code = (s << 4) | A_AUDIT_END
+                        code = (s << sh) | A_AUDIT_END
                         cs_i[i, CI_REFS] -= 1
                     start, end = _serve(cal_open, cal_close, cal_cum, cal_cend, st_cal_off[s],
                                         st_cal_len[s], st_always[s], T, svc, st_hint, s)
@@ -867,8 +976,7 @@ def _run(
                     # time (W⁻¹(W(T)) < T): the record keeps it, the server frees at T
                     te = end if end >= T else T
                     if te <= horizon:
-                        seq += 1
-                        _hpush(ev_t, ev_s, ev_p, hsize, te, seq, code)
+                        _hpush(ev_t, ev_p, hsize, te, code)
                         hsize += 1
                 if status:
                     break
@@ -888,7 +996,6 @@ def _run(
     while lo < nxt and cs_i[lo, CI_REFS] == 0:
         lo += 1
     sc[SC_HSIZE] = hsize
-    sc[SC_SEQ] = seq
     sc[SC_NEXT] = nxt
     sc[SC_FREE] = nfree
     sc[SC_NCOUNT] = ncount
@@ -1312,7 +1419,6 @@ class _State:
         self.scf = np.zeros(1)
         cap = 1024
         self.ev_t = np.empty(cap)
-        self.ev_s = np.empty(cap, dtype=i64)
         self.ev_p = np.empty(cap, dtype=i64)
         self.stack = np.empty(256, dtype=i64)
         self.nd_i = np.empty((cap, NND), dtype=i64)
@@ -1344,11 +1450,16 @@ class _State:
     def run(self, cm: _Compiled, record: bool, base: int, n_loaded: int, t_stop: float,
             inputs: tuple[Any, ...]) -> None:
         """Run the kernel up to ``t_stop``, growing its arrays whenever it asks for room."""
+        # an action code packs (branch, item, attempt, action) in one int64 (see _run)
+        J, K = inputs[3].shape[1], inputs[6].shape[2]
+        bits = (self.br_i.shape[0]).bit_length() + 4 + (J - 1).bit_length() + (K - 1).bit_length()
+        if bits > 62:
+            raise UsageError(f"vector engine: too many cases x items x attempts ({bits} bits)")
         while True:
             kernel: Callable[..., int] = _run  # the arguments are checked by numba
             status = kernel(
                 *cm.args, record, base, n_loaded, t_stop, *inputs,
-                self.sc, self.scf, self.ev_t, self.ev_s, self.ev_p, self.stack, self.nd_i,
+                self.sc, self.scf, self.ev_t, self.ev_p, self.stack, self.nd_i,
                 self.nd_t, self.q_head, self.q_tail, self.st_busy, self.st_wait, self.dirty,
                 self.dflag, self.st_hint, self.cs_i, self.cs_f, self.br_i, self.br_f,
                 self.status, self.end, self.visits, self.rework, self.supp,
@@ -1362,8 +1473,7 @@ class _State:
         sc = self.sc
         need_n = cm.n_items + 1
         if sc[SC_HSIZE] + 2 > self.ev_t.shape[0]:
-            self.ev_t, self.ev_s, self.ev_p = (_double(a) for a in (self.ev_t, self.ev_s,
-                                                                     self.ev_p))
+            self.ev_t, self.ev_p = _double(self.ev_t), _double(self.ev_p)
         if sc[SC_SP] + cm.width + 1 > self.stack.shape[0]:
             self.stack = _double(self.stack)
         if sc[SC_NCOUNT] + need_n > self.nd_i.shape[0]:
