@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,8 +39,7 @@ class Replication:
     kpis: dict[str, float]
 
 
-def run_replication(model: Model, replication: int, seed: int, engine: str,
-                    keep_visits: bool = False) -> Replication:
+def run_replication(model: Model, replication: int, seed: int, engine: str) -> Replication:
     """Draw, simulate and tabulate one replication."""
     inp = draw(model, replication, seed)
     res = engines.simulate(engine, model, inp, record_visits=True)
@@ -233,19 +232,17 @@ def run(model: Model, replications: int | None = None, seed: int | None = None,
     s = model.scenario.run.seed if seed is None else seed
     if s < 0:
         raise UsageError(f"seed must be an integer >= 0 (got {s})")
-    reps: Iterable[Replication]
+    reps: list[Replication] = []
     if workers > 1 and n > 1:
         text = model.scenario.model_dump_json()
         with ProcessPoolExecutor(max_workers=min(workers, n)) as pool:
-            reps = []
             for rep in pool.map(_worker, [(text, r, s, engine) for r in range(n)]):
                 reps.append(rep)
                 if progress:
                     progress(1)
     else:
-        reps = []
         for r in range(n):
             reps.append(run_replication(model, r, s, engine))
             if progress:
                 progress(1)
-    return RunResult(model=model, engine=engine, seed=s, reps=list(reps))
+    return RunResult(model=model, engine=engine, seed=s, reps=reps)
