@@ -364,6 +364,43 @@ def _enqueue(nd_i: I64, nd_t: F64, q_head: I64, q_tail: I64, q: int, node: int, 
         nd_i[nx, ND_PREV] = node
 
 
+# Small pieces of the kernel that recur in it, inlined into it by numba at the IR level (no
+# call). Each takes the arrays it writes and returns the scalars it updates.
+_inline: Callable[[_F], _F] = njit(inline="always", _nrt=False)  # type: ignore[call-overload]
+
+
+@_inline
+def _visit_row(record: bool, nv: int, v_i: I64, v_f: F64, v_r: Any, i: int, j: int, k: int,
+               s: int, kind: int, T: float) -> tuple[int, int]:
+    """Record a visit of ``kind`` joining station ``s`` at ``T``: (its row or -1, ``nv``)."""
+    vrow = -1
+    if record:
+        vrow = nv
+        nv += 1
+        v_i[vrow, 0] = i
+        v_i[vrow, 1] = j
+        v_i[vrow, 2] = k
+        v_i[vrow, 3] = s
+        v_i[vrow, 4] = kind
+        v_f[vrow, 0] = T
+        v_f[vrow, 1] = np.nan
+        v_f[vrow, 2] = np.nan
+        v_r[vrow] = False
+    return vrow, nv
+
+
+@_inline
+def _take_node(nd_i: I64, nfree: int, ncount: int) -> tuple[int, int, int]:
+    """A queue node from the free list, else the next of the pool: (node, nfree, ncount)."""
+    if nfree >= 0:
+        node = nfree
+        nfree = nd_i[node, ND_NEXT]
+    else:
+        node = ncount
+        ncount += 1
+    return node, nfree, ncount
+
+
 @_no_nrt
 def _unlink(nd_i: I64, q_head: I64, q_tail: I64, q: int, node: int) -> None:
     p = nd_i[node, ND_PREV]
@@ -456,7 +493,6 @@ def _run(
     kb = _bits(K)
     sh = 4 + _bits(J) + kb
     inf = np.inf
-    nan = np.nan
     hsize = sc[SC_HSIZE]
     nxt = sc[SC_NEXT]
     nfree = sc[SC_FREE]
@@ -532,28 +568,12 @@ def _run(
                             br_f[g, BF_PEND] = 0.0
                             if visit[li, j]:
                                 o_visits[i] += 1
-                            vrow = -1
-                            if record:
-                                vrow = nv
-                                nv += 1
-                                v_i[vrow, 0] = i
-                                v_i[vrow, 1] = j
-                                v_i[vrow, 2] = k
-                                v_i[vrow, 3] = s
-                                v_i[vrow, 4] = K_SUB
-                                v_f[vrow, 0] = T
-                                v_f[vrow, 1] = nan
-                                v_f[vrow, 2] = nan
-                                v_r[vrow] = False
+                            vrow, nv = _visit_row(record, nv, v_i, v_f, v_r, i, j, k, s,
+                                                  K_SUB, T)
                             br_f[g, BF_A] = T
                             br_i[g, BI_STATE] = B_WAIT
                             br_i[g, BI_VROW] = vrow
-                            if nfree >= 0:
-                                node = nfree
-                                nfree = nd_i[node, ND_NEXT]
-                            else:
-                                node = ncount
-                                ncount += 1
+                            node, nfree, ncount = _take_node(nd_i, nfree, ncount)
                             nd_i[node, ND_CASE] = i
                             nd_i[node, ND_SLOT] = j
                             nd_i[node, ND_KIND] = K_SUB
@@ -742,25 +762,9 @@ def _run(
                                     if not audit[li, j]:
                                         continue
                                     s = item_audit_station[j]
-                                    vrow = -1
-                                    if record:
-                                        vrow = nv
-                                        nv += 1
-                                        v_i[vrow, 0] = i
-                                        v_i[vrow, 1] = j
-                                        v_i[vrow, 2] = 0
-                                        v_i[vrow, 3] = s
-                                        v_i[vrow, 4] = K_AUDIT
-                                        v_f[vrow, 0] = T
-                                        v_f[vrow, 1] = nan
-                                        v_f[vrow, 2] = nan
-                                        v_r[vrow] = False
-                                    if nfree >= 0:
-                                        node = nfree
-                                        nfree = nd_i[node, ND_NEXT]
-                                    else:
-                                        node = ncount
-                                        ncount += 1
+                                    vrow, nv = _visit_row(record, nv, v_i, v_f, v_r, i, j, 0, s,
+                                                          K_AUDIT, T)
+                                    node, nfree, ncount = _take_node(nd_i, nfree, ncount)
                                     nd_i[node, ND_CASE] = i
                                     nd_i[node, ND_SLOT] = J + j
                                     nd_i[node, ND_KIND] = K_AUDIT
@@ -829,25 +833,9 @@ def _run(
                             cs_i[i, CI_REFS] = 1
                             pool = class_pool[c]
                             if channel[li] == 2 and pool >= 0:
-                                vrow = -1
-                                if record:
-                                    vrow = nv
-                                    nv += 1
-                                    v_i[vrow, 0] = i
-                                    v_i[vrow, 1] = -1
-                                    v_i[vrow, 2] = 0
-                                    v_i[vrow, 3] = pool
-                                    v_i[vrow, 4] = K_POOL
-                                    v_f[vrow, 0] = T
-                                    v_f[vrow, 1] = nan
-                                    v_f[vrow, 2] = nan
-                                    v_r[vrow] = False
-                                if nfree >= 0:
-                                    node = nfree
-                                    nfree = nd_i[node, ND_NEXT]
-                                else:
-                                    node = ncount
-                                    ncount += 1
+                                vrow, nv = _visit_row(record, nv, v_i, v_f, v_r, i, -1, 0, pool,
+                                                      K_POOL, T)
+                                node, nfree, ncount = _take_node(nd_i, nfree, ncount)
                                 nd_i[node, ND_CASE] = i
                                 nd_i[node, ND_SLOT] = 2 * J
                                 nd_i[node, ND_KIND] = K_POOL
