@@ -14,28 +14,35 @@ from numba import njit
 from numpy.typing import NDArray
 
 
+@njit(cache=True, inline="always")
+def _serve_in_order(order: NDArray[np.int64], t: NDArray[np.float64],
+                    service: NDArray[np.float64], m: int, free: NDArray[np.float64]) -> None:
+    """One FCFS station: cases in ``order`` each take the earliest-free server; ``t[i]``
+    goes from case ``i``'s arrival at station ``m`` to its exit from it."""
+    free[:] = 0.0
+    for r in range(order.shape[0]):
+        i = order[r]
+        k = 0
+        best = free[0]
+        for c in range(1, free.shape[0]):
+            if free[c] < best:
+                best = free[c]
+                k = c
+        ti = t[i]
+        e = (ti if ti > best else best) + service[i, m]
+        free[k] = e
+        t[i] = e
+
+
 @njit(cache=True)
 def tandem_exit_times(arrival: NDArray[np.float64], service: NDArray[np.float64],
                       servers: int) -> NDArray[np.float64]:
     """Exit times of a tandem: ``service[i, m]`` hours of case ``i`` at station ``m``."""
-    n, n_st = service.shape
+    n_st = service.shape[1]
     t = arrival.copy()
     free = np.empty(servers)
     for m in range(n_st):
-        order = np.argsort(t)
-        free[:] = 0.0
-        for r in range(n):
-            i = order[r]
-            k = 0
-            best = free[0]
-            for c in range(1, servers):
-                if free[c] < best:
-                    best = free[c]
-                    k = c
-            ti = t[i]
-            e = (ti if ti > best else best) + service[i, m]
-            free[k] = e
-            t[i] = e
+        _serve_in_order(np.argsort(t), t, service, m, free)
     return t
 
 
@@ -68,17 +75,5 @@ def tandem_exit_times_adaptive(arrival: NDArray[np.float64], service: NDArray[np
                 w -= 1
             key[w + 1] = kv
             order[w + 1] = ov
-        free[:] = 0.0
-        for r in range(n):
-            i = order[r]
-            k = 0
-            best = free[0]
-            for c in range(1, servers):
-                if free[c] < best:
-                    best = free[c]
-                    k = c
-            ti = key[r]
-            e = (ti if ti > best else best) + service[i, m]
-            free[k] = e
-            t[i] = e
+        _serve_in_order(order, t, service, m, free)
     return t
