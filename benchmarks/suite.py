@@ -23,7 +23,7 @@ import numpy as np
 
 from benchmarks.reference_loop import tandem_exit_times, tandem_exit_times_adaptive
 from benchmarks.scenarios import tandem, tandem_dict
-from sim.engines import des, vector
+from sim.engines import des, feedforward, vector
 from sim.inputs import draw
 from sim.model import Model, build
 from sim.scenario import load
@@ -163,7 +163,7 @@ def bench_construction(size: dict[str, int]) -> dict[str, Any]:
     return {"scenario": path.name, "replications": size["construction_reps"], "cases": inp.n,
             "visits": visits, "visits_per_s": round(visits / t_vec),
             "ratio_vs_des": t_des / t_vec, "engines_agree": agree,
-            "path": "event loop" if vector._feedforward_plan(m, inp) is None
+            "path": "event loop" if feedforward.feedforward_plan(m, inp) is None
             else "station-by-station"}
 
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.engines import des, vector
+from sim.engines import des, feedforward, kernels, vector
 from sim.errors import UsageError
 from sim.inputs import Inputs, draw
 from sim.model import Model, build
@@ -301,11 +301,11 @@ def test_serve_is_the_calendar_arithmetic(t: float, s: float, hint: int, edge: b
     pad = np.array([1.0, 2.0])  # the calendar sits at an offset in the packed arrays
     op, cl, cu, ce = (np.concatenate([pad, a]) for a in (cal.open, cal.close, cal.cum, cal.cend))
     h = np.array([hint + 2], dtype=np.int64)
-    start, end = vector._serve(op, cl, cu, ce, 2, len(cal.open), False, t, s, h, 0)
+    start, end = kernels.serve(op, cl, cu, ce, 2, len(cal.open), False, t, s, h, 0)
     o, c, cum, cend = cal.scalar_tables
     assert start == next_open_scalar(o, c, t)
     assert end == to_abs_scalar(cend, o, cum, to_work_scalar(o, c, cum, cend, t) + s)
-    assert vector._serve(op, cl, cu, ce, 2, len(cal.open), False, t, s, h, 0) == (start, end)
+    assert kernels.serve(op, cl, cu, ce, 2, len(cal.open), False, t, s, h, 0) == (start, end)
 
 
 # --------------------------------------------------------------------------- generated
@@ -434,6 +434,9 @@ def check_scenario(data: dict[str, Any], rep: int) -> None:
     ev = vector.simulate(m, inp, feedforward=False)
     assert_same(ref, ev)
     assert_same(ev, vector.simulate(m, inp), exact=True)  # station-by-station if it applies
+    # without visit records (the station-by-station pass has a faster recursion for them)
+    assert_same(vector.simulate(m, inp, record_visits=False, feedforward=False),
+                vector.simulate(m, inp, record_visits=False), exact=True)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -482,7 +485,7 @@ def lines(draw_: st.DrawFn) -> dict[str, Any]:
 def test_station_by_station_pass_matches(data: dict[str, Any], rep: int) -> None:
     m = model_of(data)
     inp = draw(m, rep)
-    assert inp.n == 0 or vector._feedforward_plan(m, inp) is not None
+    assert inp.n == 0 or feedforward.feedforward_plan(m, inp) is not None
     check_scenario(data, rep)
 
 

@@ -41,12 +41,14 @@ nothing and is compiled without numba's reference counting:
   there), and when an array is about to fill up it stops where it is and is called
   again once Python has doubled the array (so nothing is reallocated inside the loop).
 
-**The station-by-station pass** (:func:`_ff_run`) is used instead when the model is a
-feed-forward FCFS network for the drawn inputs (no rework, pool, audit, reneging or
-priority difference, and every route visits stations in one global order, each once,
-in sequential stages; :func:`_feedforward_plan` decides): each station is then an FCFS
-recursion over its entries in key order, which is what the event loop computes, and
-costs a near-linear sort and a pass per station.
+**The station-by-station pass** (:mod:`sim.engines.feedforward`) is used instead when
+the model is a feed-forward FCFS network for the drawn inputs (no rework, pool, audit,
+reneging or priority difference, and every route visits stations in one global order,
+each once, in sequential stages; :func:`~sim.engines.feedforward.feedforward_plan`
+decides): each station is then an FCFS recursion over its entries in key order, which
+is what the event loop computes, and costs a near-linear sort and a pass per station.
+
+The calendar arithmetic both kernels share is in :mod:`sim.engines.kernels`.
 
 Points docs/model.md leaves open follow the DES engine (``sim/engines/des.py``,
 docstring): what an open case has accrued, the renege row's ``end``, a zero audit
@@ -56,7 +58,6 @@ run (and accrues) as a sequential stage.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -67,9 +68,10 @@ from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
-from numpy.typing import NDArray
 
 from sim.calendar import ALWAYS_OPEN_END
+from sim.engines.feedforward import feedforward_plan, is_broadcast, simulate_ff
+from sim.engines.kernels import F64, I64, no_nrt, serve
 from sim.errors import UsageError
 from sim.inputs import Inputs
 from sim.model import PARALLEL, Model
@@ -107,12 +109,8 @@ NND = 7
  SC_DI) = range(11)
 NSC = 11
 
-I64 = NDArray[np.int64]
-F64 = NDArray[np.float64]
 _F = TypeVar("_F", bound=Callable[..., Any])
-# Kernels that allocate nothing are compiled without numba's reference counting: without
-# it, every array passed to a helper or rebound in a loop costs atomic increments.
-_no_nrt: Callable[[_F], _F] = njit(cache=True, _nrt=False)  # type: ignore[call-overload]
+_no_nrt = no_nrt
 
 
 # --------------------------------------------------------------------------- helpers
@@ -140,140 +138,6 @@ def _prefetch_typer(typingctx: Any, arr: Any, idx: Any) -> Any:
 
 # called from compiled code as ``_prefetch(arr, idx)`` (numba supplies ``typingctx``)
 _prefetch: Callable[[Any, int], None] = intrinsic(_prefetch_typer)  # type: ignore[assignment]
-
-
-@_no_nrt
-def _bisect_right(a: F64, lo: int, hi: int, x: float) -> int:
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if x < a[mid]:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
-
-
-@_no_nrt
-def _bisect_left(a: F64, lo: int, hi: int, x: float) -> int:
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if a[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@_no_nrt
-def _first_gt(a: F64, lo: int, hi: int, x: float, h: int) -> int:
-    """``_bisect_right(a, lo, hi, x)`` (first index with ``a[i] > x``), searched from ``h``.
-
-    Exponential search around the hint, then a binary search in the bracket: the first
-    index of a monotone predicate is unique, so the result is the bisection's exactly,
-    in O(log distance) steps when the hint is close (simulation time only moves on).
-    """
-    if h < lo:
-        h = lo
-    if h >= hi:
-        h = hi - 1
-    step = 1
-    if a[h] > x:  # the answer is <= h
-        r = h
-        while True:
-            le = r - step
-            if le <= lo:
-                le = lo
-                break
-            if a[le - 1] <= x:
-                break
-            r = le - 1
-            step <<= 1
-        return _bisect_right(a, le, r, x)
-    le = h + 1  # the answer is > h
-    while True:
-        r = le + step - 1
-        if r >= hi:
-            r = hi
-            break
-        if a[r] > x:
-            break
-        le = r + 1
-        step <<= 1
-    return _bisect_right(a, le, r, x)
-
-
-@_no_nrt
-def _first_ge(a: F64, lo: int, hi: int, x: float, h: int) -> int:
-    """``_bisect_left(a, lo, hi, x)`` (first index with ``a[i] >= x``), searched from ``h``."""
-    if h < lo:
-        h = lo
-    if h >= hi:
-        h = hi - 1
-    step = 1
-    if a[h] >= x:
-        r = h
-        while True:
-            le = r - step
-            if le <= lo:
-                le = lo
-                break
-            if a[le - 1] < x:
-                break
-            r = le - 1
-            step <<= 1
-        return _bisect_left(a, le, r, x)
-    le = h + 1
-    while True:
-        r = le + step - 1
-        if r >= hi:
-            r = hi
-            break
-        if a[r] >= x:
-            break
-        le = r + 1
-        step <<= 1
-    return _bisect_left(a, le, r, x)
-
-
-@_no_nrt
-def _serve(cal_open: F64, cal_close: F64, cal_cum: F64, cal_cend: F64, off: int, m: int,
-           always: bool, T: float, s: float, hint: I64, hs: int) -> tuple[float, float]:
-    """(start, end) of ``s`` working hours dispatched at ``T``: sim.calendar's expressions.
-
-    ``start = next_open(T)``, ``end = W⁻¹(W(T) + s)``, with the interval indices of
-    :func:`sim.calendar.to_work_scalar` & co (found from the hint ``hint[hs]``, which is
-    updated) and the same floating-point operations.
-    """
-    if always:
-        w = T + s
-        return T, (w if w <= ALWAYS_OPEN_END else np.inf)
-    hi = off + m
-    k = _first_gt(cal_open, off, hi, T, hint[hs]) - 1
-    # k2 = bisect_right(close, T) (next_open's index) follows from k without a search,
-    # as the intervals satisfy open[i] < close[i] <= open[i + 1] (WorkCalendar checks):
-    # every close before k is <= open[k] <= T and every close after k is > open > T
-    if k < off:
-        wT = 0.0
-        k0 = off
-        k2 = off
-    elif cal_close[k] <= T:
-        wT = cal_cend[k]
-        k0 = k
-        k2 = k + 1
-    else:
-        wT = cal_cum[k] + (T - cal_open[k])
-        k0 = k
-        k2 = k
-    hint[hs] = k0
-    if k2 == hi:
-        start = np.inf
-    else:
-        o = cal_open[k2]
-        start = T if o <= T else o
-    w = wT + s
-    k3 = _first_ge(cal_cend, off, hi, w, k0)
-    end = np.inf if k3 == hi else cal_open[k3] + (w - cal_cum[k3])
-    return start, end
 
 
 @_no_nrt
@@ -620,7 +484,7 @@ def _run(
                                 if lg > 0.0:  # government lag: no staff, working time
                                     br_f[g, BF_SEND] = T
                                     br_i[g, BI_STATE] = B_LAG
-                                    le = _serve(cal_open, cal_close, cal_cum, cal_cend,
+                                    le = serve(cal_open, cal_close, cal_cum, cal_cend,
                                                 st_cal_off[s], st_cal_len[s], st_always[s], T,
                                                 lg, st_hint, s)[1]
                                     if le <= horizon:
@@ -952,7 +816,7 @@ def _run(
                         svc = audit_service[li, nd_i[node, ND_REF]]
                         code = (s << sh) | A_AUDIT_END
                         cs_i[i, CI_REFS] -= 1
-                    start, end = _serve(cal_open, cal_close, cal_cum, cal_cend, st_cal_off[s],
+                    start, end = serve(cal_open, cal_close, cal_cum, cal_cend, st_cal_off[s],
                                         st_cal_len[s], st_always[s], T, svc, st_hint, s)
                     if kind == K_SUB:
                         br_f[g, BF_START] = start
@@ -1013,285 +877,6 @@ def _finish(W: int, cs_i: I64, cs_f: F64, br_f: F64, out: F64) -> None:
             out[i, 2] = cs_f[i, CF_A]
 
 
-# --------------------------------------------------------------------------- feed-forward pass
-
-
-@njit(cache=True)
-def _ff_run(
-    topo: I64, st_item_ptr: I64, st_items: I64, it_flags: I64, servers: I64, st_cal_off: I64,
-    st_cal_len: I64, st_always: Any, cal_open: F64, cal_close: F64, cal_cum: F64,
-    cal_cend: F64, horizon: float, record: bool, arrival: F64, run_item: Any, visit: Any,
-    delay: F64, service: Any, has_lag: bool, lag: Any, cur: F64, stuck: Any, tri: F64,
-    o_visits: I64, v_i: I64, v_f: F64,
-) -> int:
-    """Station by station, for a model where the event loop reduces to FCFS recursions.
-
-    Valid when every case visits stations along one global order, at most once each,
-    and no queue ever reorders or loses an entry (no rework, pool, audit, renege or
-    priority difference): then each station serves its entries in key order
-    ``(joined_at, case, slot)``, each on the earliest-free server, at
-    ``T = max(joined_at, free)``, exactly as the event loop would. The horizon cuts
-    every case at the first step the event loop would not process (its records keep
-    what had accrued, as the event loop's do).
-
-    The live cases are kept in the order they left their previous station, which is
-    nearly their order of arrival at the next one, with their state (time, the
-    critical-path triple, visits) in lists of that order, so that every pass reads and
-    writes memory almost in sequence. A station's entries are put in key order by an
-    insertion sort (a stable merge sort plus a pass over equal times if that would take
-    long); ``(case, slot)`` is packed in one integer ``case << shift | slot``, whose
-    order is the key's.
-    """
-    n = arrival.shape[0]
-    shift = 1
-    while st_items.shape[0] > 0 and (1 << shift) <= st_items.max():
-        shift += 1
-    mask = (1 << shift) - 1
-    # live cases (L), cases not at this station (R), entries at this station (E)
-    l_c = np.arange(n)
-    l_t = arrival.copy()
-    l_s = np.zeros(n)
-    l_q = np.zeros(n)
-    l_a = np.zeros(n)
-    l_v = np.zeros(n, dtype=np.int64)
-    n_c = np.empty(n, dtype=np.int64)
-    n_t = np.empty(n)
-    n_s = np.empty(n)
-    n_q = np.empty(n)
-    n_a = np.empty(n)
-    n_v = np.empty(n, dtype=np.int64)
-    r_c = np.empty(n, dtype=np.int64)
-    r_t = np.empty(n)
-    r_s = np.empty(n)
-    r_q = np.empty(n)
-    r_a = np.empty(n)
-    r_v = np.empty(n, dtype=np.int64)
-    e_t = np.empty(n)
-    e_p = np.empty(n, dtype=np.int64)
-    e_r = np.empty(n, dtype=np.int64)  # the entry's case in the live lists
-    free = np.empty(servers.max())
-    hint = np.zeros(1, dtype=np.int64)
-    n_live = n
-    nv = 0
-    for t in range(topo.shape[0]):
-        s = topo[t]
-        q0 = st_item_ptr[t]
-        q1 = st_item_ptr[t + 1]
-        cnt = 0
-        n_rest = 0
-        for r in range(n_live):
-            i = l_c[r]
-            here = False
-            for qq in range(q0, q1):  # the station's items, in index (= slot) order
-                j = st_items[qq]
-                fl = it_flags[j]
-                if (fl & 1) == 0 and not run_item[i, j]:
-                    continue
-                here = True
-                a = l_t[r]
-                if (fl & 2) == 0:
-                    d = delay[i, j]
-                    if d > 0.0:
-                        a = a + d
-                        if a > horizon:  # the submission is never made: open
-                            stuck[i] = True
-                            tri[i, 0] = l_s[r]
-                            tri[i, 1] = l_q[r]
-                            tri[i, 2] = l_a[r]
-                            o_visits[i] = l_v[r]
-                            break
-                        l_a[r] += d
-                if (fl & 4) != 0 or ((fl & 8) == 0 and visit[i, j]):
-                    l_v[r] += 1
-                e_t[cnt] = a
-                e_p[cnt] = (i << shift) | j
-                e_r[cnt] = r
-                cnt += 1
-            if not here:
-                r_c[n_rest] = i
-                r_t[n_rest] = l_t[r]
-                r_s[n_rest] = l_s[r]
-                r_q[n_rest] = l_q[r]
-                r_a[n_rest] = l_a[r]
-                r_v[n_rest] = l_v[r]
-                n_rest += 1
-        # key order (joined_at, case, slot)
-        budget = 32 * cnt + 1024
-        for u in range(1, cnt):
-            a = e_t[u]
-            pk = e_p[u]
-            w = u - 1
-            if e_t[w] < a or (e_t[w] == a and e_p[w] < pk):
-                continue
-            er = e_r[u]
-            while w >= 0 and (e_t[w] > a or (e_t[w] == a and e_p[w] > pk)):
-                e_t[w + 1] = e_t[w]
-                e_p[w + 1] = e_p[w]
-                e_r[w + 1] = e_r[w]
-                w -= 1
-            e_t[w + 1] = a
-            e_p[w + 1] = pk
-            e_r[w + 1] = er
-            budget -= u - 1 - w
-            if budget < 0:
-                break
-        if budget < 0:
-            order = np.argsort(e_t[:cnt], kind="mergesort")
-            r = 0
-            while r < cnt:  # runs of equal times, by (case, slot)
-                r2 = r + 1
-                while r2 < cnt and e_t[order[r2]] == e_t[order[r]]:
-                    r2 += 1
-                for u in range(r + 1, r2):
-                    o = order[u]
-                    w = u - 1
-                    while w >= r and e_p[order[w]] > e_p[o]:
-                        order[w + 1] = order[w]
-                        w -= 1
-                    order[w + 1] = o
-                r = r2
-            e_t[:cnt] = e_t[order]
-            e_p[:cnt] = e_p[order]
-            e_r[:cnt] = e_r[order]
-        # the FCFS recursion
-        c = servers[s]
-        for k in range(c):
-            free[k] = -np.inf
-        off = st_cal_off[s]
-        m = st_cal_len[s]
-        alw = st_always[s]
-        hint[0] = off
-        n_next = 0
-        for r in range(cnt):
-            pk = e_p[r]
-            i = pk >> shift
-            j = pk & mask
-            a = e_t[r]
-            k = 0
-            f = free[0]
-            for kk in range(1, c):
-                if free[kk] < f:
-                    f = free[kk]
-                    k = kk
-            td = a if a >= f else f
-            ok = False
-            lr = e_r[r]
-            ts = l_s[lr]
-            tq = l_q[lr]
-            done = np.nan
-            if td > horizon:  # never dispatched
-                start = np.nan
-                end = np.nan
-            else:
-                svc = service[i, j, 0]
-                if alw and td + svc <= ALWAYS_OPEN_END:
-                    start = td
-                    end = td + svc
-                else:
-                    start, end = _serve(cal_open, cal_close, cal_cum, cal_cend, off, m, alw,
-                                        td, svc, hint, 0)
-                free[k] = end
-                if end <= horizon:
-                    tq += start - a
-                    ts += end - start
-                    done = end
-                    ok = True
-                    if has_lag and lag[i, j, 0] > 0.0:
-                        done = _serve(cal_open, cal_close, cal_cum, cal_cend, off, m, alw, end,
-                                      lag[i, j, 0], hint, 0)[1]
-                        if done > horizon:
-                            ok = False
-                        else:
-                            ts += done - end
-            if ok:
-                n_c[n_next] = i
-                n_t[n_next] = done
-                n_s[n_next] = ts
-                n_q[n_next] = tq
-                n_a[n_next] = l_a[lr]
-                n_v[n_next] = l_v[lr]
-                n_next += 1
-            else:  # open at the horizon
-                stuck[i] = True
-                tri[i, 0] = ts
-                tri[i, 1] = tq
-                tri[i, 2] = l_a[lr]
-                o_visits[i] = l_v[lr]
-            if record:
-                v_i[nv, 0] = i
-                v_i[nv, 1] = j
-                v_i[nv, 2] = 0
-                v_i[nv, 3] = s
-                v_i[nv, 4] = K_SUB
-                v_f[nv, 0] = a
-                v_f[nv, 1] = start
-                v_f[nv, 2] = end
-                nv += 1
-        # live cases for the next station: the two lists merged by current time
-        if n_rest == 0:
-            l_c, n_c = n_c, l_c
-            l_t, n_t = n_t, l_t
-            l_s, n_s = n_s, l_s
-            l_q, n_q = n_q, l_q
-            l_a, n_a = n_a, l_a
-            l_v, n_v = n_v, l_v
-            n_live = n_next
-            continue
-        x = 0
-        y = 0
-        n_live = 0
-        while x < n_next or y < n_rest:
-            if y >= n_rest or (x < n_next and n_t[x] <= r_t[y]):
-                l_c[n_live] = n_c[x]
-                l_t[n_live] = n_t[x]
-                l_s[n_live] = n_s[x]
-                l_q[n_live] = n_q[x]
-                l_a[n_live] = n_a[x]
-                l_v[n_live] = n_v[x]
-                x += 1
-            else:
-                l_c[n_live] = r_c[y]
-                l_t[n_live] = r_t[y]
-                l_s[n_live] = r_s[y]
-                l_q[n_live] = r_q[y]
-                l_a[n_live] = r_a[y]
-                l_v[n_live] = r_v[y]
-                y += 1
-            n_live += 1
-    for r in range(n_live):  # completed
-        i = l_c[r]
-        cur[i] = l_t[r]
-        tri[i, 0] = l_s[r]
-        tri[i, 1] = l_q[r]
-        tri[i, 2] = l_a[r]
-        o_visits[i] = l_v[r]
-    return nv
-
-
-@njit(cache=True)
-def _item_flags(run_item: Any, delay: F64, visit: Any) -> I64:
-    """Per item: 1 every case runs it, 2 no delay, 4 always a visit, 8 never a visit."""
-    n, J = run_item.shape
-    all_run = np.ones(J, dtype=np.bool_)
-    no_delay = np.ones(J, dtype=np.bool_)
-    all_visit = np.ones(J, dtype=np.bool_)
-    no_visit = np.ones(J, dtype=np.bool_)
-    for i in range(n):
-        for j in range(J):
-            if not run_item[i, j]:
-                all_run[j] = False
-            if delay[i, j] > 0.0:
-                no_delay[j] = False
-            if visit[i, j]:
-                no_visit[j] = False
-            else:
-                all_visit[j] = False
-    out = np.zeros(J, dtype=np.int64)
-    for j in range(J):
-        out[j] = all_run[j] * 1 + no_delay[j] * 2 + all_visit[j] * 4 + no_visit[j] * 8
-    return out
-
-
 # --------------------------------------------------------------------------- Python side
 
 
@@ -1349,10 +934,6 @@ def _compile_model(model: Model) -> _Compiled:
                      float(model.horizon))
 
 
-def _is_broadcast(a: np.ndarray) -> bool:
-    return a.size > 0 and 0 in a.strides
-
-
 def _contig(a: np.ndarray, dtype: Any) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=dtype)
 
@@ -1376,13 +957,13 @@ def _input_args(model: Model, inp: Inputs) -> tuple[Any, ...]:
                          f"expected {(n, J, K)}")
     fix = np.zeros((1, 1, 1)) if K == 1 else _contig(inp.fix, np.float64)
     renege = bool(np.asarray(model.station_renege).any())
-    has_pat = renege and not (_is_broadcast(inp.patience) and np.isinf(inp.patience).all())
+    has_pat = renege and not (is_broadcast(inp.patience) and np.isinf(inp.patience).all())
     if has_pat and inp.patience.shape != (n, J, K):
         raise UsageError(f"vector engine: reneging needs inputs.patience of shape {(n, J, K)} "
                          f"(got {inp.patience.shape})")
     patience = _contig(inp.patience, np.float64) if has_pat else np.zeros((1, 1, 1))
     in_lag: np.ndarray = getattr(inp, "lag", np.zeros((0, 0, 0)))
-    has_lag = in_lag.size > 0 and not (_is_broadcast(in_lag) and not in_lag.any())
+    has_lag = in_lag.size > 0 and not (is_broadcast(in_lag) and not in_lag.any())
     if has_lag and in_lag.shape != (n, J, K):
         raise UsageError(f"vector engine: inputs.lag has shape {in_lag.shape}, "
                          f"expected {(n, J, K)}")
@@ -1504,102 +1085,6 @@ def _visit_estimate(model: Model, inp: Inputs) -> int:
     return int(inp.run_item.sum()) + int(inp.audit.sum()) + pools
 
 
-def _feedforward_plan(model: Model, inp: Inputs) -> tuple[I64, I64, I64] | None:
-    """Station order and items per station if :func:`_ff_run` applies, else ``None``."""
-    if inp.n == 0:
-        return None
-    K = int(inp.service.shape[2])
-    if K > 1 and inp.deficient[:, :, : K - 1].any():
-        return None  # rework: a case revisits a station
-    if inp.audit.any():
-        return None
-    pools = np.asarray(model.class_pool)[inp.cls]
-    if ((inp.channel == 2) & (pools >= 0)).any():
-        return None
-    if np.asarray(model.station_renege).any() and (
-            np.isfinite(inp.patience.flat[0]) if _is_broadcast(inp.patience)
-            else np.isfinite(inp.patience).any()):
-        return None
-    present = np.flatnonzero(np.bincount(inp.cls, minlength=len(model.class_names)))
-    prio = np.asarray(model.class_priority)[present]
-    if np.asarray(model.station_priority).any() and prio.min() != prio.max():
-        return None
-    S = model.n_stations
-    succ: list[set[int]] = [set() for _ in range(S)]
-    used_items: set[int] = set()
-    for r in np.unique(np.asarray(model.class_route)[present]):
-        chain: list[int] = []
-        for st in range(model.route_stage_ptr[r], model.route_stage_ptr[r + 1]):
-            items = model.stage_items[model.stage_item_ptr[st]:model.stage_item_ptr[st + 1]]
-            if model.stage_mode[st] == PARALLEL and len(items) > 1:
-                return None
-            chain.extend(int(j) for j in items)
-        stations = [int(model.item_station[j]) for j in chain]
-        if len(set(stations)) != len(stations):
-            return None  # the route revisits a station
-        used_items.update(chain)
-        for a, b in itertools.pairwise(stations):
-            succ[a].add(b)
-    indeg = [0] * S
-    for a in range(S):
-        for b in succ[a]:
-            indeg[b] += 1
-    ready = [s for s in range(S) if indeg[s] == 0]
-    topo: list[int] = []
-    while ready:
-        a = ready.pop(0)
-        topo.append(a)
-        for b in sorted(succ[a]):
-            indeg[b] -= 1
-            if indeg[b] == 0:
-                ready.append(b)
-    if len(topo) != S:
-        return None  # routes visit stations in conflicting orders
-    ptr: list[int] = [0]
-    items_at: list[int] = []
-    for s in topo:
-        items_at.extend(j for j in sorted(used_items) if model.item_station[j] == s)
-        ptr.append(len(items_at))
-    i64 = np.int64
-    return (np.asarray(topo, dtype=i64), np.asarray(ptr, dtype=i64),
-            np.asarray(items_at, dtype=i64))
-
-
-def _simulate_ff(model: Model, inp: Inputs, plan: tuple[I64, I64, I64], cm: _Compiled,
-                 args: tuple[Any, ...], record: bool) -> RepResult:
-    topo, ptr, items = plan
-    n = inp.n
-    a = cm.args
-    cur = np.empty(n)
-    stuck = np.zeros(n, dtype=np.bool_)
-    tri = np.zeros((n, 3))
-    visits = np.zeros(n, dtype=np.int64)
-    cap = int(inp.run_item.sum()) if record else 1
-    v_i = np.empty((max(cap, 1), 5), dtype=np.int64)
-    v_f = np.empty((max(cap, 1), 3))
-    run_item = _contig(inp.run_item, np.bool_)
-    delay = _contig(inp.delay, np.float64)
-    visit = _contig(inp.visit, np.bool_)
-    flags = _item_flags(run_item, delay, visit)
-    nv = _ff_run(topo, ptr, items, flags, a[0], a[3], a[4], a[5], a[6], a[7], a[8], a[9],
-                 cm.horizon, record, _contig(inp.arrival, np.float64), run_item, visit, delay,
-                 _contig(inp.service, np.float64), args[7], args[8],
-                 cur, stuck, tri, visits, v_i, v_f)
-    status = np.where(stuck, 0, 1).astype(np.int64)
-    end = np.where(stuck, np.nan, cur)
-    rows = None
-    if record:
-        vi, vf = v_i[:nv], v_f[:nv]
-        rows = Visits(case=vi[:, 0].copy(), item=vi[:, 1].copy(), attempt=vi[:, 2].copy(),
-                      station=vi[:, 3].copy(), kind=vi[:, 4].copy(), joined=vf[:, 0].copy(),
-                      start=vf[:, 1].copy(), end=vf[:, 2].copy(),
-                      reneged=np.zeros(nv, dtype=np.bool_))
-    zeros = np.zeros(n, dtype=np.int64)
-    return RepResult(replication=inp.replication, status=status, end=end, visits_count=visits,
-                     rework=zeros, supplements=zeros.copy(), t_service=tri[:, 0].copy(),
-                     t_queue=tri[:, 1].copy(), t_applicant=tri[:, 2].copy(), visits=rows)
-
-
 def simulate(model: Model, inputs: Inputs, record_visits: bool = True,
              feedforward: bool = True) -> RepResult:
     """Run one replication of ``model`` on ``inputs`` (docs/model.md).
@@ -1609,10 +1094,12 @@ def simulate(model: Model, inputs: Inputs, record_visits: bool = True,
     """
     cm = _compile_model(model)
     if feedforward:
-        plan = _feedforward_plan(model, inputs)
+        plan = feedforward_plan(model, inputs)
         if plan is not None:
             args = _input_args(model, inputs)
-            return _simulate_ff(model, inputs, plan, cm, args, record_visits)
+            a = cm.args
+            return simulate_ff(model, inputs, plan, (a[0], *a[3:10]), args[7], args[8],
+                               record_visits)
     args = _input_args(model, inputs)
     state = _State(cm, inputs.n, record_visits,
                    _visit_estimate(model, inputs) if record_visits else 0)
@@ -1645,7 +1132,7 @@ def _concat(a: Inputs, b: Inputs) -> Inputs:
         x, y = getattr(a, name), getattr(b, name)
         if name == "replication":
             out[name] = x
-        elif _is_broadcast(x) and _is_broadcast(y) and x.flat[0] == y.flat[0]:
+        elif is_broadcast(x) and is_broadcast(y) and x.flat[0] == y.flat[0]:
             out[name] = np.broadcast_to(x.flat[0], (x.shape[0] + y.shape[0], *x.shape[1:]))
         else:
             out[name] = np.concatenate([x, y])
@@ -1658,7 +1145,7 @@ def _tail(a: Inputs, start: int) -> Inputs:
         x = getattr(a, name)
         if name == "replication":
             out[name] = x
-        elif _is_broadcast(x):
+        elif is_broadcast(x):
             out[name] = np.broadcast_to(x.flat[0], (x.shape[0] - start, *x.shape[1:]))
         else:
             out[name] = x[start:].copy()

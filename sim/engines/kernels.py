@@ -1,0 +1,162 @@
+"""Compiled helpers shared by the two kernels of the vector engine.
+
+The working calendar of :mod:`sim.calendar` as scalar kernels over concatenated
+calendars (a station's calendar is the slice ``off .. off + m`` of the arrays): the same
+interval indices as the bisections there (found by an exponential search from a hint,
+which gives the bisection's index exactly) and the same floating-point operations, no
+fastmath, so times are bit-identical to the DES engine's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+from sim.calendar import ALWAYS_OPEN_END
+
+__all__ = ["F64", "I64", "no_nrt", "serve"]
+
+I64 = NDArray[np.int64]
+F64 = NDArray[np.float64]
+_F = TypeVar("_F", bound=Callable[..., Any])
+# Kernels that allocate nothing are compiled without numba's reference counting: without
+# it, every array passed to a helper or rebound in a loop costs atomic increments.
+no_nrt: Callable[[_F], _F] = njit(cache=True, _nrt=False)  # type: ignore[call-overload]
+
+
+@no_nrt
+def _bisect_right(a: F64, lo: int, hi: int, x: float) -> int:
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if x < a[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@no_nrt
+def _bisect_left(a: F64, lo: int, hi: int, x: float) -> int:
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@no_nrt
+def _first_gt(a: F64, lo: int, hi: int, x: float, h: int) -> int:
+    """``_bisect_right(a, lo, hi, x)`` (first index with ``a[i] > x``), searched from ``h``.
+
+    Exponential search around the hint, then a binary search in the bracket: the first
+    index of a monotone predicate is unique, so the result is the bisection's exactly,
+    in O(log distance) steps when the hint is close (simulation time only moves on).
+    """
+    if h < lo:
+        h = lo
+    if h >= hi:
+        h = hi - 1
+    step = 1
+    if a[h] > x:  # the answer is <= h
+        r = h
+        while True:
+            le = r - step
+            if le <= lo:
+                le = lo
+                break
+            if a[le - 1] <= x:
+                break
+            r = le - 1
+            step <<= 1
+        return _bisect_right(a, le, r, x)
+    le = h + 1  # the answer is > h
+    while True:
+        r = le + step - 1
+        if r >= hi:
+            r = hi
+            break
+        if a[r] > x:
+            break
+        le = r + 1
+        step <<= 1
+    return _bisect_right(a, le, r, x)
+
+
+@no_nrt
+def _first_ge(a: F64, lo: int, hi: int, x: float, h: int) -> int:
+    """``_bisect_left(a, lo, hi, x)`` (first index with ``a[i] >= x``), searched from ``h``."""
+    if h < lo:
+        h = lo
+    if h >= hi:
+        h = hi - 1
+    step = 1
+    if a[h] >= x:
+        r = h
+        while True:
+            le = r - step
+            if le <= lo:
+                le = lo
+                break
+            if a[le - 1] < x:
+                break
+            r = le - 1
+            step <<= 1
+        return _bisect_left(a, le, r, x)
+    le = h + 1
+    while True:
+        r = le + step - 1
+        if r >= hi:
+            r = hi
+            break
+        if a[r] >= x:
+            break
+        le = r + 1
+        step <<= 1
+    return _bisect_left(a, le, r, x)
+
+
+@no_nrt
+def serve(cal_open: F64, cal_close: F64, cal_cum: F64, cal_cend: F64, off: int, m: int,
+           always: bool, T: float, s: float, hint: I64, hs: int) -> tuple[float, float]:
+    """(start, end) of ``s`` working hours dispatched at ``T``: sim.calendar's expressions.
+
+    ``start = next_open(T)``, ``end = W⁻¹(W(T) + s)``, with the interval indices of
+    :func:`sim.calendar.to_work_scalar` & co (found from the hint ``hint[hs]``, which is
+    updated) and the same floating-point operations.
+    """
+    if always:
+        w = T + s
+        return T, (w if w <= ALWAYS_OPEN_END else np.inf)
+    hi = off + m
+    k = _first_gt(cal_open, off, hi, T, hint[hs]) - 1
+    # k2 = bisect_right(close, T) (next_open's index) follows from k without a search,
+    # as the intervals satisfy open[i] < close[i] <= open[i + 1] (WorkCalendar checks):
+    # every close before k is <= open[k] <= T and every close after k is > open > T
+    if k < off:
+        wT = 0.0
+        k0 = off
+        k2 = off
+    elif cal_close[k] <= T:
+        wT = cal_cend[k]
+        k0 = k
+        k2 = k + 1
+    else:
+        wT = cal_cum[k] + (T - cal_open[k])
+        k0 = k
+        k2 = k
+    hint[hs] = k0
+    if k2 == hi:
+        start = np.inf
+    else:
+        o = cal_open[k2]
+        start = T if o <= T else o
+    w = wT + s
+    k3 = _first_ge(cal_cend, off, hi, w, k0)
+    end = np.inf if k3 == hi else cal_open[k3] + (w - cal_cum[k3])
+    return start, end
