@@ -221,6 +221,22 @@ def test_lag_holds_the_case_not_the_server() -> None:
     assert_same(r, des.simulate(m, inp))
 
 
+def test_equal_exit_times_keep_key_order_without_records() -> None:
+    """The station-by-station pass writes cases in order of exit; two cases leaving the
+    first station at t=3 from servers in the opposite order of their case numbers must
+    still join the 1-server second station in (time, case) order, as the event loop has."""
+    m = model_of(line([2, 1]))
+    service = np.array([[2.0, 1.0], [1.0, 1.0], [2.0, 1.0], [1.0, 2.0], [5.0, 1.0]])
+    inp = hand_inputs(m, [0.0] * 5, service)
+    assert feedforward.feedforward_plan(m, inp) is not None
+    fast = vector.simulate(m, inp, record_visits=False)
+    ev = vector.simulate(m, inp, record_visits=False, feedforward=False)
+    assert_same(ev, fast, exact=True)
+    assert_same(ev, des.simulate(m, inp, record_visits=False))
+    # case 2 (server 1) and case 3 (server 0) leave station 0 at 3: case 2 goes first
+    np.testing.assert_array_equal(fast.end[[2, 3]], [4.0, 6.0])
+
+
 def test_horizon_cuts_open_cases() -> None:
     m = model_of(line([1, 1], horizon_days=2.0 / 24, arrival_days=1.0 / 24))
     inp = hand_inputs(m, [0.0, 0.5], np.full((2, 2), 0.75))

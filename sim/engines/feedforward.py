@@ -80,15 +80,51 @@ def _sort_entries(e_t: F64, e_p: I64, cnt: int) -> None:
 
 
 @njit(cache=True)
+def _flush(occ: I64, free: F64, c: int, out_c: I64, out_t: F64, e: int) -> int:
+    """Write the cases still on the ``c`` servers to ``out_*`` from ``e`` on, in order of
+    (end, case), and empty the servers; returns the new end of the output."""
+    e0 = e
+    for k in range(c):
+        o = occ[k]
+        if o < 0:
+            continue
+        t = free[k]
+        w = e - 1
+        while w >= e0 and (out_t[w] > t or (out_t[w] == t and out_c[w] > o)):
+            out_t[w + 1] = out_t[w]
+            out_c[w + 1] = out_c[w]
+            w -= 1
+        out_t[w + 1] = t
+        out_c[w + 1] = o
+        occ[k] = -1
+        e += 1
+    return e
+
+
+@njit(cache=True)
 def _serve_open(in_t: F64, in_p: I64, cnt: int, sh: int, msk: int, j0: int, out_c: I64,
-                out_t: F64, c: int, limit: float, service: Any, free: F64,
-                tri: F64) -> tuple[int, int]:
+                out_t: F64, c: int, limit: float, service: Any, free: F64, occ: I64,
+                acc: F64) -> tuple[int, int, bool]:
     """:func:`_serve_station` for an always-open station without lag or visit records,
     while every service ends by ``limit`` (the horizon): no calendar, no case left open.
-    The servers start free. Returns (the first entry not served, cases gone on); the
-    general recursion takes over from there."""
+    The servers start free. Returns (the first entry not served, cases gone on, whether
+    they are in key order); the general recursion takes over from there, with the
+    servers' ``free`` times.
+
+    The cases that go on are written in order of their *exit*, so that the next
+    station's sort has (almost) nothing to do: an entry takes the earliest-free server,
+    whose previous case leaves at that time, and that time never decreases from one
+    entry to the next (each server's next free time is at least the current one); so
+    the previous cases leave in the order they are written here. The cases still on a
+    server at the end (or at an early return) follow, in order. Only ties of exit times
+    may come out of case order: if there are none, the next station need not sort.
+    """
     for k in range(c):
         free[k] = -np.inf
+        occ[k] = -1
+    e = 0
+    last = -np.inf
+    ties = False
     for r in range(cnt):
         pk = in_p[r]
         i = pk >> sh
@@ -102,13 +138,22 @@ def _serve_open(in_t: F64, in_p: I64, cnt: int, sh: int, msk: int, j0: int, out_
         td = a if a >= f else f
         end = td + service[i, j0 + (pk & msk), 0]
         if not end <= limit:
-            return r, r
+            return r, _flush(occ, free, c, out_c, out_t, e), False
+        o = occ[k]
+        if o >= 0:  # written at e < r: that entry has been read
+            out_c[e] = o
+            out_t[e] = f
+            e += 1
+            ties |= f == last
+            last = f
         free[k] = end
-        tri[i, 1] += td - a
-        tri[i, 0] += end - td
-        out_c[r] = i
-        out_t[r] = end
-    return cnt, cnt
+        occ[k] = i
+        acc[i, 1] += td - a
+        acc[i, 0] += end - td
+    e1 = _flush(occ, free, c, out_c, out_t, e)
+    if e > 0 and e < e1:
+        ties |= out_t[e] == out_t[e - 1]
+    return cnt, e1, not ties
 
 
 @njit(cache=True)
@@ -116,7 +161,8 @@ def _serve_station(
     in_t: F64, in_p: I64, cnt: int, sh: int, msk: int, j0: int, out_c: I64, out_t: F64,
     s: int, c: int, off: int, m: int, alw: bool, cal_open: F64, cal_close: F64,
     cal_cum: F64, cal_cend: F64, horizon: float, service: Any, has_lag: bool, lag: Any,
-    free: F64, hint: I64, tri: F64, stuck: Any, record: bool, nv: int, v_i: I64, v_f: F64,
+    free: F64, hint: I64, acc: F64, pv: float, stuck: Any, record: bool, nv: int, v_i: I64,
+    v_f: F64,
     r0: int, n_next: int,
 ) -> tuple[int, int]:
     """The FCFS recursion of station ``s`` over its sorted entries: entry ``r`` is case
@@ -154,8 +200,8 @@ def _serve_station(
                                    td, svc, hint, 0)
             free[k] = end
             if end <= horizon:
-                tri[i, 1] += start - a
-                tri[i, 0] += end - start
+                acc[i, 1] += start - a
+                acc[i, 0] += end - start
                 done = end
                 ok = True
                 if has_lag and lag[i, j, 0] > 0.0:
@@ -164,13 +210,14 @@ def _serve_station(
                     if done > horizon:
                         ok = False
                     else:
-                        tri[i, 0] += done - end
+                        acc[i, 0] += done - end
         if ok:
             out_c[n_next] = i
             out_t[n_next] = done
             n_next += 1
         else:  # open at the horizon
             stuck[i] = True
+            acc[i, 3] += pv
         if record:
             v_i[nv, 0] = i
             v_i[nv, 1] = j
@@ -189,8 +236,8 @@ def _ff_run(
     topo: I64, st_item_ptr: I64, st_items: I64, it_flags: I64, servers: I64, st_cal_off: I64,
     st_cal_len: I64, st_always: Any, cal_open: F64, cal_close: F64, cal_cum: F64,
     cal_cend: F64, horizon: float, record: bool, arrival: F64, run_item: Any, visit: Any,
-    delay: F64, service: Any, has_lag: bool, lag: Any, cur: F64, stuck: Any, tri: F64,
-    o_visits: I64, v_i: I64, v_f: F64,
+    delay: F64, service: Any, has_lag: bool, lag: Any, cur: F64, stuck: Any, acc: F64,
+    v_i: I64, v_f: F64,
 ) -> int:
     """Station by station: the event loop's records for a feed-forward FCFS network.
 
@@ -226,12 +273,14 @@ def _ff_run(
     r_c = np.empty(n, dtype=np.int64)
     r_t = np.empty(n)
     free = np.empty(servers.max())
+    occ = np.empty(servers.max(), dtype=np.int64)
     hint = np.zeros(1, dtype=np.int64)
-    tri[:, :] = 0.0
-    o_visits[:] = 0
+    acc[:, :] = 0.0
+    pv = 0.0  # plain stations every case visits, so far
     n_live = n
     nv = 0
     limit = min(horizon, ALWAYS_OPEN_END)
+    ordered = False  # the live lists are in key order (time, case)
     for t in range(topo.shape[0]):
         s = topo[t]
         q0 = st_item_ptr[t]
@@ -248,13 +297,12 @@ def _ff_run(
             cnt = n_live
             n_rest = 0
             fl = it_flags[j0]
-            if (fl & 4) != 0:
-                for r in range(cnt):
-                    o_visits[l_c[r]] += 1
+            if (fl & 4) != 0:  # a visit of every live case: counted when each leaves
+                pv += 1.0
             elif (fl & 8) == 0:
                 for r in range(cnt):
                     if visit[l_c[r], j0]:
-                        o_visits[l_c[r]] += 1
+                        acc[l_c[r], 3] += 1.0
         else:
             j0 = 0
             sh = shift
@@ -281,10 +329,11 @@ def _ff_run(
                             a = a + d
                             if a > horizon:  # the submission is never made: open
                                 stuck[i] = True
+                                acc[i, 3] += pv
                                 break
-                            tri[i, 2] += d
+                            acc[i, 2] += d
                     if (fl & 4) != 0 or ((fl & 8) == 0 and visit[i, j]):
-                        o_visits[i] += 1
+                        acc[i, 3] += 1.0
                     e_t[cnt] = a
                     e_p[cnt] = (i << shift) | j
                     cnt += 1
@@ -293,25 +342,28 @@ def _ff_run(
                     r_c[n_rest] = i
                     r_t[n_rest] = a
                     n_rest += 1
-        _sort_entries(in_t, in_p, cnt)
+        if not (plain and ordered):  # (the live lists of a plain station may be in order)
+            _sort_entries(in_t, in_p, cnt)
         # the FCFS recursion, writing the cases that go on to out_* (in place if plain)
         c = servers[s]
         if st_always[s] and not has_lag and not record:
-            r0, n_next = _serve_open(in_t, in_p, cnt, sh, msk, j0, out_c, out_t, c, limit,
-                                     service, free, tri)
+            r0, n_next, ordered = _serve_open(in_t, in_p, cnt, sh, msk, j0, out_c, out_t, c,
+                                              limit, service, free, occ, acc)
         else:
             for k in range(c):
                 free[k] = -np.inf
             r0 = n_next = 0
+            ordered = False
         if r0 < cnt:
             n_next, nv = _serve_station(
                 in_t, in_p, cnt, sh, msk, j0, out_c, out_t, s, c, st_cal_off[s],
                 st_cal_len[s], st_always[s], cal_open, cal_close, cal_cum, cal_cend, horizon,
-                service, has_lag, lag, free, hint, tri, stuck, record, nv, v_i, v_f, r0,
-                n_next)
+                service, has_lag, lag, free, hint, acc, pv, stuck, record, nv, v_i, v_f,
+                r0, n_next)
         if plain:
             n_live = n_next
             continue
+        ordered = False
         # live cases for the next station: the two lists merged by current time
         x = 0
         y = 0
@@ -328,6 +380,7 @@ def _ff_run(
             n_live += 1
     for r in range(n_live):  # completed
         cur[l_c[r]] = l_t[r]
+        acc[l_c[r], 3] += pv
     return nv
 
 
@@ -426,8 +479,7 @@ def simulate_ff(model: Model, inp: Inputs, plan: tuple[I64, I64, I64],
     n = inp.n
     cur = np.empty(n)
     stuck = np.zeros(n, dtype=np.bool_)
-    tri = np.zeros((n, 3))
-    visits = np.zeros(n, dtype=np.int64)
+    acc = np.zeros((n, 4))  # per case: service, queue, applicant, visits
     cap = int(inp.run_item.sum()) if record else 1
     v_i = np.empty((max(cap, 1), 5), dtype=np.int64)
     v_f = np.empty((max(cap, 1), 3))
@@ -439,7 +491,7 @@ def simulate_ff(model: Model, inp: Inputs, plan: tuple[I64, I64, I64],
     nv = kernel(topo, ptr, items, flags, *calendars, float(model.horizon), record,
                 np.ascontiguousarray(inp.arrival, dtype=np.float64), run_item, visit, delay,
                 np.ascontiguousarray(inp.service, dtype=np.float64), has_lag, lag,
-                cur, stuck, tri, visits, v_i, v_f)
+                cur, stuck, acc, v_i, v_f)
     status = np.where(stuck, 0, 1).astype(np.int64)
     end = np.where(stuck, np.nan, cur)
     rows = None
@@ -450,6 +502,7 @@ def simulate_ff(model: Model, inp: Inputs, plan: tuple[I64, I64, I64],
                       start=vf[:, 1].copy(), end=vf[:, 2].copy(),
                       reneged=np.zeros(nv, dtype=np.bool_))
     zeros = np.zeros(n, dtype=np.int64)
-    return RepResult(replication=inp.replication, status=status, end=end, visits_count=visits,
-                     rework=zeros, supplements=zeros.copy(), t_service=tri[:, 0].copy(),
-                     t_queue=tri[:, 1].copy(), t_applicant=tri[:, 2].copy(), visits=rows)
+    return RepResult(replication=inp.replication, status=status, end=end,
+                     visits_count=acc[:, 3].astype(np.int64), rework=zeros,
+                     supplements=zeros.copy(), t_service=acc[:, 0].copy(),
+                     t_queue=acc[:, 1].copy(), t_applicant=acc[:, 2].copy(), visits=rows)
