@@ -1112,16 +1112,8 @@ def simulate_many(model: Model, replications: Sequence[int], seed: int | None = 
     """Draw and run several replications (what a worker process of a pool calls)."""
     from sim.inputs import draw
 
-    cm = _compile_model(model)
-    out = []
-    for rep in replications:
-        inp = draw(model, rep, seed)
-        args = _input_args(model, inp)
-        state = _State(cm, inp.n, record_visits,
-                       _visit_estimate(model, inp) if record_visits else 0)
-        state.run(cm, record_visits, 0, inp.n, math.inf, args)
-        out.append(state.result(cm, rep, record_visits))
-    return out
+    return [simulate(model, draw(model, rep, seed), record_visits=record_visits)
+            for rep in replications]
 
 
 def _concat(a: Inputs, b: Inputs) -> Inputs:

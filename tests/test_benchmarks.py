@@ -1,0 +1,101 @@
+"""The benchmark gate: what counts as a regression, and the reference loops' answers.
+
+The timings themselves are never tested (they belong to ``python -m benchmarks``); what
+is tested is that the gate fails when a figure regressed and passes when it did not, and
+that the hand-written reference loops compute the engine's exit times.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import pytest
+
+from benchmarks.reference_loop import tandem_exit_times, tandem_exit_times_adaptive
+from benchmarks.scenarios import tandem
+from benchmarks.suite import compare, table
+from sim.engines import vector
+from sim.inputs import draw
+
+BASELINE: dict[str, Any] = {
+    "tolerance": 0.3,
+    "tolerances": {"construction.ratio_vs_des": 0.4},
+    "accuracy_max": 0.05,
+    "tandem_mmc": {"ratio_vs_des": 200.0, "ratio_vs_reference_loop": 2.0,
+                   "event_loop_ratio_vs_reference_loop": 0.5, "accuracy_rel_err": 0.002,
+                   "reference_loop_agrees": True},
+    "construction": {"ratio_vs_des": 70.0, "engines_agree": True},
+    "scaling": {"ratio": 1.8},
+    "memory": {"cases": 100_000, "peak_rss_mb": 400.0, "quick": True, "within_2gb": True},
+}
+
+
+def figures(**changes: float | bool) -> dict[str, Any]:
+    """The baseline's figures with ``section__key=value`` changes."""
+    out = {k: copy.deepcopy(v) for k, v in BASELINE.items() if isinstance(v, dict)
+           and k not in ("tolerances",)}
+    for name, value in changes.items():
+        section, key = name.split("__")
+        out[section][key] = value
+    return out
+
+
+def test_same_figures_pass() -> None:
+    assert compare(figures(), BASELINE) == []
+
+
+@pytest.mark.parametrize(("change", "value", "flagged"), [
+    ("tandem_mmc__ratio_vs_des", 141.0, False),  # -29.5%: within 30%
+    ("tandem_mmc__ratio_vs_des", 139.0, True),  # -30.5%
+    ("tandem_mmc__ratio_vs_reference_loop", 1.3, True),
+    ("construction__ratio_vs_des", 43.0, False),  # its own tolerance, 40%
+    ("construction__ratio_vs_des", 41.0, True),
+    ("scaling__ratio", 1.2, True),
+    ("memory__peak_rss_mb", 519.0, False),  # lower is better: +29.75%
+    ("memory__peak_rss_mb", 521.0, True),
+    ("tandem_mmc__accuracy_rel_err", 0.06, True),  # an absolute bound, not a ratio
+    ("tandem_mmc__reference_loop_agrees", False, True),
+    ("construction__engines_agree", False, True),
+])
+def test_regressions_are_flagged(change: str, value: float | bool, flagged: bool) -> None:
+    problems = compare(figures(**{change: value}), BASELINE)
+    assert bool(problems) == flagged, problems
+    if flagged:
+        assert change.split("__")[0] in problems[0]
+
+
+def test_improvements_are_not_regressions() -> None:
+    better = figures(tandem_mmc__ratio_vs_des=400.0, memory__peak_rss_mb=100.0,
+                     scaling__ratio=2.0)
+    assert compare(better, BASELINE) == []
+
+
+def test_memory_of_another_size_is_not_compared() -> None:
+    f = figures(memory__peak_rss_mb=900.0)
+    f["memory"]["cases"] = 1_000_000
+    f["memory"]["quick"] = False
+    assert compare(f, BASELINE) == []
+    f["memory"]["within_2gb"] = False  # the full run's own bound still applies
+    assert any("2048" in p for p in compare(f, BASELINE))
+
+
+def test_table_names_every_figure() -> None:
+    text = table({"meta": {"quick": True, "python": "3.11", "numba": "0", "cpus": 2},
+                  **figures()})
+    for section in ("tandem_mmc", "construction", "scaling", "memory"):
+        assert section in text
+    assert "ratio_vs_des" in text and "200.0" in text
+
+
+def test_reference_loops_compute_the_engines_exit_times() -> None:
+    m = tandem(400, stations=4, servers=3, load=0.8)
+    inp = draw(m, 1)
+    res = vector.simulate(m, inp, record_visits=False)
+    svc = np.ascontiguousarray(inp.service[:, :, 0])
+    done = res.status == 1
+    assert done.sum() > 300
+    np.testing.assert_array_equal(tandem_exit_times(inp.arrival, svc, 3)[done], res.end[done])
+    np.testing.assert_array_equal(tandem_exit_times_adaptive(inp.arrival, svc, 3)[done],
+                                  res.end[done])
