@@ -103,13 +103,14 @@ def _flush(occ: I64, free: F64, c: int, out_c: I64, out_t: F64, e: int) -> int:
 
 @njit(cache=True)
 def _serve_open(in_t: F64, in_p: I64, cnt: int, sh: int, msk: int, j0: int, out_c: I64,
-                out_t: F64, c: int, limit: float, service: Any, free: F64, occ: I64,
-                acc: F64) -> tuple[int, int, bool]:
-    """:func:`_serve_station` for an always-open station without lag or visit records,
-    while every service ends by ``limit`` (the horizon): no calendar, no case left open.
+                out_t: F64, s: int, c: int, limit: float, service: Any, free: F64, occ: I64,
+                acc: F64, record: bool, nv: int, v_i: I64, v_f: F64,
+                ) -> tuple[int, int, bool, int]:
+    """:func:`_serve_station` for an always-open station without lag, while every
+    service ends by ``limit`` (the horizon): no calendar, no case left open.
     The servers start free. Returns (the first entry not served, cases gone on, whether
-    they are in key order); the general recursion takes over from there, with the
-    servers' ``free`` times.
+    they are in key order, ``nv``); the general recursion takes over from there, with
+    the servers' ``free`` times.
 
     The cases that go on are written in order of their *exit*, so that the next
     station's sort has (almost) nothing to do: an entry takes the earliest-free server,
@@ -138,7 +139,7 @@ def _serve_open(in_t: F64, in_p: I64, cnt: int, sh: int, msk: int, j0: int, out_
         td = a if a >= f else f
         end = td + service[i, j0 + (pk & msk), 0]
         if not end <= limit:
-            return r, _flush(occ, free, c, out_c, out_t, e), False
+            return r, _flush(occ, free, c, out_c, out_t, e), False, nv
         o = occ[k]
         if o >= 0:  # written at e < r: that entry has been read
             out_c[e] = o
@@ -150,10 +151,20 @@ def _serve_open(in_t: F64, in_p: I64, cnt: int, sh: int, msk: int, j0: int, out_
         occ[k] = i
         acc[i, 1] += td - a
         acc[i, 0] += end - td
+        if record:
+            v_i[nv, 0] = i
+            v_i[nv, 1] = j0 + (pk & msk)
+            v_i[nv, 2] = 0
+            v_i[nv, 3] = s
+            v_i[nv, 4] = K_SUB
+            v_f[nv, 0] = a
+            v_f[nv, 1] = td
+            v_f[nv, 2] = end
+            nv += 1
     e1 = _flush(occ, free, c, out_c, out_t, e)
     if e > 0 and e < e1:
         ties |= out_t[e] == out_t[e - 1]
-    return cnt, e1, not ties
+    return cnt, e1, not ties, nv
 
 
 @njit(cache=True)
@@ -346,9 +357,10 @@ def _ff_run(
             _sort_entries(in_t, in_p, cnt)
         # the FCFS recursion, writing the cases that go on to out_* (in place if plain)
         c = servers[s]
-        if st_always[s] and not has_lag and not record:
-            r0, n_next, ordered = _serve_open(in_t, in_p, cnt, sh, msk, j0, out_c, out_t, c,
-                                              limit, service, free, occ, acc)
+        if st_always[s] and not has_lag:
+            r0, n_next, ordered, nv = _serve_open(
+                in_t, in_p, cnt, sh, msk, j0, out_c, out_t, s, c, limit, service, free, occ,
+                acc, record, nv, v_i, v_f)
         else:
             for k in range(c):
                 free[k] = -np.inf
