@@ -52,6 +52,13 @@ class Inputs:
     Shapes: ``n`` cases, ``J = model.n_items`` items, ``K`` submissions at most (1 when
     no item can be deficient). Arrays that carry nothing in a scenario (no reneging, no
     rework) are read-only broadcast views, so they cost no memory.
+
+    Every uniform is drawn, but durations are computed (by the inverse CDF) only where
+    a case can use them: a submission ``k`` of an item the case runs whose earlier
+    submissions were all deficient (its service, lag and patience), the fix of such a
+    submission if it is deficient and not the last, the delay of an item the case runs,
+    the service of an audit that happens. Elsewhere they are 0 (patience: infinite).
+    The values that are computed do not depend on which others are.
     """
 
     replication: int
@@ -237,6 +244,14 @@ def _per_attempt(seed: int, key: tuple[int, ...], k0: int, k1: int, attempts: in
     return np.stack([_uniforms_range(seed, (*key, k), k0, k1) for k in range(attempts)], axis=1)
 
 
+def _ppf_where(fam: Family, u: F64, where: NDArray[np.bool_], other: float = 0.0) -> F64:
+    """``fam.ppf(u)`` where ``where`` holds, ``other`` elsewhere (computed only there)."""
+    out = np.full(u.shape, other)
+    if where.any():
+        out[where] = fam.ppf(u[where])
+    return out
+
+
 def draw_cases(model: Model, replication: int, seed: int | None, start: int, stop: int,
                stream: ArrivalStream | None = None) -> Inputs:
     """The inputs of cases ``start .. stop - 1`` (arrival order) of one replication.
@@ -300,36 +315,46 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
                 out["run_item"][rows, j] = on[sel]
                 out["visit"][rows, j] = ((channel == WINDOW)
                                          | ((channel == ONLINE) & ~it.online))[sel]
+                on_sel = on[sel]
                 dfam = model.item_delay[j]
                 if dfam is not None:
-                    out["delay"][rows, j] = dfam.ppf(
-                        _uniforms_range(seed, (rep, Q_DELAY, *key), k0, k1))[sel]
-                out["service"][rows, j, :] = model.item_service[j].ppf(
-                    _per_attempt(seed, (rep, Q_SERVICE, *key), k0, k1, K))[sel]
-                lfam = model.item_lag[j]
-                if lfam is not None:
-                    out["lag"][rows, j, :] = lfam.ppf(
-                        _per_attempt(seed, (rep, Q_LAG, *key), k0, k1, K))[sel]
+                    out["delay"][rows, j] = _ppf_where(
+                        dfam, _uniforms_range(seed, (rep, Q_DELAY, *key), k0, k1)[sel], on_sel)
+                # submission k is made only if the case runs the item and the earlier
+                # ones were deficient (conditional acceptance may stop it earlier still)
+                made = np.empty((rows.size, K), dtype=np.bool_)
+                made[:, 0] = on_sel
                 if K > 1:
                     p_case = np.full(m, model.deficiency_probability(j, WINDOW))
                     if pool >= 0:
                         p_case[channel == PROXY] = model.deficiency_probability(j, PROXY, pool)
                     u = _per_attempt(seed, (rep, Q_DEFICIENT, *key), k0, k1, K)
-                    out["deficient"][rows, j, :] = (u < p_case[:, None])[sel]
-                    out["fix"][rows, j, :] = model.item_fix[j].ppf(
-                        _per_attempt(seed, (rep, Q_FIX, *key), k0, k1, K))[sel]
+                    deficient = (u < p_case[:, None])[sel]
+                    out["deficient"][rows, j, :] = deficient
+                    for k in range(1, K):
+                        made[:, k] = made[:, k - 1] & deficient[:, k - 1]
+                    fixed = made & deficient
+                    fixed[:, K - 1] = False
+                    out["fix"][rows, j, :] = _ppf_where(model.item_fix[j], _per_attempt(
+                        seed, (rep, Q_FIX, *key), k0, k1, K)[sel], fixed)
+                out["service"][rows, j, :] = _ppf_where(model.item_service[j], _per_attempt(
+                    seed, (rep, Q_SERVICE, *key), k0, k1, K)[sel], made)
+                lfam = model.item_lag[j]
+                if lfam is not None:
+                    out["lag"][rows, j, :] = _ppf_where(
+                        lfam, _per_attempt(seed, (rep, Q_LAG, *key), k0, k1, K)[sel], made)
                 pat: Family | None = model.station_patience[int(model.item_station[j])]
                 if pat is not None:
-                    out["patience"][rows, j, :] = pat.ppf(
-                        _per_attempt(seed, (rep, Q_PATIENCE, *key), k0, k1, K))[sel]
+                    out["patience"][rows, j, :] = _ppf_where(pat, _per_attempt(
+                        seed, (rep, Q_PATIENCE, *key), k0, k1, K)[sel], made, np.inf)
                 if model.item_audit_station[j] >= 0:
                     au = (_uniforms_range(seed, (rep, Q_AUDIT, *key), k0, k1)
                           < it.audit_probability) & on
                     out["audit"][rows, j] = au[sel]
                     afam = model.item_audit_service[j]
                     assert afam is not None
-                    out["audit_service"][rows, j] = afam.ppf(
-                        _uniforms_range(seed, (rep, Q_AUDIT_SERVICE, *key), k0, k1))[sel]
+                    out["audit_service"][rows, j] = _ppf_where(afam, _uniforms_range(
+                        seed, (rep, Q_AUDIT_SERVICE, *key), k0, k1)[sel], au[sel])
                     out["revoked"][rows, j] = (au & (
                         _uniforms_range(seed, (rep, Q_REVOKE, *key), k0, k1)
                         < it.revoke_probability))[sel]

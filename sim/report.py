@@ -36,11 +36,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from matplotlib.figure import Figure
-
-from sim import plots
-
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from sim.runner import RunResult
 
 __all__ = ["run_result_html", "write_compare_report", "write_run_report"]
@@ -325,6 +323,8 @@ def _scenario_section(result: RunResult, heading: str = "Scenario", anchors: boo
 def _figures(results: Mapping[str, RunResult], single: RunResult | None,
              fig_dir: Path, prefix: str = "") -> list[str]:
     """Render the figures, write them to ``fig_dir`` and return their HTML."""
+    from sim import plots  # matplotlib: imported when a report is made, not with the CLI
+
     specs: list[tuple[str, str, str, Any]] = [
         ("lead_time_cdf", "Lead time distribution",
          "Share of completed cases (after the warm-up, pooled over replications) finished "
@@ -468,6 +468,8 @@ def write_run_report(result: RunResult, out_dir: str | Path) -> Path:
 
 
 def _split_table_html(results: Mapping[str, RunResult]) -> str:
+    from sim import plots
+
     t = plots.split_table(results)
     multi = t["scenario"].nunique() > 1
     headers = (*(("scenario",) if multi else ()), "class", "completed cases",
@@ -486,6 +488,8 @@ def _split_table_html(results: Mapping[str, RunResult]) -> str:
 
 def _compare_parts(cr: Any) -> tuple[dict[str, RunResult], dict[str, Any] | None]:
     """The named RunResults of a comparison and its JSON (duck-typed on CompareResult)."""
+    from sim import plots
+
     res = plots.as_results(cr)
     d = None
     to_dict = getattr(cr, "to_dict", None)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -466,6 +467,53 @@ def test_generated_scenarios_match_des(data: dict[str, Any], rep: int) -> None:
 @given(data=scenarios(), rep=st.integers(0, 3))
 def test_generated_scenarios_match_des_many(data: dict[str, Any], rep: int) -> None:
     check_scenario(data, rep)
+
+
+def hide_unused(inp: Inputs) -> Inputs:
+    """The inputs with NaN wherever a case cannot use a value (see ``Inputs``): the
+    durations draw() does not compute. An engine that read one would spread the NaN."""
+    n, J, K = inp.service.shape
+    made = np.empty((n, J, K), dtype=np.bool_)
+    made[:, :, 0] = inp.run_item
+    for k in range(1, K):
+        made[:, :, k] = made[:, :, k - 1] & inp.deficient[:, :, k - 1]
+    fixed = made & inp.deficient
+    fixed[:, :, K - 1] = False
+    out = Inputs(**{f: getattr(inp, f) for f in Inputs.__dataclass_fields__})
+    for name, used in (("service", made), ("lag", made), ("patience", made),
+                       ("fix", fixed), ("delay", inp.run_item), ("audit_service", inp.audit)):
+        a = np.array(getattr(inp, name), dtype=np.float64)  # a writable copy
+        a[~used] = np.nan
+        setattr(out, name, a)
+    return out
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=scenarios(), rep=st.integers(0, 3))
+def test_engines_never_read_what_draw_does_not_compute(data: dict[str, Any], rep: int) -> None:
+    m = model_of(data)
+    inp = draw(m, rep)
+    hidden = hide_unused(inp)
+    assert_same(des.simulate(m, inp), des.simulate(m, hidden), exact=True)
+    for ff in (True, False):
+        assert_same(vector.simulate(m, inp, feedforward=ff),
+                    vector.simulate(m, hidden, feedforward=ff), exact=True)
+
+
+def test_draw_computes_only_usable_durations() -> None:
+    """Shipped construction scenario: unreachable submissions carry 0, reachable ones the
+    values a full transform gives (checked on the engines above); and some are skipped."""
+    from sim.scenario import load
+
+    m = build(load(Path(__file__).parent.parent / "scenarios" / "hohhot-construction-2023.toml"),
+              "construction", warn=False)
+    inp = draw(m, 0, cases=slice(0, 300))
+    hidden = hide_unused(inp)
+    unused = np.isnan(hidden.service)
+    assert unused.any() and (~unused).any()
+    assert np.all(inp.service[unused] == 0.0)
+    assert np.all(inp.service[~unused] > 0.0)
+    assert np.all(inp.fix[np.isnan(hidden.fix)] == 0.0)
 
 
 @st.composite
