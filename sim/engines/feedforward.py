@@ -79,6 +79,33 @@ def _sort_entries(e_t: F64, e_p: I64, cnt: int) -> None:
     e_p[:cnt] = e_p[order]
 
 
+@njit(cache=True, inline="always")
+def _earliest(free: F64, c: int) -> tuple[int, float]:
+    """The earliest-free of ``c`` servers (the first of equals) and its free time."""
+    k = 0
+    f = free[0]
+    for kk in range(1, c):
+        if free[kk] < f:
+            f = free[kk]
+            k = kk
+    return k, f
+
+
+@njit(cache=True, inline="always")
+def _visit_row(v_i: I64, v_f: F64, nv: int, i: int, j: int, s: int, a: float, start: float,
+               end: float) -> int:
+    """Record row ``nv``: case ``i``'s first submission of item ``j`` at station ``s``."""
+    v_i[nv, 0] = i
+    v_i[nv, 1] = j
+    v_i[nv, 2] = 0
+    v_i[nv, 3] = s
+    v_i[nv, 4] = K_SUB
+    v_f[nv, 0] = a
+    v_f[nv, 1] = start
+    v_f[nv, 2] = end
+    return nv + 1
+
+
 @njit(cache=True)
 def _flush(occ: I64, free: F64, c: int, out_c: I64, out_t: F64, e: int) -> int:
     """Write the cases still on the ``c`` servers to ``out_*`` from ``e`` on, in order of
@@ -130,12 +157,7 @@ def _serve_open(in_t: F64, in_p: I64, cnt: int, sh: int, msk: int, j0: int, out_
         pk = in_p[r]
         i = pk >> sh
         a = in_t[r]
-        k = 0
-        f = free[0]
-        for kk in range(1, c):
-            if free[kk] < f:
-                f = free[kk]
-                k = kk
+        k, f = _earliest(free, c)
         td = a if a >= f else f
         end = td + service[i, j0 + (pk & msk), 0]
         if not end <= limit:
@@ -152,15 +174,7 @@ def _serve_open(in_t: F64, in_p: I64, cnt: int, sh: int, msk: int, j0: int, out_
         acc[i, 1] += td - a
         acc[i, 0] += end - td
         if record:
-            v_i[nv, 0] = i
-            v_i[nv, 1] = j0 + (pk & msk)
-            v_i[nv, 2] = 0
-            v_i[nv, 3] = s
-            v_i[nv, 4] = K_SUB
-            v_f[nv, 0] = a
-            v_f[nv, 1] = td
-            v_f[nv, 2] = end
-            nv += 1
+            nv = _visit_row(v_i, v_f, nv, i, j0 + (pk & msk), s, a, td, end)
     e1 = _flush(occ, free, c, out_c, out_t, e)
     if e > 0 and e < e1:
         ties |= out_t[e] == out_t[e - 1]
@@ -189,12 +203,7 @@ def _serve_station(
         i = pk >> sh
         j = j0 + (pk & msk)
         a = in_t[r]
-        k = 0
-        f = free[0]
-        for kk in range(1, c):
-            if free[kk] < f:
-                f = free[kk]
-                k = kk
+        k, f = _earliest(free, c)
         td = a if a >= f else f
         ok = False
         done = np.nan
@@ -230,15 +239,7 @@ def _serve_station(
             stuck[i] = True
             acc[i, 3] += pv
         if record:
-            v_i[nv, 0] = i
-            v_i[nv, 1] = j
-            v_i[nv, 2] = 0
-            v_i[nv, 3] = s
-            v_i[nv, 4] = K_SUB
-            v_f[nv, 0] = a
-            v_f[nv, 1] = start
-            v_f[nv, 2] = end
-            nv += 1
+            nv = _visit_row(v_i, v_f, nv, i, j, s, a, start, end)
     return n_next, nv
 
 
