@@ -22,11 +22,9 @@ from sim.calendar import ALWAYS_OPEN_END
 from sim.engines.kernels import F64, I64, serve
 from sim.inputs import Inputs
 from sim.model import PARALLEL, Model
-from sim.records import RepResult, Visits
+from sim.records import SUBMISSION, RepResult, Visits
 
 __all__ = ["feedforward_plan", "is_broadcast", "simulate_ff"]
-
-K_SUB = 0  # the visit kind of a submission (sim.records)
 
 
 def is_broadcast(a: np.ndarray) -> bool:
@@ -99,7 +97,7 @@ def _visit_row(v_i: I64, v_f: F64, nv: int, i: int, j: int, s: int, a: float, st
     v_i[nv, 1] = j
     v_i[nv, 2] = 0
     v_i[nv, 3] = s
-    v_i[nv, 4] = K_SUB
+    v_i[nv, 4] = SUBMISSION
     v_f[nv, 0] = a
     v_f[nv, 1] = start
     v_f[nv, 2] = end
@@ -260,12 +258,15 @@ def _ff_run(
 
     Two lists travel from station to station: the live cases and their current times,
     in the order they left their previous station. What a case accrues (the
-    critical-path triple, visits) is added in place to its own row of the outputs, in
-    the order the event loop adds it, so the sums are the same bit for bit.
+    critical-path triple, in ``acc[:, :3]``) is added in place to its own row, in the
+    order the event loop adds it, so the sums are the same bit for bit; its visits
+    (``acc[:, 3]``) too, except those of plain stations every case visits, which are
+    counted per station (``pv``) and added when the case leaves the live list.
 
     A station whose single item every case runs, with no applicant delay, is *plain*:
-    its entries are the live lists themselves, sorted and served in place (the key's
-    slot is the same for all). Otherwise the entries are gathered first, with
+    its entries are the live lists themselves, sorted (unless already in key order, see
+    :func:`_serve_open`) and served in place (the key's slot is the same for all).
+    Otherwise the entries are gathered first, with
     ``(case, slot)`` packed in one integer ``case << shift | slot`` whose order is the
     key's, and the cases that skip the station are merged back by time afterwards. A
     route visits a station at most once, so a case has at most one entry per station.

@@ -75,7 +75,7 @@ from sim.engines.kernels import F64, I64, no_nrt, serve
 from sim.errors import UsageError
 from sim.inputs import Inputs
 from sim.model import PARALLEL, Model
-from sim.records import RepResult, Visits
+from sim.records import AUDIT, POOL, SUBMISSION, RepResult, Visits
 
 __all__ = ["simulate", "simulate_many", "simulate_streaming"]
 
@@ -84,7 +84,7 @@ A_ARRIVE, A_ROUTE, A_STAGE, A_NEXT, A_BEGIN, A_JOIN, A_SVC_END = 0, 1, 2, 3, 4, 
 A_RENEGE, A_BDONE, A_WORK, A_STAGE_END, A_AUDIT_END, A_LAG_END, A_RESULT = (
     7, 8, 9, 10, 11, 12, 13)
 # queue kinds
-K_SUB, K_AUDIT, K_POOL = 0, 1, 2
+K_SUB, K_AUDIT, K_POOL = SUBMISSION, AUDIT, POOL
 # case int state columns
 CI_STAGE, CI_PENDING, CI_BEST, CI_ABANDON, CI_POOL, CI_PVROW, CI_REFS, CI_PHASE = range(8)
 NCI = 8
@@ -110,7 +110,6 @@ NND = 7
 NSC = 11
 
 _F = TypeVar("_F", bound=Callable[..., Any])
-_no_nrt = no_nrt
 
 
 # --------------------------------------------------------------------------- helpers
@@ -140,7 +139,7 @@ def _prefetch_typer(typingctx: Any, arr: Any, idx: Any) -> Any:
 _prefetch: Callable[[Any, int], None] = intrinsic(_prefetch_typer)  # type: ignore[assignment]
 
 
-@_no_nrt
+@no_nrt
 def _hpush(ev_t: F64, ev_p: I64, n: int, t: float, p: int) -> None:
     """Push onto an 8-ary min-heap of size ``n`` keyed by the time alone.
 
@@ -162,13 +161,13 @@ def _hpush(ev_t: F64, ev_p: I64, n: int, t: float, p: int) -> None:
     ev_p[i] = p
 
 
-@_no_nrt
+@no_nrt
 def _min2(a: int, ta: float, b: int, tb: float) -> tuple[int, float]:
     """The (index, time) of the earlier of two heap slots, as selects (no branch)."""
     return (a if ta <= tb else b), (ta if ta <= tb else tb)
 
 
-@_no_nrt
+@no_nrt
 def _hpop(ev_t: F64, ev_p: I64, n: int) -> None:
     """Remove the top of an 8-ary heap of size ``n``."""
     n -= 1
@@ -206,7 +205,7 @@ def _hpop(ev_t: F64, ev_p: I64, n: int) -> None:
     ev_p[i] = p
 
 
-@_no_nrt
+@no_nrt
 def _enqueue(nd_i: I64, nd_t: F64, q_head: I64, q_tail: I64, q: int, node: int, T: float,
              case: int, slot: int) -> None:
     """Link ``node`` (joined at ``T``, the latest time in the queue) at its key's place."""
@@ -265,7 +264,7 @@ def _take_node(nd_i: I64, nfree: int, ncount: int) -> tuple[int, int, int]:
     return node, nfree, ncount
 
 
-@_no_nrt
+@no_nrt
 def _unlink(nd_i: I64, q_head: I64, q_tail: I64, q: int, node: int) -> None:
     p = nd_i[node, ND_PREV]
     nx = nd_i[node, ND_NEXT]
@@ -279,7 +278,7 @@ def _unlink(nd_i: I64, q_head: I64, q_tail: I64, q: int, node: int) -> None:
         nd_i[nx, ND_PREV] = p
 
 
-@_no_nrt
+@no_nrt
 def _bits(m: int) -> int:
     """Bits that hold the values ``0 .. m - 1``."""
     b = 0
@@ -288,7 +287,7 @@ def _bits(m: int) -> int:
     return b
 
 
-@_no_nrt
+@no_nrt
 def _warm(code: int, sh: int, kb: int, W: int, base: int, J: int, K: int, has_pat: bool,
           br_i: I64, br_f: F64, cs_i: I64, cs_f: F64, visit: Any, service: Any,
           patience: Any, deficient: Any, fix: Any, run_item: Any, delay: F64) -> None:
@@ -329,7 +328,7 @@ def _warm(code: int, sh: int, kb: int, W: int, base: int, J: int, K: int, has_pa
 # --------------------------------------------------------------------------- the kernel
 
 
-@_no_nrt
+@no_nrt
 def _run(
     # model
     servers: I64, st_level_on: Any, st_renege: Any, st_cal_off: I64, st_cal_len: I64,
