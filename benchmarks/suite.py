@@ -36,7 +36,7 @@ STATIONS, SERVERS, LOAD = 37, 3, 0.8
 SIZES: dict[str, dict[str, int]] = {
     # cases x replications of the tandem; the DES runs des_cases of it
     "full": {"cases": 100_000, "reps": 20, "des_cases": 10_000, "construction_reps": 2,
-             "scaling_cases": 100_000, "scaling_reps": 4, "scaling_rounds": 5,
+             "scaling_cases": 100_000, "scaling_reps": 4, "scaling_rounds": 8,
              "memory_cases": 1_000_000},
     "quick": {"cases": 10_000, "reps": 3, "des_cases": 1_000, "construction_reps": 1,
               "scaling_cases": 20_000, "scaling_reps": 4, "scaling_rounds": 3,
