@@ -264,6 +264,38 @@ def _take_node(nd_i: I64, nfree: int, ncount: int) -> tuple[int, int, int]:
     return node, nfree, ncount
 
 
+@_inline
+def _mark_dirty(dflag: I64, dirty: I64, ndirty: int, s: int, due: bool) -> int:
+    """Put station ``s`` on the list to dispatch at this instant if ``due`` (a server and
+    an entry may meet) and it is not there yet; returns the list's new length."""
+    if due and dflag[s] == 0:
+        dflag[s] = 1
+        dirty[ndirty] = s
+        ndirty += 1
+    return ndirty
+
+
+@no_nrt
+def _join_queue(nd_i: I64, nd_t: F64, q_head: I64, q_tail: I64, st_wait: I64, st_busy: I64,
+                servers: I64, dflag: I64, dirty: I64, ndirty: int, nfree: int, ncount: int,
+                q: int, s: int, i: int, slot: int, kind: int, ref: int, vrow: int,
+                T: float) -> tuple[int, int, int, int]:
+    """Case ``i`` joins queue ``q`` of station ``s`` at ``T`` with ``slot`` (a node of
+    ``kind`` pointing at ``ref``: its branch, audited item or nothing); the station is
+    marked to dispatch if a server is free. Returns (node, nfree, ncount, ndirty)."""
+    node, nfree, ncount = _take_node(nd_i, nfree, ncount)
+    nd_i[node, ND_CASE] = i
+    nd_i[node, ND_SLOT] = slot
+    nd_i[node, ND_KIND] = kind
+    nd_i[node, ND_REF] = ref
+    nd_i[node, ND_VROW] = vrow
+    nd_t[node] = T
+    _enqueue(nd_i, nd_t, q_head, q_tail, q, node, T, i, slot)
+    st_wait[s] += 1
+    ndirty = _mark_dirty(dflag, dirty, ndirty, s, st_busy[s] < servers[s])
+    return node, nfree, ncount, ndirty
+
+
 @no_nrt
 def _unlink(nd_i: I64, q_head: I64, q_tail: I64, q: int, node: int) -> None:
     p = nd_i[node, ND_PREV]
@@ -436,23 +468,13 @@ def _run(
                             br_f[g, BF_A] = T
                             br_i[g, BI_STATE] = B_WAIT
                             br_i[g, BI_VROW] = vrow
-                            node, nfree, ncount = _take_node(nd_i, nfree, ncount)
-                            nd_i[node, ND_CASE] = i
-                            nd_i[node, ND_SLOT] = j
-                            nd_i[node, ND_KIND] = K_SUB
-                            nd_i[node, ND_REF] = g
-                            nd_i[node, ND_VROW] = vrow
-                            nd_t[node] = T
                             q = s * L
                             if st_level_on[s]:
                                 q += class_level[cls[li]]
-                            _enqueue(nd_i, nd_t, q_head, q_tail, q, node, T, i, j)
+                            node, nfree, ncount, ndirty = _join_queue(
+                                nd_i, nd_t, q_head, q_tail, st_wait, st_busy, servers, dflag,
+                                dirty, ndirty, nfree, ncount, q, s, i, j, K_SUB, g, vrow, T)
                             br_i[g, BI_NODE] = node
-                            st_wait[s] += 1
-                            if dflag[s] == 0 and st_busy[s] < servers[s]:
-                                dflag[s] = 1
-                                dirty[ndirty] = s
-                                ndirty += 1
                             if has_pat and st_renege[s]:
                                 pt = patience[li, j, k]
                                 if pt < inf:
@@ -470,10 +492,7 @@ def _run(
                             k = br_i[g, BI_ATT]
                             s = item_station[j]
                             st_busy[s] -= 1
-                            if dflag[s] == 0 and st_wait[s] > 0:
-                                dflag[s] = 1
-                                dirty[ndirty] = s
-                                ndirty += 1
+                            ndirty = _mark_dirty(dflag, dirty, ndirty, s, st_wait[s] > 0)
                             start = br_f[g, BF_START]
                             br_f[g, BF_Q] += start - br_f[g, BF_A]
                             br_f[g, BF_S] += T - start
@@ -614,10 +633,7 @@ def _run(
                                 cs_i[i, CI_POOL] = 3
                                 pool = class_pool[c]
                                 st_busy[pool] -= 1
-                                if dflag[pool] == 0 and st_wait[pool] > 0:
-                                    dflag[pool] = 1
-                                    dirty[ndirty] = pool
-                                    ndirty += 1
+                                ndirty = _mark_dirty(dflag, dirty, ndirty, pool, st_wait[pool] > 0)
                                 if record:
                                     v_f[cs_i[i, CI_PVROW], 2] = T
                             if o_status[i] == 1:
@@ -627,23 +643,14 @@ def _run(
                                     s = item_audit_station[j]
                                     vrow, nv = _visit_row(record, nv, v_i, v_f, v_r, i, j, 0, s,
                                                           K_AUDIT, T)
-                                    node, nfree, ncount = _take_node(nd_i, nfree, ncount)
-                                    nd_i[node, ND_CASE] = i
-                                    nd_i[node, ND_SLOT] = J + j
-                                    nd_i[node, ND_KIND] = K_AUDIT
-                                    nd_i[node, ND_REF] = j
-                                    nd_i[node, ND_VROW] = vrow
-                                    nd_t[node] = T
                                     q = s * L
                                     if st_level_on[s]:
                                         q += class_level[c]
-                                    _enqueue(nd_i, nd_t, q_head, q_tail, q, node, T, i, J + j)
-                                    st_wait[s] += 1
+                                    node, nfree, ncount, ndirty = _join_queue(
+                                        nd_i, nd_t, q_head, q_tail, st_wait, st_busy, servers,
+                                        dflag, dirty, ndirty, nfree, ncount, q, s, i, J + j,
+                                        K_AUDIT, j, vrow, T)
                                     cs_i[i, CI_REFS] += 1
-                                    if dflag[s] == 0 and st_busy[s] < servers[s]:
-                                        dflag[s] = 1
-                                        dirty[ndirty] = s
-                                        ndirty += 1
                             break
                         elif act == A_STAGE:
                             i = x
@@ -698,24 +705,15 @@ def _run(
                             if channel[li] == 2 and pool >= 0:
                                 vrow, nv = _visit_row(record, nv, v_i, v_f, v_r, i, -1, 0, pool,
                                                       K_POOL, T)
-                                node, nfree, ncount = _take_node(nd_i, nfree, ncount)
-                                nd_i[node, ND_CASE] = i
-                                nd_i[node, ND_SLOT] = 2 * J
-                                nd_i[node, ND_KIND] = K_POOL
-                                nd_i[node, ND_REF] = -1
-                                nd_i[node, ND_VROW] = vrow
-                                nd_t[node] = T
                                 q = pool * L
                                 if st_level_on[pool]:
                                     q += class_level[c]
-                                _enqueue(nd_i, nd_t, q_head, q_tail, q, node, T, i, 2 * J)
-                                st_wait[pool] += 1
+                                node, nfree, ncount, ndirty = _join_queue(
+                                    nd_i, nd_t, q_head, q_tail, st_wait, st_busy, servers, dflag,
+                                    dirty, ndirty, nfree, ncount, q, pool, i, 2 * J, K_POOL, -1,
+                                    vrow, T)
                                 cs_i[i, CI_POOL] = 1
                                 cs_i[i, CI_PVROW] = vrow
-                                if dflag[pool] == 0 and st_busy[pool] < servers[pool]:
-                                    dflag[pool] = 1
-                                    dirty[ndirty] = pool
-                                    ndirty += 1
                                 break
                             act = A_ROUTE
                             continue
@@ -761,10 +759,7 @@ def _run(
                         elif act == A_AUDIT_END:
                             s = x
                             st_busy[s] -= 1
-                            if dflag[s] == 0 and st_wait[s] > 0:
-                                dflag[s] = 1
-                                dirty[ndirty] = s
-                                ndirty += 1
+                            ndirty = _mark_dirty(dflag, dirty, ndirty, s, st_wait[s] > 0)
                             break
                         else:
                             raise AssertionError("unknown action")
