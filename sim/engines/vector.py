@@ -265,6 +265,14 @@ def _take_node(nd_i: I64, nfree: int, ncount: int) -> tuple[int, int, int]:
 
 
 @_inline
+def _branch_at(br_i: I64, item_station: I64, base: int, g: int) -> tuple[int, int, int, int, int]:
+    """Branch ``g``'s case, its input row, item, attempt and the item's station."""
+    i = br_i[g, BI_CASE]
+    j = br_i[g, BI_ITEM]
+    return i, i - base, j, br_i[g, BI_ATT], item_station[j]
+
+
+@_inline
 def _mark_dirty(dflag: I64, dirty: I64, ndirty: int, s: int, due: bool) -> int:
     """Put station ``s`` on the list to dispatch at this instant if ``due`` (a server and
     an entry may meet) and it is not there yet; returns the list's new length."""
@@ -454,11 +462,7 @@ def _run(
                     while True:  # a chain of actions at T, without pushes
                         if act == A_JOIN:
                             g = x
-                            i = br_i[g, BI_CASE]
-                            li = i - base
-                            j = br_i[g, BI_ITEM]
-                            k = br_i[g, BI_ATT]
-                            s = item_station[j]
+                            i, li, j, k, s = _branch_at(br_i, item_station, base, g)
                             br_f[g, BF_AP] += br_f[g, BF_PEND]
                             br_f[g, BF_PEND] = 0.0
                             if visit[li, j]:
@@ -486,11 +490,7 @@ def _run(
                             break
                         elif act == A_SVC_END:
                             g = x
-                            i = br_i[g, BI_CASE]
-                            li = i - base
-                            j = br_i[g, BI_ITEM]
-                            k = br_i[g, BI_ATT]
-                            s = item_station[j]
+                            i, li, j, k, s = _branch_at(br_i, item_station, base, g)
                             st_busy[s] -= 1
                             ndirty = _mark_dirty(dflag, dirty, ndirty, s, st_wait[s] > 0)
                             start = br_f[g, BF_START]
