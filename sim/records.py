@@ -163,9 +163,15 @@ def station_table(model: Model, res: RepResult) -> pd.DataFrame:
         raise ValueError("station figures need visit records (record_visits=True)")
     t0, t1 = model.window
     rows = []
+    # the visits grouped by station, each group in record order (so every sum below adds
+    # the same numbers in the same order as a mask per station would)
+    order = np.argsort(v.station, kind="stable")
+    bounds = np.searchsorted(v.station[order], np.arange(len(model.station_names) + 1))
+    joined_s, start_s, end_s = v.joined[order], v.start[order], v.end[order]
+    reneged_s = v.reneged[order]
     for s, name in enumerate(model.station_names):
-        m = v.station == s
-        joined, start, end = v.joined[m], v.start[m], v.end[m]
+        m = slice(bounds[s], bounds[s + 1])
+        joined, start, end, reneged = joined_s[m], start_s[m], end_s[m], reneged_s[m]
         cal = model.calendar_of(s)
         started = np.isfinite(start)
         # busy working hours inside the window (pool slots: held hours)
@@ -186,7 +192,7 @@ def station_table(model: Model, res: RepResult) -> pd.DataFrame:
         waits = start[w_in] - joined[w_in]
         wwork = (np.asarray(cal.to_work(start[w_in])) - np.asarray(cal.to_work(joined[w_in]))
                  if w_in.any() else np.zeros(0))
-        q_end = np.where(started, start, np.where(v.reneged[m], end, t1))
+        q_end = np.where(started, start, np.where(reneged, end, t1))
         area = float(np.clip(np.minimum(q_end, t1) - np.maximum(joined, t0), 0, None).sum())
         rows.append({
             "station": name,
@@ -197,8 +203,8 @@ def station_table(model: Model, res: RepResult) -> pd.DataFrame:
             "mean_queue_length": area / (t1 - t0),
             "served": int(after.sum()),
             "throughput_per_day": float(after.sum()) / ((t1 - t0) / 24.0),
-            "reneged": int(v.reneged[m].sum()),
-            "waiting_at_horizon": int((~started & ~v.reneged[m]).sum()),
+            "reneged": int(reneged.sum()),
+            "waiting_at_horizon": int((~started & ~reneged).sum()),
             "waiting_at_window_end": int(((joined < t1) & (q_end > t1)).sum()),
         })
     return pd.DataFrame(rows)
