@@ -114,6 +114,12 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 # --------------------------------------------------------------------------- helpers
 
+# The kernel's helpers are inlined into it by numba at the IR level: no call, so none of
+# the argument marshalling a call costs (numba passes each array as seven or more scalars);
+# 4-5% of the construction scenario's time (docs/performance.md). Each takes the arrays it
+# writes and returns the scalars it updates.
+_inline: Callable[[_F], _F] = njit(inline="always", _nrt=False)  # type: ignore[call-overload]
+
 
 def _prefetch_typer(typingctx: Any, arr: Any, idx: Any) -> Any:
     """``_prefetch(arr, idx)``: ask the CPU to bring ``arr.flat[idx]`` (C order) into cache.
@@ -139,7 +145,7 @@ def _prefetch_typer(typingctx: Any, arr: Any, idx: Any) -> Any:
 _prefetch: Callable[[Any, int], None] = intrinsic(_prefetch_typer)  # type: ignore[assignment]
 
 
-@no_nrt
+@_inline
 def _hpush(ev_t: F64, ev_p: I64, n: int, t: float, p: int) -> None:
     """Push onto an 8-ary min-heap of size ``n`` keyed by the time alone.
 
@@ -161,13 +167,13 @@ def _hpush(ev_t: F64, ev_p: I64, n: int, t: float, p: int) -> None:
     ev_p[i] = p
 
 
-@no_nrt
+@_inline
 def _min2(a: int, ta: float, b: int, tb: float) -> tuple[int, float]:
     """The (index, time) of the earlier of two heap slots, as selects (no branch)."""
     return (a if ta <= tb else b), (ta if ta <= tb else tb)
 
 
-@no_nrt
+@_inline
 def _hpop(ev_t: F64, ev_p: I64, n: int) -> None:
     """Remove the top of an 8-ary heap of size ``n``."""
     n -= 1
@@ -205,7 +211,7 @@ def _hpop(ev_t: F64, ev_p: I64, n: int) -> None:
     ev_p[i] = p
 
 
-@no_nrt
+@_inline
 def _enqueue(nd_i: I64, nd_t: F64, q_head: I64, q_tail: I64, q: int, node: int, T: float,
              case: int, slot: int) -> None:
     """Link ``node`` (joined at ``T``, the latest time in the queue) at its key's place."""
@@ -225,11 +231,6 @@ def _enqueue(nd_i: I64, nd_t: F64, q_head: I64, q_tail: I64, q: int, node: int, 
         q_tail[q] = node
     else:
         nd_i[nx, ND_PREV] = node
-
-
-# Small pieces of the kernel that recur in it, inlined into it by numba at the IR level (no
-# call). Each takes the arrays it writes and returns the scalars it updates.
-_inline: Callable[[_F], _F] = njit(inline="always", _nrt=False)  # type: ignore[call-overload]
 
 
 @_inline
@@ -283,7 +284,7 @@ def _mark_dirty(dflag: I64, dirty: I64, ndirty: int, s: int, due: bool) -> int:
     return ndirty
 
 
-@no_nrt
+@_inline
 def _join_queue(nd_i: I64, nd_t: F64, q_head: I64, q_tail: I64, st_wait: I64, st_busy: I64,
                 servers: I64, dflag: I64, dirty: I64, ndirty: int, nfree: int, ncount: int,
                 q: int, s: int, i: int, slot: int, kind: int, ref: int, vrow: int,
@@ -304,7 +305,7 @@ def _join_queue(nd_i: I64, nd_t: F64, q_head: I64, q_tail: I64, st_wait: I64, st
     return node, nfree, ncount, ndirty
 
 
-@no_nrt
+@_inline
 def _unlink(nd_i: I64, q_head: I64, q_tail: I64, q: int, node: int) -> None:
     p = nd_i[node, ND_PREV]
     nx = nd_i[node, ND_NEXT]
@@ -327,7 +328,7 @@ def _bits(m: int) -> int:
     return b
 
 
-@no_nrt
+@_inline
 def _warm(code: int, sh: int, kb: int, W: int, base: int, J: int, K: int, has_pat: bool,
           br_i: I64, br_f: F64, cs_i: I64, cs_f: F64, visit: Any, service: Any,
           patience: Any, deficient: Any, fix: Any, run_item: Any, delay: F64) -> None:
