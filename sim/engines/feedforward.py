@@ -428,8 +428,9 @@ def _first_service_by_item(service: Any) -> F64:
 
     A station reads one item's service times for every case: read from the drawn
     (cases, items, attempts) array, each lands on a cache line of its own (the other
-    items' values riding along unused); item by item, they are read in sequence. The copy
-    costs a tenth of what it saves on a 37-station line (docs/performance.md).
+    items' values riding along unused); item by item, they are read in sequence. With the
+    copy, the pass over a 37-station line takes 0.42 of the time it takes without at
+    100,000 cases, 0.93 at 10,000 (docs/performance.md).
     """
     n, J = service.shape[0], service.shape[1]
     out = np.empty((J, n))
