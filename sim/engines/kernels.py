@@ -40,17 +40,6 @@ def _bisect_right(a: F64, lo: int, hi: int, x: float) -> int:
 
 
 @no_nrt
-def _bisect_left(a: F64, lo: int, hi: int, x: float) -> int:
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if a[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@no_nrt
 def _first_gt(a: F64, lo: int, hi: int, x: float, h: int) -> int:
     """``_bisect_right(a, lo, hi, x)`` (first index with ``a[i] > x``), searched from ``h``.
 
@@ -90,35 +79,13 @@ def _first_gt(a: F64, lo: int, hi: int, x: float, h: int) -> int:
 
 @no_nrt
 def _first_ge(a: F64, lo: int, hi: int, x: float, h: int) -> int:
-    """``_bisect_left(a, lo, hi, x)`` (first index with ``a[i] >= x``), searched from ``h``."""
-    if h < lo:
-        h = lo
-    if h >= hi:
-        h = hi - 1
-    step = 1
-    if a[h] >= x:
-        r = h
-        while True:
-            le = r - step
-            if le <= lo:
-                le = lo
-                break
-            if a[le - 1] < x:
-                break
-            r = le - 1
-            step <<= 1
-        return _bisect_left(a, le, r, x)
-    le = h + 1
-    while True:
-        r = le + step - 1
-        if r >= hi:
-            r = hi
-            break
-        if a[r] >= x:
-            break
-        le = r + 1
-        step <<= 1
-    return _bisect_left(a, le, r, x)
+    """``bisect_left(a, lo, hi, x)`` (first index with ``a[i] >= x``), searched from ``h``.
+
+    For a float ``v``, ``v >= x`` exactly when ``v > nextafter(x, -inf)`` (``x > -inf``;
+    the tables searched here hold working hours, all >= 0), so this is
+    :func:`_first_gt` one float below ``x``.
+    """
+    return _first_gt(a, lo, hi, np.nextafter(x, -np.inf), h)
 
 
 @no_nrt
