@@ -11,6 +11,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -566,3 +569,31 @@ def test_generated_streaming_and_slices(data: dict[str, Any], rep: int, chunk: i
     ref = vector.simulate(m, whole, feedforward=False)
     assert_same(ref, vector.simulate_streaming(m, rep, chunk=chunk, record_visits=True),
                 exact=True)
+
+
+_NEGATIVE_INDEX = """
+import numpy as np
+from numba import njit
+from sim.engines.kernels import _u
+f = njit(lambda a, i: a[_u(i)])
+try:
+    f(np.zeros(3), -1)
+except IndexError:
+    print("caught")
+"""
+
+
+@pytest.mark.slow
+def test_kernels_never_index_below_zero(tmp_path: Path) -> None:
+    """The kernels index with ``_u(i)`` (unsigned: no wraparound), so a negative index
+    would read out of bounds. With numba's bounds checks on, one raises IndexError:
+    this file's tests, compiled that way in a fresh cache, must all still pass."""
+    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path / "nc")}
+    root = Path(__file__).resolve().parent.parent
+    probe = subprocess.run([sys.executable, "-c", _NEGATIVE_INDEX], env=env, cwd=root,
+                           capture_output=True, text=True, timeout=300)
+    assert probe.stdout.strip() == "caught", probe.stderr  # the checks are on
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                          "-m", "not slow", str(Path(__file__))], env=env, cwd=root,
+                         capture_output=True, text=True, timeout=1200)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

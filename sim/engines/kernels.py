@@ -13,12 +13,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic
 from numpy.typing import NDArray
 
 from sim.calendar import ALWAYS_OPEN_END
 
-__all__ = ["F64", "I64", "no_nrt", "serve"]
+__all__ = ["F64", "I64", "_u", "no_nrt", "serve"]
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
@@ -28,11 +29,35 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 no_nrt: Callable[[_F], _F] = njit(cache=True, _nrt=False)  # type: ignore[call-overload]
 
 
+def _u_typer(typingctx: Any, x: Any) -> Any:
+    """``_u(i)``: the index ``i`` (>= 0 by construction) as an unsigned integer.
+
+    numba indexes with a signed integer as Python does, so every ``a[i]`` first turns a
+    negative ``i`` into ``i + len(a)``: a compare, an add, a select and a load of the
+    length, on every access. An unsigned index skips that, and the kernels' indices are
+    never negative (``-1`` marks "none" and is tested before any use). Without the
+    wraparound the event loop takes about a fifth less time (docs/performance.md). A
+    negative index by mistake would read out of bounds instead of from the end; the
+    bounds-checked test run (``NUMBA_BOUNDSCHECK=1``, tests/test_vector.py) catches it.
+    """
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return context.cast(builder, args[0], signature.args[0], types.uintp)
+
+    return types.uintp(x), codegen
+
+
+# called from compiled code as ``_u(i)`` (numba supplies ``typingctx``)
+_u: Callable[[int], int] = intrinsic(_u_typer)  # type: ignore[assignment]
+
+
 @no_nrt
 def _bisect_right(a: F64, lo: int, hi: int, x: float) -> int:
     while lo < hi:
         mid = (lo + hi) >> 1
-        if x < a[mid]:
+        if x < a[_u(mid)]:
             hi = mid
         else:
             lo = mid + 1
@@ -52,14 +77,14 @@ def _first_gt(a: F64, lo: int, hi: int, x: float, h: int) -> int:
     if h >= hi:
         h = hi - 1
     step = 1
-    if a[h] > x:  # the answer is <= h
+    if a[_u(h)] > x:  # the answer is <= h
         r = h
         while True:
             le = r - step
             if le <= lo:
                 le = lo
                 break
-            if a[le - 1] <= x:
+            if a[_u(le - 1)] <= x:
                 break
             r = le - 1
             step <<= 1
@@ -70,7 +95,7 @@ def _first_gt(a: F64, lo: int, hi: int, x: float, h: int) -> int:
         if r >= hi:
             r = hi
             break
-        if a[r] > x:
+        if a[_u(r)] > x:
             break
         le = r + 1
         step <<= 1
@@ -101,7 +126,7 @@ def serve(cal_open: F64, cal_close: F64, cal_cum: F64, cal_cend: F64, off: int, 
         w = T + s
         return T, (w if w <= ALWAYS_OPEN_END else np.inf)
     hi = off + m
-    k = _first_gt(cal_open, off, hi, T, hint[hs]) - 1
+    k = _first_gt(cal_open, off, hi, T, hint[_u(hs)]) - 1
     # k2 = bisect_right(close, T) (next_open's index) follows from k without a search,
     # as the intervals satisfy open[i] < close[i] <= open[i + 1] (WorkCalendar checks):
     # every close before k is <= open[k] <= T and every close after k is > open > T
@@ -109,21 +134,21 @@ def serve(cal_open: F64, cal_close: F64, cal_cum: F64, cal_cend: F64, off: int, 
         wT = 0.0
         k0 = off
         k2 = off
-    elif cal_close[k] <= T:
-        wT = cal_cend[k]
+    elif cal_close[_u(k)] <= T:
+        wT = cal_cend[_u(k)]
         k0 = k
         k2 = k + 1
     else:
-        wT = cal_cum[k] + (T - cal_open[k])
+        wT = cal_cum[_u(k)] + (T - cal_open[_u(k)])
         k0 = k
         k2 = k
-    hint[hs] = k0
+    hint[_u(hs)] = k0
     if k2 == hi:
         start = np.inf
     else:
-        o = cal_open[k2]
+        o = cal_open[_u(k2)]
         start = T if o <= T else o
     w = wT + s
     k3 = _first_ge(cal_cend, off, hi, w, k0)
-    end = np.inf if k3 == hi else cal_open[k3] + (w - cal_cum[k3])
+    end = np.inf if k3 == hi else cal_open[_u(k3)] + (w - cal_cum[_u(k3)])
     return start, end

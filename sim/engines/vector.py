@@ -71,7 +71,7 @@ from numba.extending import intrinsic
 
 from sim.calendar import ALWAYS_OPEN_END
 from sim.engines.feedforward import feedforward_plan, is_broadcast, simulate_ff
-from sim.engines.kernels import F64, I64, no_nrt, serve
+from sim.engines.kernels import F64, I64, _u, no_nrt, serve
 from sim.errors import UsageError
 from sim.inputs import Inputs
 from sim.model import PARALLEL, Model
@@ -90,20 +90,20 @@ CI_STAGE, CI_PENDING, CI_BEST, CI_ABANDON, CI_POOL, CI_PVROW, CI_REFS, CI_PHASE 
 NCI = 8
 # case float state columns
 CF_WEND, CF_SUPP, CF_BEND, CF_S, CF_Q, CF_A = range(6)
-NCF = 6
+NCF = 8  # padded: a row is one aligned cache line
 # branch int state columns
 BI_POS, BI_ITEM, BI_ATT, BI_STATE, BI_NODE, BI_VROW, BI_CASE, BI_BR = range(8)
 NBI = 8
 # branch float state columns
 BF_A, BF_START, BF_S, BF_Q, BF_AP, BF_PEND, BF_SEND = range(7)
-NBF = 7
+NBF = 8  # padded: a row is one aligned cache line
 # branch states
 B_IDLE, B_DELAY, B_WAIT, B_SERVICE, B_FIX, B_RENEGED, B_LAG = 0, 1, 2, 3, 4, 5, 6
 # case phases (what holds the case's critical-path triple while it is open)
 P_NONE, P_SEQ, P_PAR = 0, 1, 2
 # queue node columns
 ND_CASE, ND_SLOT, ND_KIND, ND_REF, ND_VROW, ND_NEXT, ND_PREV = range(7)
-NND = 7
+NND = 8  # padded: a row is one aligned cache line
 # scalar state
 (SC_HSIZE, SC_NEXT, SC_FREE, SC_NCOUNT, SC_NV, SC_LO, SC_EVENTS, SC_SP, SC_NDIRTY, SC_MID,
  SC_DI) = range(11)
@@ -157,14 +157,14 @@ def _hpush(ev_t: F64, ev_p: I64, n: int, t: float, p: int) -> None:
     i = n
     while i > 0:
         par = (i - 1) >> 3
-        pt = ev_t[par]
+        pt = ev_t[_u(par)]
         if pt <= t:
             break
-        ev_t[i] = pt
-        ev_p[i] = ev_p[par]
+        ev_t[_u(i)] = pt
+        ev_p[_u(i)] = ev_p[_u(par)]
         i = par
-    ev_t[i] = t
-    ev_p[i] = p
+    ev_t[_u(i)] = t
+    ev_p[_u(i)] = p
 
 
 @_inline
@@ -177,60 +177,61 @@ def _min2(a: int, ta: float, b: int, tb: float) -> tuple[int, float]:
 def _hpop(ev_t: F64, ev_p: I64, n: int) -> None:
     """Remove the top of an 8-ary heap of size ``n``."""
     n -= 1
-    t = ev_t[n]
-    p = ev_p[n]
+    t = ev_t[_u(n)]
+    p = ev_p[_u(n)]
     i = 0
     while True:
         c = 8 * i + 1
         if c + 7 < n:
             # eight children: a tournament of selects, which compile to conditional
             # moves (comparisons of random times defeat branch prediction)
-            a0, t0 = _min2(c, ev_t[c], c + 1, ev_t[c + 1])
-            a1, t1 = _min2(c + 2, ev_t[c + 2], c + 3, ev_t[c + 3])
-            a2, t2 = _min2(c + 4, ev_t[c + 4], c + 5, ev_t[c + 5])
-            a3, t3 = _min2(c + 6, ev_t[c + 6], c + 7, ev_t[c + 7])
+            a0, t0 = _min2(c, ev_t[_u(c)], c + 1, ev_t[_u(c + 1)])
+            a1, t1 = _min2(c + 2, ev_t[_u(c + 2)], c + 3, ev_t[_u(c + 3)])
+            a2, t2 = _min2(c + 4, ev_t[_u(c + 4)], c + 5, ev_t[_u(c + 5)])
+            a3, t3 = _min2(c + 6, ev_t[_u(c + 6)], c + 7, ev_t[_u(c + 7)])
             b0, u0 = _min2(a0, t0, a1, t1)
             b1, u1 = _min2(a2, t2, a3, t3)
             best, bt = _min2(b0, u0, b1, u1)
         elif c < n:
             best = c
-            bt = ev_t[c]
+            bt = ev_t[_u(c)]
             for c2 in range(c + 1, n):
-                if ev_t[c2] < bt:
+                if ev_t[_u(c2)] < bt:
                     best = c2
-                    bt = ev_t[c2]
+                    bt = ev_t[_u(c2)]
         else:
             break
         if bt < t:
-            ev_t[i] = bt
-            ev_p[i] = ev_p[best]
+            ev_t[_u(i)] = bt
+            ev_p[_u(i)] = ev_p[_u(best)]
             i = best
         else:
             break
-    ev_t[i] = t
-    ev_p[i] = p
+    ev_t[_u(i)] = t
+    ev_p[_u(i)] = p
 
 
 @_inline
 def _enqueue(nd_i: I64, nd_t: F64, q_head: I64, q_tail: I64, q: int, node: int, T: float,
              case: int, slot: int) -> None:
     """Link ``node`` (joined at ``T``, the latest time in the queue) at its key's place."""
-    p = q_tail[q]
-    while p >= 0 and nd_t[p] == T and (
-            nd_i[p, ND_CASE] > case or (nd_i[p, ND_CASE] == case and nd_i[p, ND_SLOT] > slot)):
-        p = nd_i[p, ND_PREV]
+    p = q_tail[_u(q)]
+    while p >= 0 and nd_t[_u(p)] == T and (
+            nd_i[_u(p), ND_CASE] > case
+            or (nd_i[_u(p), ND_CASE] == case and nd_i[_u(p), ND_SLOT] > slot)):
+        p = nd_i[_u(p), ND_PREV]
     if p < 0:
-        nx = q_head[q]
-        q_head[q] = node
+        nx = q_head[_u(q)]
+        q_head[_u(q)] = node
     else:
-        nx = nd_i[p, ND_NEXT]
-        nd_i[p, ND_NEXT] = node
-    nd_i[node, ND_PREV] = p
-    nd_i[node, ND_NEXT] = nx
+        nx = nd_i[_u(p), ND_NEXT]
+        nd_i[_u(p), ND_NEXT] = node
+    nd_i[_u(node), ND_PREV] = p
+    nd_i[_u(node), ND_NEXT] = nx
     if nx < 0:
-        q_tail[q] = node
+        q_tail[_u(q)] = node
     else:
-        nd_i[nx, ND_PREV] = node
+        nd_i[_u(nx), ND_PREV] = node
 
 
 @_inline
@@ -241,15 +242,15 @@ def _visit_row(record: bool, nv: int, v_i: I64, v_f: F64, v_r: Any, i: int, j: i
     if record:
         vrow = nv
         nv += 1
-        v_i[vrow, 0] = i
-        v_i[vrow, 1] = j
-        v_i[vrow, 2] = k
-        v_i[vrow, 3] = s
-        v_i[vrow, 4] = kind
-        v_f[vrow, 0] = T
-        v_f[vrow, 1] = np.nan
-        v_f[vrow, 2] = np.nan
-        v_r[vrow] = False
+        v_i[_u(vrow), 0] = i
+        v_i[_u(vrow), 1] = j
+        v_i[_u(vrow), 2] = k
+        v_i[_u(vrow), 3] = s
+        v_i[_u(vrow), 4] = kind
+        v_f[_u(vrow), 0] = T
+        v_f[_u(vrow), 1] = np.nan
+        v_f[_u(vrow), 2] = np.nan
+        v_r[_u(vrow)] = False
     return vrow, nv
 
 
@@ -258,7 +259,7 @@ def _take_node(nd_i: I64, nfree: int, ncount: int) -> tuple[int, int, int]:
     """A queue node from the free list, else the next of the pool: (node, nfree, ncount)."""
     if nfree >= 0:
         node = nfree
-        nfree = nd_i[node, ND_NEXT]
+        nfree = nd_i[_u(node), ND_NEXT]
     else:
         node = ncount
         ncount += 1
@@ -268,18 +269,18 @@ def _take_node(nd_i: I64, nfree: int, ncount: int) -> tuple[int, int, int]:
 @_inline
 def _branch_at(br_i: I64, item_station: I64, base: int, g: int) -> tuple[int, int, int, int, int]:
     """Branch ``g``'s case, its input row, item, attempt and the item's station."""
-    i = br_i[g, BI_CASE]
-    j = br_i[g, BI_ITEM]
-    return i, i - base, j, br_i[g, BI_ATT], item_station[j]
+    i = br_i[_u(g), BI_CASE]
+    j = br_i[_u(g), BI_ITEM]
+    return i, i - base, j, br_i[_u(g), BI_ATT], item_station[_u(j)]
 
 
 @_inline
 def _mark_dirty(dflag: I64, dirty: I64, ndirty: int, s: int, due: bool) -> int:
     """Put station ``s`` on the list to dispatch at this instant if ``due`` (a server and
     an entry may meet) and it is not there yet; returns the list's new length."""
-    if due and dflag[s] == 0:
-        dflag[s] = 1
-        dirty[ndirty] = s
+    if due and dflag[_u(s)] == 0:
+        dflag[_u(s)] = 1
+        dirty[_u(ndirty)] = s
         ndirty += 1
     return ndirty
 
@@ -293,30 +294,30 @@ def _join_queue(nd_i: I64, nd_t: F64, q_head: I64, q_tail: I64, st_wait: I64, st
     ``kind`` pointing at ``ref``: its branch, audited item or nothing); the station is
     marked to dispatch if a server is free. Returns (node, nfree, ncount, ndirty)."""
     node, nfree, ncount = _take_node(nd_i, nfree, ncount)
-    nd_i[node, ND_CASE] = i
-    nd_i[node, ND_SLOT] = slot
-    nd_i[node, ND_KIND] = kind
-    nd_i[node, ND_REF] = ref
-    nd_i[node, ND_VROW] = vrow
-    nd_t[node] = T
+    nd_i[_u(node), ND_CASE] = i
+    nd_i[_u(node), ND_SLOT] = slot
+    nd_i[_u(node), ND_KIND] = kind
+    nd_i[_u(node), ND_REF] = ref
+    nd_i[_u(node), ND_VROW] = vrow
+    nd_t[_u(node)] = T
     _enqueue(nd_i, nd_t, q_head, q_tail, q, node, T, i, slot)
-    st_wait[s] += 1
-    ndirty = _mark_dirty(dflag, dirty, ndirty, s, st_busy[s] < servers[s])
+    st_wait[_u(s)] += 1
+    ndirty = _mark_dirty(dflag, dirty, ndirty, s, st_busy[_u(s)] < servers[_u(s)])
     return node, nfree, ncount, ndirty
 
 
 @_inline
 def _unlink(nd_i: I64, q_head: I64, q_tail: I64, q: int, node: int) -> None:
-    p = nd_i[node, ND_PREV]
-    nx = nd_i[node, ND_NEXT]
+    p = nd_i[_u(node), ND_PREV]
+    nx = nd_i[_u(node), ND_NEXT]
     if p < 0:
-        q_head[q] = nx
+        q_head[_u(q)] = nx
     else:
-        nd_i[p, ND_NEXT] = nx
+        nd_i[_u(p), ND_NEXT] = nx
     if nx < 0:
-        q_tail[q] = p
+        q_tail[_u(q)] = p
     else:
-        nd_i[nx, ND_PREV] = p
+        nd_i[_u(nx), ND_PREV] = p
 
 
 @no_nrt
@@ -424,7 +425,7 @@ def _run(
             if hsize > 0:
                 T = ev_t[0]
             if nxt < n_loaded:
-                ta = arrival[nxt - base]
+                ta = arrival[_u(nxt - base)]
                 if ta < T:
                     T = ta
             if horizon < T or t_stop <= T:
@@ -443,8 +444,8 @@ def _run(
                         break
                     if sp > 0:
                         sp -= 1
-                        code = stack[sp]
-                    elif nxt < n_loaded and arrival[nxt - base] == T:
+                        code = stack[_u(sp)]
+                    elif nxt < n_loaded and arrival[_u(nxt - base)] == T:
                         code = (nxt << sh) | A_ARRIVE
                         nxt += 1
                     elif hsize > 0 and ev_t[0] == T:
@@ -464,24 +465,24 @@ def _run(
                         if act == A_JOIN:
                             g = x
                             i, li, j, k, s = _branch_at(br_i, item_station, base, g)
-                            br_f[g, BF_AP] += br_f[g, BF_PEND]
-                            br_f[g, BF_PEND] = 0.0
-                            if visit[li, j]:
-                                o_visits[i] += 1
+                            br_f[_u(g), BF_AP] += br_f[_u(g), BF_PEND]
+                            br_f[_u(g), BF_PEND] = 0.0
+                            if visit[_u(li), _u(j)]:
+                                o_visits[_u(i)] += 1
                             vrow, nv = _visit_row(record, nv, v_i, v_f, v_r, i, j, k, s,
                                                   K_SUB, T)
-                            br_f[g, BF_A] = T
-                            br_i[g, BI_STATE] = B_WAIT
-                            br_i[g, BI_VROW] = vrow
+                            br_f[_u(g), BF_A] = T
+                            br_i[_u(g), BI_STATE] = B_WAIT
+                            br_i[_u(g), BI_VROW] = vrow
                             q = s * L
-                            if st_level_on[s]:
-                                q += class_level[cls[li]]
+                            if st_level_on[_u(s)]:
+                                q += class_level[_u(cls[_u(li)])]
                             node, nfree, ncount, ndirty = _join_queue(
                                 nd_i, nd_t, q_head, q_tail, st_wait, st_busy, servers, dflag,
                                 dirty, ndirty, nfree, ncount, q, s, i, j, K_SUB, g, vrow, T)
-                            br_i[g, BI_NODE] = node
-                            if has_pat and st_renege[s]:
-                                pt = patience[li, j, k]
+                            br_i[_u(g), BI_NODE] = node
+                            if has_pat and st_renege[_u(s)]:
+                                pt = patience[_u(li), _u(j), _u(k)]
                                 if pt < inf:
                                     tr = T + pt
                                     if tr <= horizon:
@@ -492,20 +493,20 @@ def _run(
                         elif act == A_SVC_END:
                             g = x
                             i, li, j, k, s = _branch_at(br_i, item_station, base, g)
-                            st_busy[s] -= 1
-                            ndirty = _mark_dirty(dflag, dirty, ndirty, s, st_wait[s] > 0)
-                            start = br_f[g, BF_START]
-                            br_f[g, BF_Q] += start - br_f[g, BF_A]
-                            br_f[g, BF_S] += T - start
-                            br_i[g, BI_STATE] = B_IDLE
+                            st_busy[_u(s)] -= 1
+                            ndirty = _mark_dirty(dflag, dirty, ndirty, s, st_wait[_u(s)] > 0)
+                            start = br_f[_u(g), BF_START]
+                            br_f[_u(g), BF_Q] += start - br_f[_u(g), BF_A]
+                            br_f[_u(g), BF_S] += T - start
+                            br_i[_u(g), BI_STATE] = B_IDLE
                             if has_lag:
-                                lg = lag[li, j, k]
+                                lg = lag[_u(li), _u(j), _u(k)]
                                 if lg > 0.0:  # government lag: no staff, working time
-                                    br_f[g, BF_SEND] = T
-                                    br_i[g, BI_STATE] = B_LAG
+                                    br_f[_u(g), BF_SEND] = T
+                                    br_i[_u(g), BI_STATE] = B_LAG
                                     le = serve(cal_open, cal_close, cal_cum, cal_cend,
-                                                st_cal_off[s], st_cal_len[s], st_always[s], T,
-                                                lg, st_hint, s)[1]
+                                               st_cal_off[_u(s)], st_cal_len[_u(s)],
+                                               st_always[_u(s)], T, lg, st_hint, s)[1]
                                     if le <= horizon:
                                         _hpush(ev_t, ev_p, hsize, le,
                                                (g << sh) | (((j << kb) | k) << 4) | A_LAG_END)
@@ -515,95 +516,95 @@ def _run(
                             continue
                         elif act == A_LAG_END:
                             g = x
-                            br_f[g, BF_S] += T - br_f[g, BF_SEND]
-                            br_i[g, BI_STATE] = B_IDLE
+                            br_f[_u(g), BF_S] += T - br_f[_u(g), BF_SEND]
+                            br_i[_u(g), BI_STATE] = B_IDLE
                             act = A_RESULT
                             continue
                         elif act == A_RESULT:  # the outcome of submission k is known at T
                             g = x
-                            i = br_i[g, BI_CASE]
+                            i = br_i[_u(g), BI_CASE]
                             li = i - base
-                            j = br_i[g, BI_ITEM]
-                            k = br_i[g, BI_ATT]
-                            if k < K - 1 and deficient[li, j, k]:
-                                o_rework[i] += 1
-                                f = fix[li, j, k]
-                                if item_cond[j] and f <= item_deadline[j]:
-                                    o_supp[i] += 1
+                            j = br_i[_u(g), BI_ITEM]
+                            k = br_i[_u(g), BI_ATT]
+                            if k < K - 1 and deficient[_u(li), _u(j), _u(k)]:
+                                o_rework[_u(i)] += 1
+                                f = fix[_u(li), _u(j), _u(k)]
+                                if item_cond[_u(j)] and f <= item_deadline[_u(j)]:
+                                    o_supp[_u(i)] += 1
                                     se = T + f
-                                    if se > cs_f[i, CF_SUPP]:
-                                        cs_f[i, CF_SUPP] = se
+                                    if se > cs_f[_u(i), CF_SUPP]:
+                                        cs_f[_u(i), CF_SUPP] = se
                                 else:
-                                    br_i[g, BI_ATT] = k + 1
-                                    br_f[g, BF_PEND] = f
+                                    br_i[_u(g), BI_ATT] = k + 1
+                                    br_f[_u(g), BF_PEND] = f
                                     ta = T + f
                                     if ta == T:
                                         act = A_JOIN
                                         continue
-                                    br_i[g, BI_STATE] = B_FIX
+                                    br_i[_u(g), BI_STATE] = B_FIX
                                     if ta <= horizon:
                                         _hpush(ev_t, ev_p, hsize, ta,
                                                (g << sh) | (((j << kb) | (k + 1)) << 4) | A_JOIN)
                                         hsize += 1
                                     break
-                            act = A_NEXT if cs_i[i, CI_PHASE] == P_SEQ else A_BDONE
+                            act = A_NEXT if cs_i[_u(i), CI_PHASE] == P_SEQ else A_BDONE
                             continue
                         elif act == A_NEXT:
                             g = x
-                            i = br_i[g, BI_CASE]
+                            i = br_i[_u(g), BI_CASE]
                             li = i - base
-                            st = cs_i[i, CI_STAGE]
-                            p1 = stage_item_ptr[st + 1]
-                            p = br_i[g, BI_POS] + 1
-                            while p < p1 and not run_item[li, stage_items[p]]:
+                            st = cs_i[_u(i), CI_STAGE]
+                            p1 = stage_item_ptr[_u(st + 1)]
+                            p = br_i[_u(g), BI_POS] + 1
+                            while p < p1 and not run_item[_u(li), _u(stage_items[_u(p)])]:
                                 p += 1
-                            br_i[g, BI_POS] = p
+                            br_i[_u(g), BI_POS] = p
                             if p == p1:
                                 act = A_BDONE
                                 continue
-                            br_i[g, BI_ITEM] = stage_items[p]
-                            br_i[g, BI_ATT] = 0
+                            br_i[_u(g), BI_ITEM] = stage_items[_u(p)]
+                            br_i[_u(g), BI_ATT] = 0
                             act = A_BEGIN
                             continue
                         elif act == A_BEGIN:
                             g = x
-                            li = br_i[g, BI_CASE] - base
-                            d = delay[li, br_i[g, BI_ITEM]]
+                            li = br_i[_u(g), BI_CASE] - base
+                            d = delay[_u(li), _u(br_i[_u(g), BI_ITEM])]
                             if d > 0.0:
-                                br_f[g, BF_PEND] = d
-                                br_i[g, BI_STATE] = B_DELAY
+                                br_f[_u(g), BF_PEND] = d
+                                br_i[_u(g), BI_STATE] = B_DELAY
                                 ta = T + d
                                 if ta <= horizon:
                                     _hpush(ev_t, ev_p, hsize, ta,
-                                           (g << sh) | ((br_i[g, BI_ITEM] << kb) << 4) | A_JOIN)
+                                           (g << sh) | ((br_i[_u(g), BI_ITEM] << kb) << 4) | A_JOIN)
                                     hsize += 1
                                 break
-                            br_f[g, BF_PEND] = 0.0
+                            br_f[_u(g), BF_PEND] = 0.0
                             act = A_JOIN
                             continue
                         elif act == A_BDONE:
                             g = x
-                            i = br_i[g, BI_CASE]
-                            b = br_i[g, BI_BR]
-                            be = cs_f[i, CF_BEND]
-                            if be < T or (be == T and b < cs_i[i, CI_BEST]):
-                                cs_f[i, CF_BEND] = T
-                                cs_i[i, CI_BEST] = b
-                            cs_i[i, CI_PENDING] -= 1
-                            if cs_i[i, CI_PENDING] > 0:
+                            i = br_i[_u(g), BI_CASE]
+                            b = br_i[_u(g), BI_BR]
+                            be = cs_f[_u(i), CF_BEND]
+                            if be < T or (be == T and b < cs_i[_u(i), CI_BEST]):
+                                cs_f[_u(i), CF_BEND] = T
+                                cs_i[_u(i), CI_BEST] = b
+                            cs_i[_u(i), CI_PENDING] -= 1
+                            if cs_i[_u(i), CI_PENDING] > 0:
                                 break
                             x = i
                             act = A_WORK
                             continue
                         elif act == A_WORK:
                             i = x
-                            g = i * W + cs_i[i, CI_BEST]
-                            cs_f[i, CF_S] = br_f[g, BF_S]
-                            cs_f[i, CF_Q] = br_f[g, BF_Q]
-                            cs_f[i, CF_A] = br_f[g, BF_AP]
-                            cs_i[i, CI_PHASE] = P_NONE
-                            cs_f[i, CF_WEND] = T
-                            se = cs_f[i, CF_SUPP]
+                            g = i * W + cs_i[_u(i), CI_BEST]
+                            cs_f[_u(i), CF_S] = br_f[_u(g), BF_S]
+                            cs_f[_u(i), CF_Q] = br_f[_u(g), BF_Q]
+                            cs_f[_u(i), CF_A] = br_f[_u(g), BF_AP]
+                            cs_i[_u(i), CI_PHASE] = P_NONE
+                            cs_f[_u(i), CF_WEND] = T
+                            se = cs_f[_u(i), CF_SUPP]
                             if se > T:
                                 if se <= horizon:
                                     _hpush(ev_t, ev_p, hsize, se, (i << sh) | A_STAGE_END)
@@ -614,116 +615,118 @@ def _run(
                         elif act == A_STAGE_END:
                             i = x
                             li = i - base
-                            we = cs_f[i, CF_WEND]
+                            we = cs_f[_u(i), CF_WEND]
                             if we < T:
-                                cs_f[i, CF_A] += T - we
-                            c = cls[li]
-                            if cs_i[i, CI_ABANDON] == 0:
-                                st = cs_i[i, CI_STAGE] + 1
-                                if st < route_stage_ptr[class_route[c] + 1]:
-                                    cs_i[i, CI_STAGE] = st
+                                cs_f[_u(i), CF_A] += T - we
+                            c = cls[_u(li)]
+                            if cs_i[_u(i), CI_ABANDON] == 0:
+                                st = cs_i[_u(i), CI_STAGE] + 1
+                                if st < route_stage_ptr[_u(class_route[_u(c)] + 1)]:
+                                    cs_i[_u(i), CI_STAGE] = st
                                     act = A_STAGE
                                     continue
-                                o_status[i] = 1
+                                o_status[_u(i)] = 1
                             else:
-                                o_status[i] = 2
+                                o_status[_u(i)] = 2
                             # the case ends at T
-                            o_end[i] = T
-                            cs_i[i, CI_REFS] -= 1
-                            if cs_i[i, CI_POOL] == 2:
-                                cs_i[i, CI_POOL] = 3
-                                pool = class_pool[c]
-                                st_busy[pool] -= 1
-                                ndirty = _mark_dirty(dflag, dirty, ndirty, pool, st_wait[pool] > 0)
+                            o_end[_u(i)] = T
+                            cs_i[_u(i), CI_REFS] -= 1
+                            if cs_i[_u(i), CI_POOL] == 2:
+                                cs_i[_u(i), CI_POOL] = 3
+                                pool = class_pool[_u(c)]
+                                st_busy[_u(pool)] -= 1
+                                ndirty = _mark_dirty(dflag, dirty, ndirty, pool,
+                                                     st_wait[_u(pool)] > 0)
                                 if record:
-                                    v_f[cs_i[i, CI_PVROW], 2] = T
-                            if o_status[i] == 1:
+                                    v_f[_u(cs_i[_u(i), CI_PVROW]), 2] = T
+                            if o_status[_u(i)] == 1:
                                 for j in range(J):
-                                    if not audit[li, j]:
+                                    if not audit[_u(li), _u(j)]:
                                         continue
-                                    s = item_audit_station[j]
+                                    s = item_audit_station[_u(j)]
                                     vrow, nv = _visit_row(record, nv, v_i, v_f, v_r, i, j, 0, s,
                                                           K_AUDIT, T)
                                     q = s * L
-                                    if st_level_on[s]:
-                                        q += class_level[c]
+                                    if st_level_on[_u(s)]:
+                                        q += class_level[_u(c)]
                                     node, nfree, ncount, ndirty = _join_queue(
                                         nd_i, nd_t, q_head, q_tail, st_wait, st_busy, servers,
                                         dflag, dirty, ndirty, nfree, ncount, q, s, i, J + j,
                                         K_AUDIT, j, vrow, T)
-                                    cs_i[i, CI_REFS] += 1
+                                    cs_i[_u(i), CI_REFS] += 1
                             break
                         elif act == A_STAGE:
                             i = x
                             li = i - base
-                            st = cs_i[i, CI_STAGE]
-                            p0 = stage_item_ptr[st]
-                            p1 = stage_item_ptr[st + 1]
+                            st = cs_i[_u(i), CI_STAGE]
+                            p0 = stage_item_ptr[_u(st)]
+                            p1 = stage_item_ptr[_u(st + 1)]
                             cnt = 0
                             for p in range(p0, p1):
-                                if run_item[li, stage_items[p]]:
+                                if run_item[_u(li), _u(stage_items[_u(p)])]:
                                     cnt += 1
-                            cs_i[i, CI_BEST] = -1
-                            cs_f[i, CF_BEND] = -inf
-                            cs_f[i, CF_SUPP] = -inf
+                            cs_i[_u(i), CI_BEST] = -1
+                            cs_f[_u(i), CF_BEND] = -inf
+                            cs_f[_u(i), CF_SUPP] = -inf
                             if cnt == 0:  # takes no time
-                                cs_f[i, CF_WEND] = T
+                                cs_f[_u(i), CF_WEND] = T
                                 act = A_STAGE_END
                                 continue
-                            if stage_mode[st] != PARALLEL or cnt == 1:
-                                cs_i[i, CI_PHASE] = P_SEQ
-                                cs_i[i, CI_PENDING] = 1
+                            if stage_mode[_u(st)] != PARALLEL or cnt == 1:
+                                cs_i[_u(i), CI_PHASE] = P_SEQ
+                                cs_i[_u(i), CI_PENDING] = 1
                                 g = i * W
-                                br_i[g, BI_POS] = p0 - 1
-                                br_f[g, BF_S] = cs_f[i, CF_S]
-                                br_f[g, BF_Q] = cs_f[i, CF_Q]
-                                br_f[g, BF_AP] = cs_f[i, CF_A]
+                                br_i[_u(g), BI_POS] = p0 - 1
+                                br_f[_u(g), BF_S] = cs_f[_u(i), CF_S]
+                                br_f[_u(g), BF_Q] = cs_f[_u(i), CF_Q]
+                                br_f[_u(g), BF_AP] = cs_f[_u(i), CF_A]
                                 x = g
                                 act = A_NEXT
                                 continue
-                            cs_i[i, CI_PHASE] = P_PAR
-                            cs_i[i, CI_PENDING] = cnt
+                            cs_i[_u(i), CI_PHASE] = P_PAR
+                            cs_i[_u(i), CI_PENDING] = cnt
                             for p in range(p0, p1):
-                                jj = stage_items[p]
-                                if not run_item[li, jj]:
+                                jj = stage_items[_u(p)]
+                                if not run_item[_u(li), _u(jj)]:
                                     continue
                                 g = i * W + (p - p0)
-                                br_i[g, BI_POS] = p
-                                br_i[g, BI_ITEM] = jj
-                                br_i[g, BI_ATT] = 0
-                                br_f[g, BF_S] = cs_f[i, CF_S]
-                                br_f[g, BF_Q] = cs_f[i, CF_Q]
-                                br_f[g, BF_AP] = cs_f[i, CF_A]
-                                stack[sp] = (g << sh) | A_BEGIN
+                                br_i[_u(g), BI_POS] = p
+                                br_i[_u(g), BI_ITEM] = jj
+                                br_i[_u(g), BI_ATT] = 0
+                                br_f[_u(g), BF_S] = cs_f[_u(i), CF_S]
+                                br_f[_u(g), BF_Q] = cs_f[_u(i), CF_Q]
+                                br_f[_u(g), BF_AP] = cs_f[_u(i), CF_A]
+                                stack[_u(sp)] = (g << sh) | A_BEGIN
                                 sp += 1
                             break
                         elif act == A_ARRIVE:
                             i = x
                             li = i - base
-                            c = cls[li]
-                            cs_i[i, CI_REFS] = 1
-                            pool = class_pool[c]
-                            if channel[li] == 2 and pool >= 0:
+                            c = cls[_u(li)]
+                            cs_i[_u(i), CI_REFS] = 1
+                            pool = class_pool[_u(c)]
+                            if channel[_u(li)] == 2 and pool >= 0:
                                 vrow, nv = _visit_row(record, nv, v_i, v_f, v_r, i, -1, 0, pool,
                                                       K_POOL, T)
                                 q = pool * L
-                                if st_level_on[pool]:
-                                    q += class_level[c]
+                                if st_level_on[_u(pool)]:
+                                    q += class_level[_u(c)]
                                 node, nfree, ncount, ndirty = _join_queue(
                                     nd_i, nd_t, q_head, q_tail, st_wait, st_busy, servers, dflag,
                                     dirty, ndirty, nfree, ncount, q, pool, i, 2 * J, K_POOL, -1,
                                     vrow, T)
-                                cs_i[i, CI_POOL] = 1
-                                cs_i[i, CI_PVROW] = vrow
+                                cs_i[_u(i), CI_POOL] = 1
+                                cs_i[_u(i), CI_PVROW] = vrow
                                 break
                             act = A_ROUTE
                             continue
                         elif act == A_ROUTE:
                             i = x
                             li = i - base
-                            if cs_i[i, CI_POOL] == 2:
-                                cs_f[i, CF_Q] += T - arrival[li]
-                            cs_i[i, CI_STAGE] = route_stage_ptr[class_route[cls[li]]]
+                            if cs_i[_u(i), CI_POOL] == 2:
+                                cs_f[_u(i), CF_Q] += T - arrival[_u(li)]
+                            r = class_route[_u(cls[_u(li)])]
+                            cs_i[_u(i), CI_STAGE] = route_stage_ptr[_u(r)]
                             act = A_STAGE
                             continue
                         elif act == A_RENEGE:
@@ -731,36 +734,37 @@ def _run(
                             # a timer is not cancelled when its visit is served: it acts only
                             # if the branch's current wait (a later one, maybe) is due to
                             # renege now, which is then what that wait's own timer would do
-                            if br_i[g, BI_STATE] != B_WAIT:
+                            if br_i[_u(g), BI_STATE] != B_WAIT:
                                 break
-                            i = br_i[g, BI_CASE]
+                            i = br_i[_u(g), BI_CASE]
                             li = i - base
-                            j = br_i[g, BI_ITEM]
-                            s = item_station[j]
-                            if not st_renege[s] or (br_f[g, BF_A]
-                                                    + patience[li, j, br_i[g, BI_ATT]]) != T:
+                            j = br_i[_u(g), BI_ITEM]
+                            s = item_station[_u(j)]
+                            k = br_i[_u(g), BI_ATT]
+                            if not st_renege[_u(s)] or (
+                                    br_f[_u(g), BF_A] + patience[_u(li), _u(j), _u(k)]) != T:
                                 break
                             q = s * L
-                            if st_level_on[s]:
-                                q += class_level[cls[li]]
-                            node = br_i[g, BI_NODE]
+                            if st_level_on[_u(s)]:
+                                q += class_level[_u(cls[_u(li)])]
+                            node = br_i[_u(g), BI_NODE]
                             _unlink(nd_i, q_head, q_tail, q, node)
-                            nd_i[node, ND_NEXT] = nfree
+                            nd_i[_u(node), ND_NEXT] = nfree
                             nfree = node
-                            st_wait[s] -= 1
+                            st_wait[_u(s)] -= 1
                             if record:
-                                vrow = br_i[g, BI_VROW]
-                                v_r[vrow] = True
-                                v_f[vrow, 2] = T
-                            br_f[g, BF_Q] += T - br_f[g, BF_A]
-                            br_i[g, BI_STATE] = B_RENEGED
-                            cs_i[i, CI_ABANDON] = 1
+                                vrow = br_i[_u(g), BI_VROW]
+                                v_r[_u(vrow)] = True
+                                v_f[_u(vrow), 2] = T
+                            br_f[_u(g), BF_Q] += T - br_f[_u(g), BF_A]
+                            br_i[_u(g), BI_STATE] = B_RENEGED
+                            cs_i[_u(i), CI_ABANDON] = 1
                             act = A_BDONE
                             continue
                         elif act == A_AUDIT_END:
                             s = x
-                            st_busy[s] -= 1
-                            ndirty = _mark_dirty(dflag, dirty, ndirty, s, st_wait[s] > 0)
+                            st_busy[_u(s)] -= 1
+                            ndirty = _mark_dirty(dflag, dirty, ndirty, s, st_wait[_u(s)] > 0)
                             break
                         else:
                             raise AssertionError("unknown action")
@@ -770,55 +774,55 @@ def _run(
                 di = 0
             # ------------------------------------------------------------ (2) dispatch at T
             while di < ndirty:
-                s = dirty[di]
-                while st_busy[s] < servers[s] and st_wait[s] > 0:
+                s = dirty[_u(di)]
+                while st_busy[_u(s)] < servers[_u(s)] and st_wait[_u(s)] > 0:
                     if hsize + 1 > cap_h or sp + 1 > cap_s:
                         status = 2
                         break
                     q = s * L
-                    if st_level_on[s]:
-                        while q_head[q] < 0:
+                    if st_level_on[_u(s)]:
+                        while q_head[_u(q)] < 0:
                             q += 1
-                    node = q_head[q]
-                    nx = nd_i[node, ND_NEXT]
-                    q_head[q] = nx
+                    node = q_head[_u(q)]
+                    nx = nd_i[_u(node), ND_NEXT]
+                    q_head[_u(q)] = nx
                     if nx < 0:
-                        q_tail[q] = -1
+                        q_tail[_u(q)] = -1
                     else:
-                        nd_i[nx, ND_PREV] = -1
-                    nd_i[node, ND_NEXT] = nfree
+                        nd_i[_u(nx), ND_PREV] = -1
+                    nd_i[_u(node), ND_NEXT] = nfree
                     nfree = node
-                    st_wait[s] -= 1
-                    st_busy[s] += 1
-                    i = nd_i[node, ND_CASE]
+                    st_wait[_u(s)] -= 1
+                    st_busy[_u(s)] += 1
+                    i = nd_i[_u(node), ND_CASE]
                     li = i - base
-                    kind = nd_i[node, ND_KIND]
-                    vrow = nd_i[node, ND_VROW]
+                    kind = nd_i[_u(node), ND_KIND]
+                    vrow = nd_i[_u(node), ND_VROW]
                     if kind == K_POOL:
-                        cs_i[i, CI_POOL] = 2
+                        cs_i[_u(i), CI_POOL] = 2
                         if record:
-                            v_f[vrow, 1] = T
-                        stack[sp] = (i << sh) | A_ROUTE
+                            v_f[_u(vrow), 1] = T
+                        stack[_u(sp)] = (i << sh) | A_ROUTE
                         sp += 1
                         continue
                     if kind == K_SUB:
-                        g = nd_i[node, ND_REF]
-                        j = br_i[g, BI_ITEM]
-                        k = br_i[g, BI_ATT]
-                        svc = service[li, j, k]
+                        g = nd_i[_u(node), ND_REF]
+                        j = br_i[_u(g), BI_ITEM]
+                        k = br_i[_u(g), BI_ATT]
+                        svc = service[_u(li), _u(j), _u(k)]
                         code = (g << sh) | (((j << kb) | k) << 4) | A_SVC_END
                     else:
-                        svc = audit_service[li, nd_i[node, ND_REF]]
+                        svc = audit_service[_u(li), _u(nd_i[_u(node), ND_REF])]
                         code = (s << sh) | A_AUDIT_END
-                        cs_i[i, CI_REFS] -= 1
-                    start, end = serve(cal_open, cal_close, cal_cum, cal_cend, st_cal_off[s],
-                                        st_cal_len[s], st_always[s], T, svc, st_hint, s)
+                        cs_i[_u(i), CI_REFS] -= 1
+                    start, end = serve(cal_open, cal_close, cal_cum, cal_cend, st_cal_off[_u(s)],
+                                        st_cal_len[_u(s)], st_always[_u(s)], T, svc, st_hint, s)
                     if kind == K_SUB:
-                        br_f[g, BF_START] = start
-                        br_i[g, BI_STATE] = B_SERVICE
+                        br_f[_u(g), BF_START] = start
+                        br_i[_u(g), BI_STATE] = B_SERVICE
                     if record:
-                        v_f[vrow, 1] = start
-                        v_f[vrow, 2] = end
+                        v_f[_u(vrow), 1] = start
+                        v_f[_u(vrow), 2] = end
                     # a zero audit service dispatched while closed ends at the last closing
                     # time (W⁻¹(W(T)) < T): the record keeps it, the server frees at T
                     te = end if end >= T else T
@@ -827,7 +831,7 @@ def _run(
                         hsize += 1
                 if status:
                     break
-                dflag[s] = 0
+                dflag[_u(s)] = 0
                 di += 1
             if status:
                 break
@@ -840,7 +844,7 @@ def _run(
             break
 
     lo = sc[SC_LO]
-    while lo < nxt and cs_i[lo, CI_REFS] == 0:
+    while lo < nxt and cs_i[_u(lo), CI_REFS] == 0:
         lo += 1
     sc[SC_HSIZE] = hsize
     sc[SC_NEXT] = nxt
@@ -985,7 +989,7 @@ class _State:
         self.ev_t = np.empty(cap)
         self.ev_p = np.empty(cap, dtype=i64)
         self.stack = np.empty(256, dtype=i64)
-        self.nd_i = np.empty((cap, NND), dtype=i64)
+        self.nd_i = _aligned((cap, NND), i64)
         self.nd_t = np.empty(cap)
         self.q_head = np.full(S * L, -1, dtype=i64)
         self.q_tail = np.full(S * L, -1, dtype=i64)
@@ -994,13 +998,13 @@ class _State:
         self.dirty = np.zeros(S, dtype=i64)
         self.dflag = np.zeros(S, dtype=i64)
         self.st_hint = np.asarray(cm.args[3], dtype=i64).copy()  # calendar offsets
-        self.cs_i = np.zeros((n, NCI), dtype=i64)
-        self.cs_f = np.zeros((n, NCF))
-        self.br_i = np.zeros((n * W, NBI), dtype=i64)
+        self.cs_i = _aligned((n, NCI), i64)
+        self.cs_f = _aligned((n, NCF), np.float64)
+        self.br_i = _aligned((n * W, NBI), i64)
         g = np.arange(n * W, dtype=i64)
         self.br_i[:, BI_CASE] = g // W
         self.br_i[:, BI_BR] = g % W
-        self.br_f = np.zeros((n * W, NBF))
+        self.br_f = _aligned((n * W, NBF), np.float64)
         self.status = np.zeros(n, dtype=i64)
         self.end = np.full(n, np.nan)
         self.visits = np.zeros(n, dtype=i64)
@@ -1069,8 +1073,17 @@ class _State:
         return int(self.sc[SC_EVENTS])
 
 
+def _aligned(shape: tuple[int, ...], dtype: Any, line: int = 64) -> np.ndarray:
+    """Zeros of ``shape`` starting on a cache-line boundary: rows of 64 bytes (the state
+    tables) then sit on one line each instead of straddling two."""
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    raw = np.zeros(size + line, dtype=np.uint8)
+    skip = -raw.ctypes.data % line
+    return raw[skip:skip + size].view(dtype).reshape(shape)
+
+
 def _double(a: np.ndarray) -> np.ndarray:
-    b = np.empty((2 * a.shape[0], *a.shape[1:]), dtype=a.dtype)
+    b = _aligned((2 * a.shape[0], *a.shape[1:]), a.dtype)
     b[: a.shape[0]] = a
     return b
 
