@@ -307,25 +307,27 @@ def test_simulate_many(mini: dict[str, Any]) -> None:
     assert_same(out[1], one, exact=True)
 
 
-@settings(max_examples=200, deadline=None)
-@given(t=st.floats(-10.0, 3000.0), s=st.floats(1e-6, 200.0), hint=st.integers(-5, 2000),
+@settings(max_examples=300, deadline=None)
+@given(t=st.floats(-10.0, 4000.0), s=st.floats(1e-6, 400.0), pick=st.integers(0, 2000),
        edge=st.booleans())
-def test_serve_is_the_calendar_arithmetic(t: float, s: float, hint: int, edge: bool) -> None:
-    """The kernel's W⁻¹(W(T) + s) and next_open(T), from any hint, are sim.calendar's."""
+def test_serve_is_the_calendar_arithmetic(t: float, s: float, pick: int, edge: bool) -> None:
+    """The kernel's W⁻¹(W(T) + s) and next_open(T), found through the bucket tables, are
+    sim.calendar's (by bisection), also past the calendar's end (3,600 h)."""
     from sim.calendar import WorkCalendar, next_open_scalar, to_abs_scalar, to_work_scalar
 
     cal = WorkCalendar.build("office", dt.date(2023, 1, 1), 150,
                              [("09:00", "12:00"), ("13:30", "17:30")])
     if edge:  # exactly at an opening or a closing
-        t = float(np.concatenate([cal.open, cal.close])[abs(hint) % (2 * len(cal.open))])
-    pad = np.array([1.0, 2.0])  # the calendar sits at an offset in the packed arrays
-    op, cl, cu, ce = (np.concatenate([pad, a]) for a in (cal.open, cal.close, cal.cum, cal.cend))
-    h = np.array([hint + 2], dtype=np.int64)
-    start, end = kernels.serve(op, cl, cu, ce, 2, len(cal.open), False, t, s, h, 0)
+        t = float(np.concatenate([cal.open, cal.close])[pick % (2 * len(cal.open))])
+    # station 0 has the calendar at an offset in the packed arrays, after a 24/7 one
+    other = WorkCalendar.build("24/7", dt.date(2023, 1, 1), 20, [("00:00", "24:00")],
+                               weekdays=range(7))
+    packed = kernels.pack_calendars([other, cal], [1, 0])
+    assert packed.st_cal[0, kernels.SC_OFF] == len(other.open)
+    start, end = kernels.serve(*packed[2:], packed.st_cal, packed.st_calw, 0, t, s)
     o, c, cum, cend = cal.scalar_tables
     assert start == next_open_scalar(o, c, t)
     assert end == to_abs_scalar(cend, o, cum, to_work_scalar(o, c, cum, cend, t) + s)
-    assert kernels.serve(op, cl, cu, ce, 2, len(cal.open), False, t, s, h, 0) == (start, end)
 
 
 # --------------------------------------------------------------------------- generated

@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from sim.calendar import ALWAYS_OPEN_END
-from sim.engines.kernels import F64, I64, serve
+from sim.engines.kernels import F64, I64, SC_ALWAYS, serve
 from sim.inputs import Inputs
 from sim.model import PARALLEL, Model
 from sim.records import SUBMISSION, RepResult, Visits
@@ -182,11 +182,10 @@ def _serve_open(in_t: F64, in_p: I64, cnt: int, sh: int, msk: int, j0: int, out_
 @njit(cache=True)
 def _serve_station(
     in_t: F64, in_p: I64, cnt: int, sh: int, msk: int, j0: int, out_c: I64, out_t: F64,
-    s: int, c: int, off: int, m: int, alw: bool, cal_open: F64, cal_close: F64,
-    cal_cum: F64, cal_cend: F64, horizon: float, svc_t: F64, has_lag: bool, lag: Any,
-    free: F64, hint: I64, acc: F64, pv: float, stuck: Any, record: bool, nv: int, v_i: I64,
-    v_f: F64,
-    r0: int, n_next: int,
+    s: int, c: int, st_cal: I64, st_calw: F64, cal_open: F64, cal_close: F64,
+    cal_cum: F64, cal_cend: F64, cal_tab: I64, horizon: float, svc_t: F64, has_lag: bool,
+    lag: Any, free: F64, acc: F64, pv: float, stuck: Any, record: bool, nv: int, v_i: I64,
+    v_f: F64, r0: int, n_next: int,
 ) -> tuple[int, int]:
     """The FCFS recursion of station ``s`` over its sorted entries: entry ``r`` is case
     ``in_p[r] >> sh`` with item ``j0 + (in_p[r] & msk)``, joined at ``in_t[r]``; each takes
@@ -195,7 +194,7 @@ def _serve_station(
     lists themselves (written behind the reading). It starts at entry ``r0`` with
     ``n_next`` cases gone on and the servers' ``free`` times as they are (see
     :func:`_serve_open`). Returns (cases gone on, ``nv``)."""
-    hint[0] = off
+    alw = st_cal[s, SC_ALWAYS]
     for r in range(r0, cnt):
         pk = in_p[r]
         i = pk >> sh
@@ -214,8 +213,8 @@ def _serve_station(
                 start = td
                 end = td + svc
             else:
-                start, end = serve(cal_open, cal_close, cal_cum, cal_cend, off, m, alw,
-                                   td, svc, hint, 0)
+                start, end = serve(cal_open, cal_close, cal_cum, cal_cend, cal_tab, st_cal,
+                                   st_calw, s, td, svc)
             free[k] = end
             if end <= horizon:
                 acc[i, 1] += start - a
@@ -223,8 +222,8 @@ def _serve_station(
                 done = end
                 ok = True
                 if has_lag and lag[i, j, 0] > 0.0:
-                    done = serve(cal_open, cal_close, cal_cum, cal_cend, off, m, alw, end,
-                                 lag[i, j, 0], hint, 0)[1]
+                    done = serve(cal_open, cal_close, cal_cum, cal_cend, cal_tab, st_cal,
+                                 st_calw, s, end, lag[i, j, 0])[1]
                     if done > horizon:
                         ok = False
                     else:
@@ -243,9 +242,9 @@ def _serve_station(
 
 @njit(cache=True)
 def _ff_run(
-    topo: I64, st_item_ptr: I64, st_items: I64, it_flags: I64, servers: I64, st_cal_off: I64,
-    st_cal_len: I64, st_always: Any, cal_open: F64, cal_close: F64, cal_cum: F64,
-    cal_cend: F64, horizon: float, record: bool, arrival: F64, run_item: Any, visit: Any,
+    topo: I64, st_item_ptr: I64, st_items: I64, it_flags: I64, servers: I64, st_cal: I64,
+    st_calw: F64, cal_open: F64, cal_close: F64, cal_cum: F64, cal_cend: F64, cal_tab: I64,
+    horizon: float, record: bool, arrival: F64, run_item: Any, visit: Any,
     delay: F64, svc_t: F64, has_lag: bool, lag: Any, cur: F64, stuck: Any, acc: F64,
     v_i: I64, v_f: F64,
 ) -> int:
@@ -287,7 +286,6 @@ def _ff_run(
     r_t = np.empty(n)
     free = np.empty(servers.max())
     occ = np.empty(servers.max(), dtype=np.int64)
-    hint = np.zeros(1, dtype=np.int64)
     acc[:, :] = 0.0
     pv = 0.0  # plain stations every case visits, so far
     n_live = n
@@ -359,7 +357,7 @@ def _ff_run(
             _sort_entries(in_t, in_p, cnt)
         # the FCFS recursion, writing the cases that go on to out_* (in place if plain)
         c = servers[s]
-        if st_always[s] and not has_lag:
+        if st_cal[s, SC_ALWAYS] and not has_lag:
             r0, n_next, ordered, nv = _serve_open(
                 in_t, in_p, cnt, sh, msk, j0, out_c, out_t, s, c, limit, svc_t, free, occ,
                 acc, record, nv, v_i, v_f)
@@ -370,9 +368,9 @@ def _ff_run(
             ordered = False
         if r0 < cnt:
             n_next, nv = _serve_station(
-                in_t, in_p, cnt, sh, msk, j0, out_c, out_t, s, c, st_cal_off[s],
-                st_cal_len[s], st_always[s], cal_open, cal_close, cal_cum, cal_cend, horizon,
-                svc_t, has_lag, lag, free, hint, acc, pv, stuck, record, nv, v_i, v_f,
+                in_t, in_p, cnt, sh, msk, j0, out_c, out_t, s, c, st_cal, st_calw, cal_open,
+                cal_close, cal_cum, cal_cend, cal_tab, horizon, svc_t, has_lag, lag, free, acc,
+                pv, stuck, record, nv, v_i, v_f,
                 r0, n_next)
         if plain:
             n_live = n_next
@@ -504,8 +502,8 @@ def feedforward_plan(model: Model, inp: Inputs) -> tuple[I64, I64, I64] | None:
 def simulate_ff(model: Model, inp: Inputs, plan: tuple[I64, I64, I64],
                 calendars: tuple[Any, ...], has_lag: bool, lag: Any,
                 record: bool) -> RepResult:
-    """One replication by :func:`_ff_run`; ``calendars`` is ``(servers, st_cal_off,
-    st_cal_len, st_always, cal_open, cal_close, cal_cum, cal_cend)`` as the event loop
+    """One replication by :func:`_ff_run`; ``calendars`` is ``(servers, *cals)``, ``cals``
+    the :class:`~sim.engines.kernels.PackedCalendars` of the model, as the event loop
     takes them, ``lag`` the C-contiguous lag array (a dummy when ``has_lag`` is false)."""
     topo, ptr, items = plan
     n = inp.n

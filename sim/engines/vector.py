@@ -28,11 +28,13 @@ nothing and is compiled without numba's reference counting:
   at ``T`` dispatches in key order; a pool grant pushes the start of the case's route,
   and the instant repeats while anything is due at ``T``.
 * **State**: per case (stage, pending branches, critical-path triple...) and per branch
-  (``W`` branch slots per case, ``W`` the widest parallel stage), flat 2-D arrays.
+  (``W`` branch slots per case, ``W`` the widest parallel stage rounded up to a power of
+  two, so that branch ``g`` is slot ``g & (W - 1)`` of case ``g >> log2(W)``), flat 2-D
+  arrays.
 * **Calendars** are concatenated with per-station offsets; ``W(t)``, ``W⁻¹(w)`` and
   ``next_open(t)`` repeat the scalar expressions of :mod:`sim.calendar`: the same
-  interval indices (found by an exponential search from the station's last index, which
-  gives the bisection's index exactly; ``next_open``'s follows from ``W``'s) and the
+  interval indices (found from bucket tables, :func:`~sim.engines.kernels.pack_calendars`,
+  which give the bisection's index exactly; ``next_open``'s follows from ``W``'s) and the
   same arithmetic, no fastmath, so times are bit-identical to the DES engine. The
   always-open calendar is computed as the identity, which is what those expressions give
   on its single interval ``[0, 1e12)``.
@@ -69,9 +71,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from sim.calendar import ALWAYS_OPEN_END
 from sim.engines.feedforward import feedforward_plan, is_broadcast, simulate_ff
-from sim.engines.kernels import F64, I64, _u, no_nrt, serve
+from sim.engines.kernels import F64, I64, _u, no_nrt, pack_calendars, serve
 from sim.errors import UsageError
 from sim.inputs import Inputs
 from sim.model import PARALLEL, Model
@@ -92,8 +93,8 @@ NCI = 8
 CF_WEND, CF_SUPP, CF_BEND, CF_S, CF_Q, CF_A = range(6)
 NCF = 8  # padded: a row is one aligned cache line
 # branch int state columns
-BI_POS, BI_ITEM, BI_ATT, BI_STATE, BI_NODE, BI_VROW, BI_CASE, BI_BR = range(8)
-NBI = 8
+BI_POS, BI_ITEM, BI_ATT, BI_STATE, BI_NODE, BI_VROW = range(6)
+NBI = 8  # padded: a row is one aligned cache line
 # branch float state columns
 BF_A, BF_START, BF_S, BF_Q, BF_AP, BF_PEND, BF_SEND = range(7)
 NBF = 8  # padded: a row is one aligned cache line
@@ -108,6 +109,9 @@ NND = 8  # padded: a row is one aligned cache line
 (SC_HSIZE, SC_NEXT, SC_FREE, SC_NCOUNT, SC_NV, SC_LO, SC_EVENTS, SC_SP, SC_NDIRTY, SC_MID,
  SC_DI) = range(11)
 NSC = 11
+
+# the heap's node i is at index HB + i: children 8i+1 .. 8i+8 then start a cache line
+HB = 7
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -152,19 +156,20 @@ def _hpush(ev_t: F64, ev_p: I64, n: int, t: float, p: int) -> None:
     Events at one instant may come out in any order (docs/model.md: the outcome does not
     depend on it), so there is no tie-breaking sequence number to compare and move. Eight
     children per node: half the levels of a 4-ary heap for a pop, whose eight keys are
-    compared without branches (:func:`_hpop`).
+    compared without branches (:func:`_hpop`). Node ``i`` sits at ``HB + i`` of arrays
+    aligned on a cache line, so that the eight children of a node fill one line.
     """
     i = n
     while i > 0:
         par = (i - 1) >> 3
-        pt = ev_t[_u(par)]
+        pt = ev_t[_u(HB + par)]
         if pt <= t:
             break
-        ev_t[_u(i)] = pt
-        ev_p[_u(i)] = ev_p[_u(par)]
+        ev_t[_u(HB + i)] = pt
+        ev_p[_u(HB + i)] = ev_p[_u(HB + par)]
         i = par
-    ev_t[_u(i)] = t
-    ev_p[_u(i)] = p
+    ev_t[_u(HB + i)] = t
+    ev_p[_u(HB + i)] = p
 
 
 @_inline
@@ -177,38 +182,38 @@ def _min2(a: int, ta: float, b: int, tb: float) -> tuple[int, float]:
 def _hpop(ev_t: F64, ev_p: I64, n: int) -> None:
     """Remove the top of an 8-ary heap of size ``n``."""
     n -= 1
-    t = ev_t[_u(n)]
-    p = ev_p[_u(n)]
+    t = ev_t[_u(HB + n)]
+    p = ev_p[_u(HB + n)]
     i = 0
     while True:
         c = 8 * i + 1
         if c + 7 < n:
             # eight children: a tournament of selects, which compile to conditional
             # moves (comparisons of random times defeat branch prediction)
-            a0, t0 = _min2(c, ev_t[_u(c)], c + 1, ev_t[_u(c + 1)])
-            a1, t1 = _min2(c + 2, ev_t[_u(c + 2)], c + 3, ev_t[_u(c + 3)])
-            a2, t2 = _min2(c + 4, ev_t[_u(c + 4)], c + 5, ev_t[_u(c + 5)])
-            a3, t3 = _min2(c + 6, ev_t[_u(c + 6)], c + 7, ev_t[_u(c + 7)])
+            a0, t0 = _min2(c, ev_t[_u(HB + c)], c + 1, ev_t[_u(HB + c + 1)])
+            a1, t1 = _min2(c + 2, ev_t[_u(HB + c + 2)], c + 3, ev_t[_u(HB + c + 3)])
+            a2, t2 = _min2(c + 4, ev_t[_u(HB + c + 4)], c + 5, ev_t[_u(HB + c + 5)])
+            a3, t3 = _min2(c + 6, ev_t[_u(HB + c + 6)], c + 7, ev_t[_u(HB + c + 7)])
             b0, u0 = _min2(a0, t0, a1, t1)
             b1, u1 = _min2(a2, t2, a3, t3)
             best, bt = _min2(b0, u0, b1, u1)
         elif c < n:
             best = c
-            bt = ev_t[_u(c)]
+            bt = ev_t[_u(HB + c)]
             for c2 in range(c + 1, n):
-                if ev_t[_u(c2)] < bt:
+                if ev_t[_u(HB + c2)] < bt:
                     best = c2
-                    bt = ev_t[_u(c2)]
+                    bt = ev_t[_u(HB + c2)]
         else:
             break
         if bt < t:
-            ev_t[_u(i)] = bt
-            ev_p[_u(i)] = ev_p[_u(best)]
+            ev_t[_u(HB + i)] = bt
+            ev_p[_u(HB + i)] = ev_p[_u(HB + best)]
             i = best
         else:
             break
-    ev_t[_u(i)] = t
-    ev_p[_u(i)] = p
+    ev_t[_u(HB + i)] = t
+    ev_p[_u(HB + i)] = p
 
 
 @_inline
@@ -267,9 +272,10 @@ def _take_node(nd_i: I64, nfree: int, ncount: int) -> tuple[int, int, int]:
 
 
 @_inline
-def _branch_at(br_i: I64, item_station: I64, base: int, g: int) -> tuple[int, int, int, int, int]:
+def _branch_at(br_i: I64, item_station: I64, base: int, wb: int,
+               g: int) -> tuple[int, int, int, int, int]:
     """Branch ``g``'s case, its input row, item, attempt and the item's station."""
-    i = br_i[_u(g), BI_CASE]
+    i = g >> wb
     j = br_i[_u(g), BI_ITEM]
     return i, i - base, j, br_i[_u(g), BI_ATT], item_station[_u(j)]
 
@@ -330,7 +336,7 @@ def _bits(m: int) -> int:
 
 
 @_inline
-def _warm(code: int, sh: int, kb: int, W: int, base: int, J: int, K: int, has_pat: bool,
+def _warm(code: int, sh: int, kb: int, wb: int, base: int, J: int, K: int, has_pat: bool,
           br_i: I64, br_f: F64, cs_i: I64, cs_f: F64, visit: Any, service: Any,
           patience: Any, deficient: Any, fix: Any, run_item: Any, delay: F64) -> None:
     """Prefetch what the action ``code`` will read: its branch's and case's state rows and
@@ -347,7 +353,7 @@ def _warm(code: int, sh: int, kb: int, W: int, base: int, J: int, K: int, has_pa
     jk = (code >> 4) & ((1 << (sh - 4)) - 1)
     j = jk >> kb
     k = jk & ((1 << kb) - 1)
-    i = g // W
+    i = g >> wb
     ij = (i - base) * J + j
     _prefetch(br_i, g * NBI)
     _prefetch(br_f, g * NBF)
@@ -373,8 +379,8 @@ def _warm(code: int, sh: int, kb: int, W: int, base: int, J: int, K: int, has_pa
 @no_nrt
 def _run(
     # model
-    servers: I64, st_level_on: Any, st_renege: Any, st_cal_off: I64, st_cal_len: I64,
-    st_always: Any, cal_open: F64, cal_close: F64, cal_cum: F64, cal_cend: F64,
+    servers: I64, st_level_on: Any, st_renege: Any, st_cal: I64, st_calw: F64,
+    cal_open: F64, cal_close: F64, cal_cum: F64, cal_cend: F64, cal_tab: I64,
     item_station: I64, item_cond: Any, item_deadline: F64, item_audit_station: I64,
     class_route: I64, class_level: I64, class_pool: I64, n_levels: int,
     route_stage_ptr: I64, stage_mode: I64, stage_item_ptr: I64, stage_items: I64,
@@ -386,7 +392,7 @@ def _run(
     # state
     sc: I64, scf: F64, ev_t: F64, ev_p: I64, stack: I64, nd_i: I64, nd_t: F64,
     q_head: I64, q_tail: I64, st_busy: I64, st_wait: I64, dirty: I64, dflag: I64,
-    st_hint: I64, cs_i: I64, cs_f: F64, br_i: I64, br_f: F64,
+    cs_i: I64, cs_f: F64, br_i: I64, br_f: F64,
     o_status: I64, o_end: F64, o_visits: I64, o_rework: I64, o_supp: I64,
     v_i: I64, v_f: F64, v_r: Any,
 ) -> int:
@@ -397,6 +403,7 @@ def _run(
     # attempt of a branch event ride along so that its data can be prefetched (_warm)
     kb = _bits(K)
     sh = 4 + _bits(J) + kb
+    wb = _bits(W)  # W is a power of two: branch g is slot g & (W - 1) of case g >> wb
     inf = np.inf
     hsize = sc[SC_HSIZE]
     nxt = sc[SC_NEXT]
@@ -409,7 +416,7 @@ def _run(
     mid = sc[SC_MID]
     di = sc[SC_DI]
     T = scf[0]
-    cap_h = ev_t.shape[0]
+    cap_h = ev_t.shape[0] - HB
     cap_s = stack.shape[0]
     cap_n = nd_i.shape[0]
     cap_v = v_i.shape[0]
@@ -423,7 +430,7 @@ def _run(
             # ------------------------------------------------------------ next instant
             T = inf
             if hsize > 0:
-                T = ev_t[0]
+                T = ev_t[HB]
             if nxt < n_loaded:
                 ta = arrival[_u(nxt - base)]
                 if ta < T:
@@ -448,12 +455,12 @@ def _run(
                     elif nxt < n_loaded and arrival[_u(nxt - base)] == T:
                         code = (nxt << sh) | A_ARRIVE
                         nxt += 1
-                    elif hsize > 0 and ev_t[0] == T:
-                        code = ev_p[0]
+                    elif hsize > 0 and ev_t[HB] == T:
+                        code = ev_p[HB]
                         _hpop(ev_t, ev_p, hsize)
                         hsize -= 1
                         if hsize > 0:  # most likely the next action: fetch its data now
-                            _warm(ev_p[0], sh, kb, W, base, J, K, has_pat, br_i, br_f, cs_i,
+                            _warm(ev_p[HB], sh, kb, wb, base, J, K, has_pat, br_i, br_f, cs_i,
                                   cs_f, visit, service, patience, deficient, fix, run_item,
                                   delay)
                     else:
@@ -464,7 +471,7 @@ def _run(
                     while True:  # a chain of actions at T, without pushes
                         if act == A_JOIN:
                             g = x
-                            i, li, j, k, s = _branch_at(br_i, item_station, base, g)
+                            i, li, j, k, s = _branch_at(br_i, item_station, base, wb, g)
                             br_f[_u(g), BF_AP] += br_f[_u(g), BF_PEND]
                             br_f[_u(g), BF_PEND] = 0.0
                             if visit[_u(li), _u(j)]:
@@ -492,7 +499,7 @@ def _run(
                             break
                         elif act == A_SVC_END:
                             g = x
-                            i, li, j, k, s = _branch_at(br_i, item_station, base, g)
+                            i, li, j, k, s = _branch_at(br_i, item_station, base, wb, g)
                             st_busy[_u(s)] -= 1
                             ndirty = _mark_dirty(dflag, dirty, ndirty, s, st_wait[_u(s)] > 0)
                             start = br_f[_u(g), BF_START]
@@ -505,8 +512,7 @@ def _run(
                                     br_f[_u(g), BF_SEND] = T
                                     br_i[_u(g), BI_STATE] = B_LAG
                                     le = serve(cal_open, cal_close, cal_cum, cal_cend,
-                                               st_cal_off[_u(s)], st_cal_len[_u(s)],
-                                               st_always[_u(s)], T, lg, st_hint, s)[1]
+                                               cal_tab, st_cal, st_calw, s, T, lg)[1]
                                     if le <= horizon:
                                         _hpush(ev_t, ev_p, hsize, le,
                                                (g << sh) | (((j << kb) | k) << 4) | A_LAG_END)
@@ -522,7 +528,7 @@ def _run(
                             continue
                         elif act == A_RESULT:  # the outcome of submission k is known at T
                             g = x
-                            i = br_i[_u(g), BI_CASE]
+                            i = g >> wb
                             li = i - base
                             j = br_i[_u(g), BI_ITEM]
                             k = br_i[_u(g), BI_ATT]
@@ -551,7 +557,7 @@ def _run(
                             continue
                         elif act == A_NEXT:
                             g = x
-                            i = br_i[_u(g), BI_CASE]
+                            i = g >> wb
                             li = i - base
                             st = cs_i[_u(i), CI_STAGE]
                             p1 = stage_item_ptr[_u(st + 1)]
@@ -568,7 +574,7 @@ def _run(
                             continue
                         elif act == A_BEGIN:
                             g = x
-                            li = br_i[_u(g), BI_CASE] - base
+                            li = (g >> wb) - base
                             d = delay[_u(li), _u(br_i[_u(g), BI_ITEM])]
                             if d > 0.0:
                                 br_f[_u(g), BF_PEND] = d
@@ -584,8 +590,8 @@ def _run(
                             continue
                         elif act == A_BDONE:
                             g = x
-                            i = br_i[_u(g), BI_CASE]
-                            b = br_i[_u(g), BI_BR]
+                            i = g >> wb
+                            b = g & (W - 1)
                             be = cs_f[_u(i), CF_BEND]
                             if be < T or (be == T and b < cs_i[_u(i), CI_BEST]):
                                 cs_f[_u(i), CF_BEND] = T
@@ -736,7 +742,7 @@ def _run(
                             # renege now, which is then what that wait's own timer would do
                             if br_i[_u(g), BI_STATE] != B_WAIT:
                                 break
-                            i = br_i[_u(g), BI_CASE]
+                            i = g >> wb
                             li = i - base
                             j = br_i[_u(g), BI_ITEM]
                             s = item_station[_u(j)]
@@ -815,8 +821,8 @@ def _run(
                         svc = audit_service[_u(li), _u(nd_i[_u(node), ND_REF])]
                         code = (s << sh) | A_AUDIT_END
                         cs_i[_u(i), CI_REFS] -= 1
-                    start, end = serve(cal_open, cal_close, cal_cum, cal_cend, st_cal_off[_u(s)],
-                                        st_cal_len[_u(s)], st_always[_u(s)], T, svc, st_hint, s)
+                    start, end = serve(cal_open, cal_close, cal_cum, cal_cend, cal_tab, st_cal,
+                                       st_calw, s, T, svc)
                     if kind == K_SUB:
                         br_f[_u(g), BF_START] = start
                         br_i[_u(g), BI_STATE] = B_SERVICE
@@ -837,7 +843,7 @@ def _run(
                 break
             ndirty = 0
             di = 0
-            if sp == 0 and not (hsize > 0 and ev_t[0] == T):
+            if sp == 0 and not (hsize > 0 and ev_t[HB] == T):
                 break
             phase = 1
         if status:
@@ -892,29 +898,19 @@ class _Compiled:
 
 
 def _compile_model(model: Model) -> _Compiled:
-    cals = model.calendars
-    offs = np.cumsum([0] + [len(c.open) for c in cals])[:-1]
-    cal_open = np.concatenate([c.open for c in cals])
-    cal_close = np.concatenate([c.close for c in cals])
-    cal_cum = np.concatenate([c.cum for c in cals])
-    cal_cend = np.concatenate([c.cend for c in cals])
-    always = np.array([len(c.open) == 1 and c.open[0] == 0.0 and c.close[0] == ALWAYS_OPEN_END
-                       and c.cum[0] == 0.0 for c in cals], dtype=np.bool_)
-    sc = np.asarray(model.station_calendar, dtype=np.int64)
-    st_off = np.ascontiguousarray(offs[sc], dtype=np.int64)
-    st_len = np.array([len(cals[k].open) for k in sc], dtype=np.int64)
+    cals = pack_calendars(model.calendars, model.station_calendar)
     levels = np.unique(np.asarray(model.class_priority, dtype=np.int64))
     class_level = np.searchsorted(levels, model.class_priority).astype(np.int64)
     widths = np.diff(model.stage_item_ptr)
     par = np.asarray(model.stage_mode) == PARALLEL
     width = int(max(1, widths[par].max() if par.any() else 1))
+    width = 1 << (width - 1).bit_length()  # a power of two (see _run: g >> wb)
     i64 = np.int64
     args = (
         np.ascontiguousarray(model.station_servers, dtype=i64),
         np.ascontiguousarray(model.station_priority, dtype=np.bool_),
         np.ascontiguousarray(model.station_renege, dtype=np.bool_),
-        st_off, st_len, np.ascontiguousarray(always[sc]),
-        cal_open, cal_close, cal_cum, cal_cend,
+        *cals,
         np.ascontiguousarray(model.item_station, dtype=i64),
         np.ascontiguousarray(model.item_conditional, dtype=np.bool_),
         np.ascontiguousarray(model.item_deadline_hours, dtype=np.float64),
@@ -986,8 +982,8 @@ class _State:
         self.sc[SC_FREE] = -1
         self.scf = np.zeros(1)
         cap = 1024
-        self.ev_t = np.empty(cap)
-        self.ev_p = np.empty(cap, dtype=i64)
+        self.ev_t = _aligned((cap,), np.float64)
+        self.ev_p = _aligned((cap,), i64)
         self.stack = np.empty(256, dtype=i64)
         self.nd_i = _aligned((cap, NND), i64)
         self.nd_t = np.empty(cap)
@@ -997,13 +993,9 @@ class _State:
         self.st_wait = np.zeros(S, dtype=i64)
         self.dirty = np.zeros(S, dtype=i64)
         self.dflag = np.zeros(S, dtype=i64)
-        self.st_hint = np.asarray(cm.args[3], dtype=i64).copy()  # calendar offsets
         self.cs_i = _aligned((n, NCI), i64)
         self.cs_f = _aligned((n, NCF), np.float64)
         self.br_i = _aligned((n * W, NBI), i64)
-        g = np.arange(n * W, dtype=i64)
-        self.br_i[:, BI_CASE] = g // W
-        self.br_i[:, BI_BR] = g % W
         self.br_f = _aligned((n * W, NBF), np.float64)
         self.status = np.zeros(n, dtype=i64)
         self.end = np.full(n, np.nan)
@@ -1029,7 +1021,7 @@ class _State:
                 *cm.args, record, base, n_loaded, t_stop, *inputs,
                 self.sc, self.scf, self.ev_t, self.ev_p, self.stack, self.nd_i,
                 self.nd_t, self.q_head, self.q_tail, self.st_busy, self.st_wait, self.dirty,
-                self.dflag, self.st_hint, self.cs_i, self.cs_f, self.br_i, self.br_f,
+                self.dflag, self.cs_i, self.cs_f, self.br_i, self.br_f,
                 self.status, self.end, self.visits, self.rework, self.supp,
                 self.v_i, self.v_f, self.v_r)
             if status == 0:
@@ -1040,7 +1032,7 @@ class _State:
         """Double every array the kernel's capacity checks (same margins) find short."""
         sc = self.sc
         need_n = cm.n_items + 1
-        if sc[SC_HSIZE] + 2 > self.ev_t.shape[0]:
+        if sc[SC_HSIZE] + 2 + HB > self.ev_t.shape[0]:
             self.ev_t, self.ev_p = _double(self.ev_t), _double(self.ev_p)
         if sc[SC_SP] + cm.width + 1 > self.stack.shape[0]:
             self.stack = _double(self.stack)
