@@ -442,18 +442,6 @@ def feedforward_plan(model: Model, inp: Inputs) -> tuple[I64, I64, I64] | None:
     """Station order and items per station if :func:`_ff_run` applies, else ``None``."""
     if inp.n == 0:
         return None
-    K = int(inp.service.shape[2])
-    if K > 1 and inp.deficient[:, :, : K - 1].any():
-        return None  # rework: a case revisits a station
-    if inp.audit.any():
-        return None
-    pools = np.asarray(model.class_pool)[inp.cls]
-    if ((inp.channel == 2) & (pools >= 0)).any():
-        return None
-    if np.asarray(model.station_renege).any() and (
-            np.isfinite(inp.patience.flat[0]) if is_broadcast(inp.patience)
-            else np.isfinite(inp.patience).any()):
-        return None
     present = np.flatnonzero(np.bincount(inp.cls, minlength=len(model.class_names)))
     prio = np.asarray(model.class_priority)[present]
     if np.asarray(model.station_priority).any() and prio.min() != prio.max():
@@ -489,6 +477,19 @@ def feedforward_plan(model: Model, inp: Inputs) -> tuple[I64, I64, I64] | None:
                 ready.append(b)
     if len(topo) != S:
         return None  # routes visit stations in conflicting orders
+    # what the drawn inputs rule out (scans of whole arrays: after the routes' checks)
+    K = int(inp.service.shape[2])
+    if K > 1 and inp.deficient[:, :, : K - 1].any():
+        return None  # rework: a case revisits a station
+    if inp.audit.any():
+        return None
+    pools = np.asarray(model.class_pool)[inp.cls]
+    if ((inp.channel == 2) & (pools >= 0)).any():
+        return None
+    if np.asarray(model.station_renege).any() and (
+            np.isfinite(inp.patience.flat[0]) if is_broadcast(inp.patience)
+            else np.isfinite(inp.patience).any()):
+        return None
     ptr: list[int] = [0]
     items_at: list[int] = []
     for s in topo:

@@ -93,7 +93,7 @@ NCI = 8
 CF_WEND, CF_SUPP, CF_BEND, CF_S, CF_Q, CF_A = range(6)
 NCF = 8  # padded: a row is one aligned cache line
 # branch int state columns
-BI_POS, BI_ITEM, BI_ATT, BI_STATE, BI_NODE, BI_VROW = range(6)
+BI_POS, BI_ITEM, BI_ATT, BI_STATE, BI_NODE, BI_VROW, BI_LEVEL = range(7)
 NBI = 8  # padded: a row is one aligned cache line
 # branch float state columns
 BF_A, BF_START, BF_S, BF_Q, BF_AP, BF_PEND, BF_SEND = range(7)
@@ -483,7 +483,7 @@ def _run(
                             br_i[_u(g), BI_VROW] = vrow
                             q = s * L
                             if st_level_on[_u(s)]:
-                                q += class_level[_u(cls[_u(li)])]
+                                q += br_i[_u(g), BI_LEVEL]
                             node, nfree, ncount, ndirty = _join_queue(
                                 nd_i, nd_t, q_head, q_tail, st_wait, st_busy, servers, dflag,
                                 dirty, ndirty, nfree, ncount, q, s, i, j, K_SUB, g, vrow, T)
@@ -678,11 +678,15 @@ def _run(
                                 cs_f[_u(i), CF_WEND] = T
                                 act = A_STAGE_END
                                 continue
+                            # the case's priority level rides in its branches' rows, read
+                            # (prefetched) at every join
+                            lv = class_level[_u(cls[_u(li)])]
                             if stage_mode[_u(st)] != PARALLEL or cnt == 1:
                                 cs_i[_u(i), CI_PHASE] = P_SEQ
                                 cs_i[_u(i), CI_PENDING] = 1
                                 g = i * W
                                 br_i[_u(g), BI_POS] = p0 - 1
+                                br_i[_u(g), BI_LEVEL] = lv
                                 br_f[_u(g), BF_S] = cs_f[_u(i), CF_S]
                                 br_f[_u(g), BF_Q] = cs_f[_u(i), CF_Q]
                                 br_f[_u(g), BF_AP] = cs_f[_u(i), CF_A]
@@ -699,6 +703,7 @@ def _run(
                                 br_i[_u(g), BI_POS] = p
                                 br_i[_u(g), BI_ITEM] = jj
                                 br_i[_u(g), BI_ATT] = 0
+                                br_i[_u(g), BI_LEVEL] = lv
                                 br_f[_u(g), BF_S] = cs_f[_u(i), CF_S]
                                 br_f[_u(g), BF_Q] = cs_f[_u(i), CF_Q]
                                 br_f[_u(g), BF_AP] = cs_f[_u(i), CF_A]
@@ -752,7 +757,7 @@ def _run(
                                 break
                             q = s * L
                             if st_level_on[_u(s)]:
-                                q += class_level[_u(cls[_u(li)])]
+                                q += br_i[_u(g), BI_LEVEL]
                             node = br_i[_u(g), BI_NODE]
                             _unlink(nd_i, q_head, q_tail, q, node)
                             nd_i[_u(node), ND_NEXT] = nfree
