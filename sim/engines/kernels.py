@@ -116,6 +116,7 @@ def pack_calendars(calendars: Sequence[WorkCalendar],
     st_cal = np.array([[offs[k], len(calendars[k].open), toffs[k], always[k]] for k in sc],
                       dtype=np.int64).reshape(len(sc), 4)
     st_calw = np.array([widths[k] for k in sc], dtype=np.float64).reshape(len(sc), 4)
+
     def cat(f: str) -> F64:
         return np.concatenate([getattr(c, f) for c in calendars])
 
