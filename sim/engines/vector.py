@@ -63,7 +63,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from llvmlite import ir
@@ -72,7 +72,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from sim.engines.feedforward import feedforward_plan, is_broadcast, simulate_ff
-from sim.engines.kernels import F64, I64, _u, no_nrt, pack_calendars, serve
+from sim.engines.kernels import F64, I64, _inline, _u, no_nrt, pack_calendars, serve
 from sim.errors import UsageError
 from sim.inputs import Inputs
 from sim.model import PARALLEL, Model
@@ -113,16 +113,11 @@ NSC = 11
 # the heap's node i is at index HB + i: children 8i+1 .. 8i+8 then start a cache line
 HB = 7
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-
 
 # --------------------------------------------------------------------------- helpers
 
-# The kernel's helpers are inlined into it by numba at the IR level: no call, so none of
-# the argument marshalling a call costs (numba passes each array as seven or more scalars);
-# 4-5% of the construction scenario's time (docs/performance.md). Each takes the arrays it
+# The kernel's helpers are inlined into it (kernels._inline). Each takes the arrays it
 # writes and returns the scalars it updates.
-_inline: Callable[[_F], _F] = njit(inline="always", _nrt=False)  # type: ignore[call-overload]
 
 
 def _prefetch_typer(typingctx: Any, arr: Any, idx: Any) -> Any:
