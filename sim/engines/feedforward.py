@@ -194,7 +194,6 @@ def _serve_station(
     lists themselves (written behind the reading). It starts at entry ``r0`` with
     ``n_next`` cases gone on and the servers' ``free`` times as they are (see
     :func:`_serve_open`). Returns (cases gone on, ``nv``)."""
-    alw = st_cal[s, SC_ALWAYS]
     for r in range(r0, cnt):
         pk = in_p[r]
         i = pk >> sh
@@ -208,13 +207,8 @@ def _serve_station(
             start = np.nan
             end = np.nan
         else:
-            svc = svc_t[j, i]
-            if alw and td + svc <= ALWAYS_OPEN_END:
-                start = td
-                end = td + svc
-            else:
-                start, end = serve(cal_open, cal_close, cal_cum, cal_cend, cal_tab, st_cal,
-                                   st_calw, s, td, svc)
+            start, end = serve(cal_open, cal_close, cal_cum, cal_cend, cal_tab, st_cal,
+                               st_calw, s, td, svc_t[j, i])
             free[k] = end
             if end <= horizon:
                 acc[i, 1] += start - a
