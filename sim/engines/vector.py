@@ -321,6 +321,13 @@ def _unlink(nd_i: I64, q_head: I64, q_tail: I64, q: int, node: int) -> None:
         nd_i[_u(nx), ND_PREV] = p
 
 
+@_inline
+def _queue(st_level_on: Any, L: int, s: int, level: int) -> int:
+    """The queue of priority ``level`` at station ``s``: queues are numbered ``s * L +
+    level``, and a station without priorities keeps every entry in its first."""
+    return s * L + level if st_level_on[_u(s)] else s * L
+
+
 @no_nrt
 def _bits(m: int) -> int:
     """Bits that hold the values ``0 .. m - 1``."""
@@ -476,9 +483,7 @@ def _run(
                             br_f[_u(g), BF_A] = T
                             br_i[_u(g), BI_STATE] = B_WAIT
                             br_i[_u(g), BI_VROW] = vrow
-                            q = s * L
-                            if st_level_on[_u(s)]:
-                                q += br_i[_u(g), BI_LEVEL]
+                            q = _queue(st_level_on, L, s, br_i[_u(g), BI_LEVEL])
                             node, nfree, ncount, ndirty = _join_queue(
                                 nd_i, nd_t, q_head, q_tail, st_wait, st_busy, servers, dflag,
                                 dirty, ndirty, nfree, ncount, q, s, i, j, K_SUB, g, vrow, T)
@@ -647,9 +652,7 @@ def _run(
                                     s = item_audit_station[_u(j)]
                                     vrow, nv = _visit_row(record, nv, v_i, v_f, v_r, i, j, 0, s,
                                                           K_AUDIT, T)
-                                    q = s * L
-                                    if st_level_on[_u(s)]:
-                                        q += class_level[_u(c)]
+                                    q = _queue(st_level_on, L, s, class_level[_u(c)])
                                     node, nfree, ncount, ndirty = _join_queue(
                                         nd_i, nd_t, q_head, q_tail, st_wait, st_busy, servers,
                                         dflag, dirty, ndirty, nfree, ncount, q, s, i, J + j,
@@ -714,9 +717,7 @@ def _run(
                             if channel[_u(li)] == 2 and pool >= 0:
                                 vrow, nv = _visit_row(record, nv, v_i, v_f, v_r, i, -1, 0, pool,
                                                       K_POOL, T)
-                                q = pool * L
-                                if st_level_on[_u(pool)]:
-                                    q += class_level[_u(c)]
+                                q = _queue(st_level_on, L, pool, class_level[_u(c)])
                                 node, nfree, ncount, ndirty = _join_queue(
                                     nd_i, nd_t, q_head, q_tail, st_wait, st_busy, servers, dflag,
                                     dirty, ndirty, nfree, ncount, q, pool, i, 2 * J, K_POOL, -1,
@@ -750,9 +751,7 @@ def _run(
                             if not st_renege[_u(s)] or (
                                     br_f[_u(g), BF_A] + patience[_u(li), _u(j), _u(k)]) != T:
                                 break
-                            q = s * L
-                            if st_level_on[_u(s)]:
-                                q += br_i[_u(g), BI_LEVEL]
+                            q = _queue(st_level_on, L, s, br_i[_u(g), BI_LEVEL])
                             node = br_i[_u(g), BI_NODE]
                             _unlink(nd_i, q_head, q_tail, q, node)
                             nd_i[_u(node), ND_NEXT] = nfree
