@@ -99,3 +99,28 @@ def test_reference_loops_compute_the_engines_exit_times() -> None:
     np.testing.assert_array_equal(tandem_exit_times(inp.arrival, svc, 3)[done], res.end[done])
     np.testing.assert_array_equal(tandem_exit_times_adaptive(inp.arrival, svc, 3)[done],
                                   res.end[done])
+
+
+def test_budget_hold_models_pop_what_a_sorted_queue_pops() -> None:
+    """The event queues `python -m benchmarks.budget` times (the kernel's heap, a winner
+    tree) pop the same times as Python's heapq in the same hold model."""
+    import heapq
+
+    from benchmarks.budget import heap_hold, tree_hold
+    from sim.engines.vector import HB, _aligned
+
+    pending, steps = 37, 3000
+    incs = np.random.default_rng(5).exponential(10.0, pending + steps)
+    q = list(incs[:pending])
+    heapq.heapify(q)
+    expected = 0.0
+    for s in range(pending, pending + steps):
+        t = heapq.heappop(q)
+        expected += t
+        heapq.heappush(q, t + incs[s])
+    scratch = np.zeros(1 << 10, dtype=np.int64)
+    ev_t, ev_p = _aligned((64 + HB,), np.float64), _aligned((64 + HB,), np.int64)
+    assert heap_hold(ev_t, ev_p, incs, pending, scratch) == expected
+    for runner_up in (True, False):
+        tr, leaf_p = _aligned((128, 2), np.float64), _aligned((64,), np.int64)
+        assert tree_hold(tr, leaf_p, incs, pending, scratch, runner_up) == expected
