@@ -15,6 +15,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from sim.engines.kernels import _u
+
 
 @njit(cache=True, inline="always")
 def _serve_in_order(order: NDArray[np.int64], t: NDArray[np.float64],
@@ -24,17 +26,17 @@ def _serve_in_order(order: NDArray[np.int64], t: NDArray[np.float64],
     (``by_station[m, i]``: case ``i``'s service there)."""
     free[:] = 0.0
     for r in range(order.shape[0]):
-        i = order[r]
+        i = order[_u(r)]
         k = 0
         best = free[0]
         for c in range(1, free.shape[0]):
-            if free[c] < best:
-                best = free[c]
+            if free[_u(c)] < best:
+                best = free[_u(c)]
                 k = c
-        ti = t[i]
-        e = (ti if ti > best else best) + by_station[m, i]
-        free[k] = e
-        t[i] = e
+        ti = t[_u(i)]
+        e = (ti if ti > best else best) + by_station[_u(m), _u(i)]
+        free[_u(k)] = e
+        t[_u(i)] = e
 
 
 @njit(cache=True)
@@ -69,16 +71,16 @@ def tandem_exit_times_adaptive(arrival: NDArray[np.float64], service: NDArray[np
     free = np.empty(servers)
     for m in range(n_st):
         for r in range(n):
-            key[r] = t[order[r]]
+            key[_u(r)] = t[_u(order[_u(r)])]
         for u in range(1, n):  # insertion sort of (key, order) by key
-            kv = key[u]
-            ov = order[u]
+            kv = key[_u(u)]
+            ov = order[_u(u)]
             w = u - 1
-            while w >= 0 and key[w] > kv:
-                key[w + 1] = key[w]
-                order[w + 1] = order[w]
+            while w >= 0 and key[_u(w)] > kv:
+                key[_u(w + 1)] = key[_u(w)]
+                order[_u(w + 1)] = order[_u(w)]
                 w -= 1
-            key[w + 1] = kv
-            order[w + 1] = ov
+            key[_u(w + 1)] = kv
+            order[_u(w + 1)] = ov
         _serve_in_order(order, t, by_station, m, free)
     return t

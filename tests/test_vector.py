@@ -589,13 +589,16 @@ except IndexError:
 def test_kernels_never_index_below_zero(tmp_path: Path) -> None:
     """The kernels index with ``_u(i)`` (unsigned: no wraparound), so a negative index
     would read out of bounds. With numba's bounds checks on, one raises IndexError:
-    this file's tests, compiled that way in a fresh cache, must all still pass."""
+    this file's tests, the generated scenarios of test_properties.py and the benchmarks'
+    loops (test_benchmarks.py), compiled that way in a fresh cache, must all still pass."""
     env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path / "nc")}
     root = Path(__file__).resolve().parent.parent
     probe = subprocess.run([sys.executable, "-c", _NEGATIVE_INDEX], env=env, cwd=root,
                            capture_output=True, text=True, timeout=300)
     assert probe.stdout.strip() == "caught", probe.stderr  # the checks are on
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-                          "-m", "not slow", str(Path(__file__))], env=env, cwd=root,
+                          "-m", "not slow", str(Path(__file__)),
+                          str(root / "tests" / "test_properties.py"),
+                          str(root / "tests" / "test_benchmarks.py")], env=env, cwd=root,
                          capture_output=True, text=True, timeout=1200)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

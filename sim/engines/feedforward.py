@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from sim.calendar import ALWAYS_OPEN_END
-from sim.engines.kernels import F64, I64, SC_ALWAYS, serve
+from sim.engines.kernels import F64, I64, SC_ALWAYS, _u, serve
 from sim.inputs import Inputs
 from sim.model import PARALLEL, Model
 from sim.records import SUBMISSION, RepResult, Visits
@@ -43,17 +43,17 @@ def _sort_entries(e_t: F64, e_p: I64, cnt: int) -> None:
     """
     budget = 32 * cnt + 1024
     for u in range(1, cnt):
-        a = e_t[u]
-        pk = e_p[u]
+        a = e_t[_u(u)]
+        pk = e_p[_u(u)]
         w = u - 1
-        if e_t[w] < a or (e_t[w] == a and e_p[w] < pk):
+        if e_t[_u(w)] < a or (e_t[_u(w)] == a and e_p[_u(w)] < pk):
             continue
-        while w >= 0 and (e_t[w] > a or (e_t[w] == a and e_p[w] > pk)):
-            e_t[w + 1] = e_t[w]
-            e_p[w + 1] = e_p[w]
+        while w >= 0 and (e_t[_u(w)] > a or (e_t[_u(w)] == a and e_p[_u(w)] > pk)):
+            e_t[_u(w + 1)] = e_t[_u(w)]
+            e_p[_u(w + 1)] = e_p[_u(w)]
             w -= 1
-        e_t[w + 1] = a
-        e_p[w + 1] = pk
+        e_t[_u(w + 1)] = a
+        e_p[_u(w + 1)] = pk
         budget -= u - 1 - w
         if budget < 0:
             break
@@ -83,8 +83,8 @@ def _earliest(free: F64, c: int) -> tuple[int, float]:
     k = 0
     f = free[0]
     for kk in range(1, c):
-        if free[kk] < f:
-            f = free[kk]
+        if free[_u(kk)] < f:
+            f = free[_u(kk)]
             k = kk
     return k, f
 
@@ -110,18 +110,18 @@ def _flush(occ: I64, free: F64, c: int, out_c: I64, out_t: F64, e: int) -> int:
     (end, case), and empty the servers; returns the new end of the output."""
     e0 = e
     for k in range(c):
-        o = occ[k]
+        o = occ[_u(k)]
         if o < 0:
             continue
-        t = free[k]
+        t = free[_u(k)]
         w = e - 1
-        while w >= e0 and (out_t[w] > t or (out_t[w] == t and out_c[w] > o)):
-            out_t[w + 1] = out_t[w]
-            out_c[w + 1] = out_c[w]
+        while w >= e0 and (out_t[_u(w)] > t or (out_t[_u(w)] == t and out_c[_u(w)] > o)):
+            out_t[_u(w + 1)] = out_t[_u(w)]
+            out_c[_u(w + 1)] = out_c[_u(w)]
             w -= 1
-        out_t[w + 1] = t
-        out_c[w + 1] = o
-        occ[k] = -1
+        out_t[_u(w + 1)] = t
+        out_c[_u(w + 1)] = o
+        occ[_u(k)] = -1
         e += 1
     return e
 
@@ -152,25 +152,25 @@ def _serve_open(in_t: F64, in_p: I64, cnt: int, sh: int, msk: int, j0: int, out_
     last = -np.inf
     ties = False
     for r in range(cnt):
-        pk = in_p[r]
+        pk = in_p[_u(r)]
         i = pk >> sh
-        a = in_t[r]
+        a = in_t[_u(r)]
         k, f = _earliest(free, c)
         td = a if a >= f else f
-        end = td + svc_t[j0 + (pk & msk), i]
+        end = td + svc_t[_u(j0 + (pk & msk)), _u(i)]
         if not end <= limit:
             return r, _flush(occ, free, c, out_c, out_t, e), False, nv
-        o = occ[k]
+        o = occ[_u(k)]
         if o >= 0:  # written at e < r: that entry has been read
-            out_c[e] = o
-            out_t[e] = f
+            out_c[_u(e)] = o
+            out_t[_u(e)] = f
             e += 1
             ties |= f == last
             last = f
-        free[k] = end
-        occ[k] = i
-        acc[i, 1] += td - a
-        acc[i, 0] += end - td
+        free[_u(k)] = end
+        occ[_u(k)] = i
+        acc[_u(i), 1] += td - a
+        acc[_u(i), 0] += end - td
         if record:
             nv = _visit_row(v_i, v_f, nv, i, j0 + (pk & msk), s, a, td, end)
     e1 = _flush(occ, free, c, out_c, out_t, e)
@@ -195,10 +195,10 @@ def _serve_station(
     ``n_next`` cases gone on and the servers' ``free`` times as they are (see
     :func:`_serve_open`). Returns (cases gone on, ``nv``)."""
     for r in range(r0, cnt):
-        pk = in_p[r]
+        pk = in_p[_u(r)]
         i = pk >> sh
         j = j0 + (pk & msk)
-        a = in_t[r]
+        a = in_t[_u(r)]
         k, f = _earliest(free, c)
         td = a if a >= f else f
         ok = False
@@ -208,27 +208,27 @@ def _serve_station(
             end = np.nan
         else:
             start, end = serve(cal_open, cal_close, cal_cum, cal_cend, cal_tab, st_cal,
-                               st_calw, s, td, svc_t[j, i])
-            free[k] = end
+                               st_calw, s, td, svc_t[_u(j), _u(i)])
+            free[_u(k)] = end
             if end <= horizon:
-                acc[i, 1] += start - a
-                acc[i, 0] += end - start
+                acc[_u(i), 1] += start - a
+                acc[_u(i), 0] += end - start
                 done = end
                 ok = True
-                if has_lag and lag[i, j, 0] > 0.0:
+                if has_lag and lag[_u(i), _u(j), 0] > 0.0:
                     done = serve(cal_open, cal_close, cal_cum, cal_cend, cal_tab, st_cal,
-                                 st_calw, s, end, lag[i, j, 0])[1]
+                                 st_calw, s, end, lag[_u(i), _u(j), 0])[1]
                     if done > horizon:
                         ok = False
                     else:
-                        acc[i, 0] += done - end
+                        acc[_u(i), 0] += done - end
         if ok:
-            out_c[n_next] = i
-            out_t[n_next] = done
+            out_c[_u(n_next)] = i
+            out_t[_u(n_next)] = done
             n_next += 1
         else:  # open at the horizon
-            stuck[i] = True
-            acc[i, 3] += pv
+            stuck[_u(i)] = True
+            acc[_u(i), 3] += pv
         if record:
             nv = _visit_row(v_i, v_f, nv, i, j, s, a, start, end)
     return n_next, nv
@@ -306,8 +306,8 @@ def _ff_run(
                 pv += 1.0
             elif (fl & 8) == 0:
                 for r in range(cnt):
-                    if visit[l_c[r], j0]:
-                        acc[l_c[r], 3] += 1.0
+                    if visit[_u(l_c[_u(r)]), _u(j0)]:
+                        acc[_u(l_c[_u(r)]), 3] += 1.0
         else:
             j0 = 0
             sh = shift
@@ -319,33 +319,33 @@ def _ff_run(
             cnt = 0
             n_rest = 0
             for r in range(n_live):
-                i = l_c[r]
-                a = l_t[r]
+                i = l_c[_u(r)]
+                a = l_t[_u(r)]
                 here = False
                 for qq in range(q0, q1):  # the station's items, in index (= slot) order
-                    j = st_items[qq]
-                    fl = it_flags[j]
-                    if (fl & 1) == 0 and not run_item[i, j]:
+                    j = st_items[_u(qq)]
+                    fl = it_flags[_u(j)]
+                    if (fl & 1) == 0 and not run_item[_u(i), _u(j)]:
                         continue
                     here = True
                     if (fl & 2) == 0:
-                        d = delay[i, j]
+                        d = delay[_u(i), _u(j)]
                         if d > 0.0:
                             a = a + d
                             if a > horizon:  # the submission is never made: open
-                                stuck[i] = True
-                                acc[i, 3] += pv
+                                stuck[_u(i)] = True
+                                acc[_u(i), 3] += pv
                                 break
-                            acc[i, 2] += d
-                    if (fl & 4) != 0 or ((fl & 8) == 0 and visit[i, j]):
-                        acc[i, 3] += 1.0
-                    e_t[cnt] = a
-                    e_p[cnt] = (i << shift) | j
+                            acc[_u(i), 2] += d
+                    if (fl & 4) != 0 or ((fl & 8) == 0 and visit[_u(i), _u(j)]):
+                        acc[_u(i), 3] += 1.0
+                    e_t[_u(cnt)] = a
+                    e_p[_u(cnt)] = (i << shift) | j
                     cnt += 1
                     break
                 if not here:
-                    r_c[n_rest] = i
-                    r_t[n_rest] = a
+                    r_c[_u(n_rest)] = i
+                    r_t[_u(n_rest)] = a
                     n_rest += 1
         if not (plain and ordered):  # (the live lists of a plain station may be in order)
             _sort_entries(in_t, in_p, cnt)
@@ -375,18 +375,18 @@ def _ff_run(
         y = 0
         n_live = 0
         while x < n_next or y < n_rest:
-            if y >= n_rest or (x < n_next and n_t[x] <= r_t[y]):
-                l_c[n_live] = n_c[x]
-                l_t[n_live] = n_t[x]
+            if y >= n_rest or (x < n_next and n_t[_u(x)] <= r_t[_u(y)]):
+                l_c[_u(n_live)] = n_c[_u(x)]
+                l_t[_u(n_live)] = n_t[_u(x)]
                 x += 1
             else:
-                l_c[n_live] = r_c[y]
-                l_t[n_live] = r_t[y]
+                l_c[_u(n_live)] = r_c[_u(y)]
+                l_t[_u(n_live)] = r_t[_u(y)]
                 y += 1
             n_live += 1
     for r in range(n_live):  # completed
-        cur[l_c[r]] = l_t[r]
-        acc[l_c[r], 3] += pv
+        cur[_u(l_c[_u(r)])] = l_t[_u(r)]
+        acc[_u(l_c[_u(r)]), 3] += pv
     return nv
 
 
