@@ -56,6 +56,16 @@ def heap_hold(ev_t: F64, ev_p: Any, incs: F64, pending: int, scratch: Any) -> fl
 
 
 @_inline
+def _earlier(t: float, leaf: float, tr: F64, s: int) -> tuple[float, float]:
+    """(time, leaf) of node ``s``'s winner if it is earlier than ``t``, else ``(t, leaf)``
+    (selects, not branches: the comparisons of random times are unpredictable)."""
+    st = tr[_u(s), 0]
+    sl = tr[_u(s), 1]
+    c = st < t
+    return (st if c else t), (sl if c else leaf)
+
+
+@_inline
 def _replay(tr: F64, leaves: int, x: int, t: float) -> None:
     """Set leaf ``x`` to time ``t`` and recompute the winners on its path to the root.
     Row ``n`` of ``tr`` is (time, leaf) of node ``n``'s winner; leaves are rows
@@ -65,12 +75,7 @@ def _replay(tr: F64, leaves: int, x: int, t: float) -> None:
     wt = t
     wl = tr[_u(n), 1]
     while n > 1:
-        s = n ^ 1
-        st = tr[_u(s), 0]
-        sl = tr[_u(s), 1]
-        c = st < wt
-        wt = st if c else wt
-        wl = sl if c else wl
+        wt, wl = _earlier(wt, wl, tr, n ^ 1)
         n >>= 1
         tr[_u(n), 0] = wt
         tr[_u(n), 1] = wl
@@ -84,12 +89,7 @@ def _runner_up(tr: F64, leaves: int, x: int) -> tuple[float, float]:
     bt = np.inf
     bl = -1.0
     while n > 1:
-        s = n ^ 1
-        st = tr[_u(s), 0]
-        sl = tr[_u(s), 1]
-        c = st < bt
-        bt = st if c else bt
-        bl = sl if c else bl
+        bt, bl = _earlier(bt, bl, tr, n ^ 1)
         n >>= 1
     return bt, bl
 
