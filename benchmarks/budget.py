@@ -13,7 +13,8 @@ Not part of the gate. It prints, for the construction scenario:
 * the share of visits that start later than their station's next opening after they
   join (the queues' interaction: without it, cases could be computed one by one).
 
-Wall-clock nanoseconds, so only comparable within one run on one machine.
+Nanoseconds (wall clock for the queues, CPU time for the engines): comparable only
+within one run on one machine.
 """
 
 from __future__ import annotations
@@ -26,13 +27,11 @@ import numpy as np
 
 from benchmarks.suite import CONSTRUCTION
 from sim.engines import des, vector
-from sim.engines.kernels import _inline, _u, no_nrt
+from sim.engines.kernels import F64, _inline, _u, no_nrt
 from sim.engines.vector import HB, _aligned, _hpop, _hpush
 from sim.inputs import draw
 from sim.model import build
 from sim.scenario import load
-
-F64 = np.ndarray
 
 
 @no_nrt
@@ -52,7 +51,7 @@ def heap_hold(ev_t: F64, ev_p: Any, incs: F64, pending: int, scratch: Any) -> fl
         total += t
         _hpush(ev_t, ev_p, hsize, t + incs[s], s)
         hsize += 1
-    return total + 0.0 * acc
+    return total + 0.0 * acc  # (acc: the reads of the next top are not optimised away)
 
 
 @_inline
