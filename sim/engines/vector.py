@@ -1092,14 +1092,13 @@ def simulate(model: Model, inputs: Inputs, record_visits: bool = True,
     :func:`_ff_run`; same records as the event loop, which ``False`` forces).
     """
     cm = _compile_model(model)
+    args = _input_args(model, inputs)
     if feedforward:
         plan = feedforward_plan(model, inputs)
         if plan is not None:
-            args = _input_args(model, inputs)
             a = cm.args
             return simulate_ff(model, inputs, plan, (a[0], *a[3:10]), args[7], args[8],
                                record_visits)
-    args = _input_args(model, inputs)
     state = _State(cm, inputs.n, record_visits,
                    _visit_estimate(model, inputs) if record_visits else 0)
     state.run(cm, record_visits, 0, inputs.n, math.inf, args)
