@@ -27,11 +27,11 @@ import numpy as np
 
 from benchmarks.suite import CONSTRUCTION
 from sim.engines import des, vector
-from sim.engines.kernels import F64, _inline, _u, no_nrt
 from sim.engines.vector import HB, _aligned, _hpop, _hpush
+from sim.engines.vector.kernels import F64, _inline, _u, no_nrt
 from sim.inputs import draw
 from sim.model import build
-from sim.scenario import load
+from sim.model.scenario import load
 
 
 @no_nrt

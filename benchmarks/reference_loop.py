@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from sim.engines.kernels import _u
+from sim.engines.vector.kernels import _u
 
 
 @njit(cache=True, inline="always")

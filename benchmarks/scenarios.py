@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sim.model import Model, build
-from sim.scenario import parse
+from sim.model.scenario import parse
 
 
 def tandem_dict(cases: int, stations: int = 37, servers: int = 3, load: float = 0.8,

@@ -23,10 +23,11 @@ import numpy as np
 
 from benchmarks.reference_loop import tandem_exit_times, tandem_exit_times_adaptive
 from benchmarks.scenarios import tandem, tandem_dict
-from sim.engines import des, feedforward, vector
+from sim.engines import des, vector
+from sim.engines.vector import feedforward
 from sim.inputs import draw
 from sim.model import Model, build
-from sim.scenario import load
+from sim.model.scenario import load
 
 ROOT = Path(__file__).resolve().parent.parent
 CONSTRUCTION = ROOT / "scenarios" / "hohhot-construction-2023.toml"

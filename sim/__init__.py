@@ -11,10 +11,12 @@ Quick start::
 
 from __future__ import annotations
 
+from importlib import metadata
+
 from sim.api import load, load_model, run
-from sim.compare import compare
 from sim.errors import GovsimError, ReformError, ScenarioError, UsageError
-from sim.sweep import sweep
+from sim.experiments.compare import compare
+from sim.experiments.sweep import sweep
 
 __all__ = [
     "GovsimError",
@@ -27,5 +29,8 @@ __all__ = [
     "run",
     "sweep",
 ]
-__version__ = "0.1.0"
+try:
+    __version__ = metadata.version("govsim")
+except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+    __version__ = "unknown"
 

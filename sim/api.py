@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sim import scenario as scenario_io
 from sim.errors import UsageError
-from sim.model import Model, build
-from sim.runner import DEFAULT_ENGINE, RunResult
-from sim.runner import run as _run
-from sim.schema import Scenario
+from sim.experiments.run import DEFAULT_ENGINE, RunResult
+from sim.experiments.run import run as _run
+from sim.model import scenario as scenario_io
+from sim.model.assembly import Model, build
+from sim.model.schema import Scenario
 
 
 def load(path: str | Path, reforms: Sequence[str] = ()) -> Scenario:

@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sim.calendar import WorkCalendar
-from sim.distributions import Family
-from sim.model import ONLINE, PROXY, WINDOW, Model
+from sim.model.assembly import ONLINE, PROXY, WINDOW, Model
+from sim.model.calendar import WorkCalendar
+from sim.model.distributions import Family
 
 BLOCK = 4096
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sim.calendar import (
+from sim.model.calendar import (
     WorkCalendar,
     datetime_of,
     hours_of,

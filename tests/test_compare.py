@@ -16,15 +16,15 @@ import pytest
 
 import sim
 from sim import engines
-from sim import scenario as S
 from sim.analytic import erlang_a, erlang_c, mmc
 from sim.cli import main
-from sim.compare import compare
 from sim.errors import UsageError
+from sim.experiments.compare import compare
 from sim.inputs import draw
 from sim.model import build
-from sim.schema import Run
-from sim.stats import ci95
+from sim.model import scenario as S
+from sim.model.schema import Run
+from sim.results.stats import ci95
 from tests.conftest import DATA, ROOT
 
 MINI = str(DATA / "mini.toml")

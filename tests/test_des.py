@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 import sim.inputs as I
 import sim.model as M
-import sim.scenario as S
+import sim.model.scenario as S
 from sim.engines import des
-from sim.records import (
+from sim.results.records import (
     ABANDONED,
     AUDIT,
     COMPLETED,
@@ -317,7 +317,7 @@ def test_audits_follow_completion_in_item_order() -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.floats(-30.0, 24.0 * 400), st.floats(1e-6, 200.0))
 def test_station_serve_is_the_calendar_reference(t: float, s: float) -> None:
-    from sim.calendar import WorkCalendar, next_open_scalar, to_abs_scalar, to_work_scalar
+    from sim.model.calendar import WorkCalendar, next_open_scalar, to_abs_scalar, to_work_scalar
     cal = WorkCalendar.build("office", MONDAY, 366, [("09:00", "12:00"), ("13:30", "17:30")],
                              holidays="none")
     for T in (t, float(cal.open[int(abs(t)) % len(cal.open)]),

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim import scenario as S
-from sim.distributions import family
 from sim.inputs import BLOCK, _uniforms, arrival_times, draw
 from sim.model import ONLINE, PROXY, WINDOW, build
-from sim.schema import Dist
+from sim.model import scenario as S
+from sim.model.distributions import family
+from sim.model.schema import Dist
 
 N = 200_000
 
@@ -112,7 +112,7 @@ def test_arrival_counts_match_the_rate(mini: dict[str, Any]) -> None:
 @given(hours=st.lists(st.floats(0.01, 10.0), min_size=24, max_size=24),
        week=st.lists(st.floats(0.01, 10.0), min_size=7, max_size=7))
 def test_profiled_arrivals_follow_the_profile(hours: list[float], week: list[float]) -> None:
-    from sim.calendar import WorkCalendar
+    from sim.model.calendar import WorkCalendar
 
     cal = WorkCalendar.always_open()
     e = np.linspace(0.0, 1000.0, 5001)[:-1]

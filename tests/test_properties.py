@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import sim
-from sim import scenario as S
 from sim.engines import simulate
 from sim.inputs import draw
 from sim.model import build
+from sim.model import scenario as S
 
 
 @pytest.mark.parametrize("engine", ["des", "vector"])

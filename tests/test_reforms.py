@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 
 import sim
 from sim import reforms as R
-from sim import scenario as S
 from sim.cli import main
 from sim.errors import ReformError
 from sim.inputs import draw
 from sim.model import build
-from sim.schema import Scenario
+from sim.model import scenario as S
+from sim.model.schema import Scenario
 from tests.conftest import DATA
 
 MINI = str(DATA / "mini.toml")
@@ -281,7 +281,7 @@ def test_conditional_changes_only_conditional(data: st.DataObject) -> None:
 @FAST
 @given(st.data())
 def test_commitment_shortens_review_and_adds_audits(data: st.DataObject) -> None:
-    from sim.distributions import family
+    from sim.model.distributions import family
 
     s = data.draw(scenarios())
     chosen = subset(s, data.draw)
@@ -399,7 +399,7 @@ def test_cut_items_removes_them_and_nothing_else(data: st.DataObject) -> None:
 @FAST
 @given(st.data())
 def test_merge_pools_work_materials_and_staff(data: st.DataObject) -> None:
-    from sim.distributions import family
+    from sim.model.distributions import family
 
     s = data.draw(scenarios(one_probability=True))
     chosen = subset(s, data.draw, min_size=2)

@@ -15,11 +15,11 @@ import pytest
 from matplotlib.figure import Figure
 
 import sim
-from sim import plots, report
 from sim.cli import main
-from sim.records import CASE_COLUMNS, STATION_COLUMNS
-from sim.runner import RunResult
-from sim.scenario import parse
+from sim.experiments.run import RunResult
+from sim.model.scenario import parse
+from sim.present import plots, report
+from sim.results.records import CASE_COLUMNS, STATION_COLUMNS
 from tests.conftest import DATA
 
 MINI = str(DATA / "mini.toml")
@@ -47,7 +47,7 @@ def result() -> RunResult:
 
 @pytest.fixture(scope="module")
 def compared() -> Any:
-    from sim.compare import compare
+    from sim.experiments.compare import compare
 
     return compare([MINI, MINI + "@online:0.8"], replications=2)
 

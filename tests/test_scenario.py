@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import tomli_w
 
-from sim import scenario as S
 from sim.errors import ScenarioError
 from sim.model import LoadWarning, build
+from sim.model import scenario as S
 
 CASES = [
     (lambda d: d["stations"]["front"].update(servers=0),
@@ -107,7 +107,7 @@ def test_round_trip_through_toml(mini: dict[str, Any], tmp_path: Path) -> None:
 
 
 def test_json_schema_describes_fields() -> None:
-    from sim.schema import Scenario
+    from sim.model.schema import Scenario
 
     schema = Scenario.model_json_schema()
     assert {"classes", "stations", "items", "routes", "run"} <= set(schema["properties"])

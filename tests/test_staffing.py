@@ -13,10 +13,10 @@ import sim
 from sim.analytic import mmc
 from sim.cli import main
 from sim.errors import UsageError
+from sim.experiments.staffing import Target, parse_target, staff, station_rates
+from sim.experiments.sweep import apply_point, point_metrics
 from sim.model import build
-from sim.scenario import load
-from sim.staffing import Target, parse_target, staff, station_rates
-from sim.sweep import apply_point, point_metrics
+from sim.model.scenario import load
 from tests.conftest import DATA
 
 MINI = str(DATA / "mini.toml")

@@ -20,8 +20,8 @@ import sim
 from sim import sweep as sweep_mod
 from sim.cli import main
 from sim.errors import GovsimError, UsageError
-from sim.scenario import load
-from sim.sweep import POINTS_FILE, apply_point, parse_set, parse_values, sweep
+from sim.experiments.sweep import POINTS_FILE, apply_point, parse_set, parse_values, sweep
+from sim.model.scenario import load
 from tests.conftest import DATA
 
 MINI = str(DATA / "mini.toml")

@@ -22,12 +22,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.engines import des, feedforward, kernels, vector
+from sim.engines import des, vector
+from sim.engines.vector import feedforward, kernels
 from sim.errors import UsageError
 from sim.inputs import Inputs, draw
 from sim.model import Model, build
-from sim.records import ABANDONED, COMPLETED, OPEN, RepResult
-from sim.scenario import parse
+from sim.model.scenario import parse
+from sim.results.records import ABANDONED, COMPLETED, OPEN, RepResult
 
 # --------------------------------------------------------------------------- helpers
 
@@ -313,7 +314,7 @@ def test_simulate_many(mini: dict[str, Any]) -> None:
 def test_serve_is_the_calendar_arithmetic(t: float, s: float, pick: int, edge: bool) -> None:
     """The kernel's W⁻¹(W(T) + s) and next_open(T), found through the bucket tables, are
     sim.calendar's (by bisection), also past the calendar's end (3,600 h)."""
-    from sim.calendar import WorkCalendar, next_open_scalar, to_abs_scalar, to_work_scalar
+    from sim.model.calendar import WorkCalendar, next_open_scalar, to_abs_scalar, to_work_scalar
 
     cal = WorkCalendar.build("office", dt.date(2023, 1, 1), 150,
                              [("09:00", "12:00"), ("13:30", "17:30")])
@@ -508,7 +509,7 @@ def test_engines_never_read_what_draw_does_not_compute(data: dict[str, Any], rep
 def test_draw_computes_only_usable_durations() -> None:
     """Shipped construction scenario: unreachable submissions carry 0, reachable ones the
     values a full transform gives (checked on the engines above); and some are skipped."""
-    from sim.scenario import load
+    from sim.model.scenario import load
 
     m = build(load(Path(__file__).parent.parent / "scenarios" / "hohhot-construction-2023.toml"),
               "construction", warn=False)
@@ -576,7 +577,7 @@ def test_generated_streaming_and_slices(data: dict[str, Any], rep: int, chunk: i
 _NEGATIVE_INDEX = """
 import numpy as np
 from numba import njit
-from sim.engines.kernels import _u
+from sim.engines.vector.kernels import _u
 f = njit(lambda a, i: a[_u(i)])
 try:
     f(np.zeros(3), -1)

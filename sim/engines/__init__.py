@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from sim.errors import UsageError
 from sim.inputs import Inputs
-from sim.model import Model
-from sim.records import RepResult
+from sim.model.assembly import Model
+from sim.results.records import RepResult
 
 ENGINES = ("des", "vector")
 

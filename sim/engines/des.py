@@ -73,8 +73,17 @@ import simpy
 from simpy.events import NORMAL, Event, EventPriority
 
 from sim.inputs import Inputs
-from sim.model import PROXY, SEQUENTIAL, Model
-from sim.records import ABANDONED, AUDIT, COMPLETED, OPEN, POOL, SUBMISSION, RepResult, Visits
+from sim.model.assembly import PROXY, SEQUENTIAL, Model
+from sim.results.records import (
+    ABANDONED,
+    AUDIT,
+    COMPLETED,
+    OPEN,
+    POOL,
+    SUBMISSION,
+    RepResult,
+    Visits,
+)
 
 DISPATCH = EventPriority(2)  # after every URGENT (0) and NORMAL (1) event of the instant
 STOP = EventPriority(3)  # after the dispatches at the horizon

@@ -71,12 +71,12 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from sim.engines.feedforward import feedforward_plan, is_broadcast, simulate_ff
-from sim.engines.kernels import F64, I64, _inline, _u, no_nrt, pack_calendars, serve
+from sim.engines.vector.feedforward import feedforward_plan, is_broadcast, simulate_ff
+from sim.engines.vector.kernels import F64, I64, _inline, _u, no_nrt, pack_calendars, serve
 from sim.errors import UsageError
 from sim.inputs import Inputs
-from sim.model import PARALLEL, Model
-from sim.records import AUDIT, POOL, SUBMISSION, RepResult, Visits
+from sim.model.assembly import PARALLEL, Model
+from sim.results.records import AUDIT, POOL, SUBMISSION, RepResult, Visits
 
 __all__ = ["simulate", "simulate_many", "simulate_streaming"]
 

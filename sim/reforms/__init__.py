@@ -45,10 +45,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from sim.errors import ReformError, ScenarioError, UsageError, format_value
-from sim.schema import CaseClass, Dist, Item, Pool, Scenario
+from sim.model.schema import CaseClass, Dist, Item, Pool, Scenario
 
 if TYPE_CHECKING:
-    from sim.model import Model
+    from sim.model.assembly import Model
 
 # --------------------------------------------------------------------------- arguments
 
@@ -224,7 +224,7 @@ class Reform:
         try:
             self.func(s, **bound)
         except ValidationError as exc:
-            from sim.scenario import error_from_validation
+            from sim.model.scenario import error_from_validation
 
             raise ReformError(f"leaves the scenario invalid: "
                               f"{error_from_validation('', exc)}") from None
@@ -252,7 +252,7 @@ def reform(name: str, title: str, *args: Arg,
 
 
 def _checked(s: Scenario) -> Scenario:
-    from sim.scenario import check_references, error_from_validation
+    from sim.model.scenario import check_references, error_from_validation
 
     try:
         out = Scenario.model_validate(s.model_dump())
@@ -371,7 +371,7 @@ def select(kind: str, table: Sequence[str] | Mapping[str, object],
 
 def _moments(d: Dist) -> tuple[float, float]:
     """Mean and variance of a distribution, in hours."""
-    from sim.distributions import family
+    from sim.model.distributions import family
 
     f = family(d)
     return f.mean, f.variance
@@ -398,7 +398,7 @@ def scale_dist(d: Dist, factor: float) -> Dist:
 
 def expected_work(s: Scenario, model: Model | None = None) -> dict[str, float]:
     """Mean service hours (rework included) each item brings over the arrival window."""
-    from sim.model import build
+    from sim.model.assembly import build
 
     m = build(s, warn=False) if model is None else model
     work = dict(zip(m.item_names, m.expected_work().tolist(), strict=True))
@@ -475,7 +475,7 @@ def _combine(s: Scenario, items: Sequence[str], name: str | None, station: str |
                               "with different probabilities; a case would do work it skipped")
         all_in_one_parallel_stage = len(stages) == 1 and stages[0].mode == "parallel"
 
-    from sim.model import build
+    from sim.model.assembly import build
 
     model = build(s, warn=False)
     # staff follow the work they did (expected service hours, rework included)
@@ -520,7 +520,7 @@ def _combine(s: Scenario, items: Sequence[str], name: str | None, station: str |
     else:
         q = 1.0 - math.exp(sum(it.materials * math.log1p(-min(qi, 1 - 1e-15))
                                for it, qi in zip(its, qs, strict=True)) / materials)
-    from sim.distributions import family
+    from sim.model.distributions import family
 
     fixes = [(family(it.fix if it.fix is not None else s.rework.fix).mean, k, it.fix)
              for k, it in enumerate(its)]
@@ -779,7 +779,7 @@ def commitment(s: Scenario, items: Sequence[str], check_hours: float, audit_prob
     takes inspectors' time at ``audit_station`` (by default the review's own time, at the
     item's station) and revokes ``revoke`` of those audited.
     """
-    from sim.distributions import family
+    from sim.model.distributions import family
 
     if audit_station is not None and audit_station not in s.stations:
         raise ReformError(f"station '{audit_station}' does not exist {_known(s.stations)}")
@@ -816,7 +816,7 @@ def handle_at_once(s: Scenario, items: Sequence[str], station: str | None,
     no rework) and no back-office step follows (no government lag). ``service_hours`` sets
     the window time.
     """
-    from sim.distributions import family
+    from sim.model.distributions import family
 
     if station is not None and station not in s.stations:
         raise ReformError(f"station '{station}' does not exist {_known(s.stations)}")
@@ -980,8 +980,8 @@ def cmd_reform(args: argparse.Namespace) -> int:
     import sys
 
     from sim import api
-    from sim import scenario as scenario_io
     from sim.cli import console
+    from sim.model import scenario as scenario_io
 
     before = scenario_io.load(args.file)
     specs = [*before.reforms, *args.reform]

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from sim.calendar import WorkCalendar
-from sim.distributions import Family, family
-from sim.schema import Dist, Scenario
+from sim.model.calendar import WorkCalendar
+from sim.model.distributions import Family, family
+from sim.model.schema import Dist, Scenario
 
 HOURS_PER_DAY = 24.0
 CAL_MARGIN_DAYS = 120  # calendars cover the horizon plus this, so late events resolve

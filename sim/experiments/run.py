@@ -21,10 +21,10 @@ import pandas as pd
 from sim import engines
 from sim.errors import UsageError
 from sim.inputs import draw
-from sim.model import Model, build
-from sim.records import case_table, station_table
-from sim.schema import Scenario
-from sim.stats import QUANTILES, ci95, replication_kpis, summarize
+from sim.model.assembly import Model, build
+from sim.model.schema import Scenario
+from sim.results.records import case_table, station_table
+from sim.results.stats import QUANTILES, ci95, replication_kpis, summarize
 
 DEFAULT_ENGINE = "vector"  # the compiled core; "des" is the SimPy reference
 
@@ -190,7 +190,7 @@ class RunResult:
 
     def _repr_html_(self) -> str:
         """What Jupyter shows: headline KPIs with CIs and the stations, busiest first."""
-        from sim.report import run_result_html
+        from sim.present.report import run_result_html
 
         return run_result_html(self)
 

@@ -62,7 +62,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import ScenarioError, UsageError
-from sim.schema import Scenario
+from sim.model.schema import Scenario
 
 __all__ = ["SweepResult", "apply_point", "parse_set", "parse_values", "point_metrics", "sweep"]
 
@@ -258,7 +258,7 @@ def _fmt_value(v: Any) -> str:
 def apply_point(base: Scenario, point: Mapping[str, Any]) -> Scenario:
     """The scenario of one point: swept reforms applied, then parameters set, revalidated."""
     from sim import api
-    from sim.scenario import check_references, error_from_validation
+    from sim.model.scenario import check_references, error_from_validation
 
     s = base
     specs: dict[str, list[str]] = {}
@@ -432,7 +432,7 @@ class SweepResult:
     def heatmap(self, metric: str = DEFAULT_METRIC, x: str | None = None,
                 y: str | None = None) -> Any:
         """A heatmap of ``metric`` over two parameters (a line plot over one)."""
-        from sim import plots
+        from sim.present import plots
 
         swept = [p for p in self.params if self.table[p].nunique() > 1] or self.params
         x = x or swept[0]
@@ -443,7 +443,7 @@ class SweepResult:
         return plots.sweep_heatmap(self.table, metric, x, y, title=f"{metric}{note}")
 
     def to_dict(self) -> dict[str, Any]:
-        from sim.runner import _clean
+        from sim.experiments.run import _clean
 
         rows = []
         for _, r in self.table.iterrows():
@@ -455,7 +455,7 @@ class SweepResult:
                        "missing": self.missing})
 
     def _repr_html_(self) -> str:
-        from sim.report import esc
+        from sim.present.report import esc
 
         cols = [*self.params, *[m for m in ("lead_time_workdays.mean", "lead_time_workdays.p90",
                                             "within_limit_share", "bottleneck")
@@ -564,7 +564,7 @@ def sweep(source: str | Path | Scenario, grid: Mapping[str, Any] | Sequence[str]
     """
     from sim import api
     from sim.engines import ENGINES
-    from sim.runner import DEFAULT_ENGINE
+    from sim.experiments.run import DEFAULT_ENGINE
 
     engine = engine or DEFAULT_ENGINE
     if engine not in ENGINES:
@@ -701,7 +701,7 @@ def _result(params: list[Param], points: list[dict[str, Any]], keys: list[str],
 
 def _write_outputs(res: SweepResult, out_dir: Path) -> None:
     from sim.cli import write_atomic
-    from sim.report import _readable
+    from sim.present.report import _readable
 
     write_atomic(out_dir / "results.csv", res.table.to_csv(index=False))
     write_atomic(out_dir / "results.json",

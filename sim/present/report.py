@@ -33,13 +33,14 @@ import math
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from sim.runner import RunResult
+    from sim.experiments.run import RunResult
 
 __all__ = ["run_result_html", "write_compare_report", "write_run_report"]
 
@@ -153,9 +154,10 @@ def _page(title: str, body: str) -> str:
 
 
 def _version() -> str:
-    from sim import __version__
-
-    return __version__
+    try:
+        return metadata.version("govsim")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown"
 
 
 def _readable(path: Path) -> None:
@@ -268,7 +270,7 @@ def _stations_html(d: Mapping[str, Any]) -> str:
 
 
 def _scenario_section(result: RunResult, heading: str = "Scenario", anchors: bool = True) -> str:
-    from sim.scenario import to_toml
+    from sim.model.scenario import to_toml
 
     s = result.scenario
     m = result.model
@@ -323,7 +325,7 @@ def _scenario_section(result: RunResult, heading: str = "Scenario", anchors: boo
 def _figures(results: Mapping[str, RunResult], single: RunResult | None,
              fig_dir: Path, prefix: str = "") -> list[str]:
     """Render the figures, write them to ``fig_dir`` and return their HTML."""
-    from sim import plots  # matplotlib: imported when a report is made, not with the CLI
+    from sim.present import plots  # matplotlib: imported when a report is made, not with the CLI
 
     specs: list[tuple[str, str, str, Any]] = [
         ("lead_time_cdf", "Lead time distribution",
@@ -395,7 +397,7 @@ def _write_records(result: RunResult, out: Path, prefix: str = "") -> None:
     _write_text(out / f"{prefix}per_replication.csv", result.per_replication.to_csv())
     write_json(out / f"{prefix}result.json", result.to_dict())
     _readable(out / f"{prefix}result.json")
-    from sim.scenario import to_toml
+    from sim.model.scenario import to_toml
 
     _write_text(out / f"{prefix}scenario.toml", to_toml(result.scenario))
 
@@ -468,7 +470,7 @@ def write_run_report(result: RunResult, out_dir: str | Path) -> Path:
 
 
 def _split_table_html(results: Mapping[str, RunResult]) -> str:
-    from sim import plots
+    from sim.present import plots
 
     t = plots.split_table(results)
     multi = t["scenario"].nunique() > 1
@@ -488,7 +490,7 @@ def _split_table_html(results: Mapping[str, RunResult]) -> str:
 
 def _compare_parts(cr: Any) -> tuple[dict[str, RunResult], dict[str, Any] | None]:
     """The named RunResults of a comparison and its JSON (duck-typed on CompareResult)."""
-    from sim import plots
+    from sim.present import plots
 
     res = plots.as_results(cr)
     d = None
@@ -515,7 +517,7 @@ DIFF_KPIS: tuple[tuple[str, str, int, bool], ...] = (
 
 def _differences_html(cr: Any, results: Mapping[str, RunResult]) -> str:
     """Differences (other - first) per replication with 95% CIs of the headline KPIs."""
-    from sim.stats import paired_differences
+    from sim.results.stats import paired_differences
 
     names = list(results)
     base_name = names[0]

@@ -17,7 +17,7 @@ import tomli_w
 from pydantic import ValidationError
 
 from sim.errors import ScenarioError
-from sim.schema import Scenario
+from sim.model.schema import Scenario
 
 _RULES: dict[str, str] = {
     "missing": "is required",

@@ -27,11 +27,11 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import UsageError
-from sim.model import Model, build
-from sim.runner import DEFAULT_ENGINE, RunResult, _clean
-from sim.runner import run as _run
-from sim.schema import Scenario
-from sim.stats import ci95
+from sim.experiments.run import DEFAULT_ENGINE, RunResult, _clean
+from sim.experiments.run import run as _run
+from sim.model.assembly import Model, build
+from sim.model.schema import Scenario
+from sim.results.stats import ci95
 
 #: KPI name (as in the JSON contract) -> column of ``RunResult.per_replication``
 KPIS: dict[str, str] = {
@@ -280,7 +280,7 @@ def _run_pooled(models: Sequence[Model], n: int, seeds: Sequence[int], engine: s
     from concurrent.futures import ProcessPoolExecutor
 
     from sim import engines
-    from sim.runner import _worker
+    from sim.experiments.run import _worker
 
     if engine not in engines.ENGINES:
         raise UsageError(f"unknown engine '{engine}' (choose from: {', '.join(engines.ENGINES)})")
@@ -389,7 +389,7 @@ def alone_variants(path: str, reforms: Sequence[str] = ()) -> list[tuple[str, st
     """A file's content with each reform of its own ``reforms`` list applied ALONE (then
     ``reforms``): what each reform of a package buys by itself. (label, spec, scenario)."""
     from sim import api
-    from sim import scenario as scenario_io
+    from sim.model import scenario as scenario_io
 
     raw = scenario_io.load(path)
     bare = raw.model_copy(deep=True)
@@ -457,7 +457,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, res.to_dict())
     if args.out:
-        from sim.report import write_compare_report
+        from sim.present.report import write_compare_report
 
         write_compare_report(res, args.out)
     if not args.quiet:

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
-from sim.schema import UNIT_HOURS, Dist
+from sim.model.schema import UNIT_HOURS, Dist
 
 _TINY = 2.0**-54  # keeps u inside (0, 1): no zero or infinite durations
 

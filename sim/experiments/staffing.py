@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import UsageError
-from sim.schema import Scenario
+from sim.model.schema import Scenario
 
 __all__ = ["StaffingResult", "Target", "parse_target", "staff", "station_rates"]
 
@@ -112,7 +112,7 @@ class Target:
 
 def parse_target(text: str, scenario: Scenario | None = None, confident: bool = False) -> Target:
     """``"lead_time_workdays.p90<=120"`` -> Target; a share may be written ``90%``."""
-    from sim.sweep import metric_names
+    from sim.experiments.sweep import metric_names
 
     m = _TARGET.match(text or "")
     if not m:
@@ -257,7 +257,7 @@ class StaffingResult:
                               "seconds": e.seconds} for e in self.evaluations])
 
     def to_dict(self) -> dict[str, Any]:
-        from sim.runner import _clean
+        from sim.experiments.run import _clean
 
         return _clean({
             "target": str(self.target), "checked_on": self.target.column, "met": self.met,
@@ -271,7 +271,7 @@ class StaffingResult:
         })
 
     def _repr_html_(self) -> str:
-        from sim.report import esc
+        from sim.present.report import esc
 
         head = (f"<p><b>Staffing for {esc(self.target)}</b>"
                 + (" (checked on the 95% CI end)" if self.target.confident else "")
@@ -307,9 +307,9 @@ def staff(source: str | Path | Scenario, target: str | Target,
             target (the message gives the best value reached).
     """
     from sim import api
-    from sim.model import build
-    from sim.runner import DEFAULT_ENGINE
-    from sim.sweep import apply_point, point_metrics
+    from sim.experiments.run import DEFAULT_ENGINE
+    from sim.experiments.sweep import apply_point, point_metrics
+    from sim.model.assembly import build
 
     engine = engine or DEFAULT_ENGINE
     if isinstance(source, Scenario):
@@ -510,7 +510,7 @@ def cmd_staff(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, res.to_dict())
     if args.write and res.scenario is not None:
-        from sim.scenario import save
+        from sim.model.scenario import save
 
         save(res.scenario, args.write)
     from rich.table import Table

@@ -14,7 +14,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from sim.inputs import Inputs
-from sim.model import CHANNELS, Model
+from sim.model.assembly import CHANNELS, Model
 
 OPEN, COMPLETED, ABANDONED = 0, 1, 2
 STATUS = ("open", "completed", "abandoned")

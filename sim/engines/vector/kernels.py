@@ -17,7 +17,7 @@ from numba import njit, types
 from numba.extending import intrinsic
 from numpy.typing import NDArray
 
-from sim.calendar import ALWAYS_OPEN_END, WorkCalendar
+from sim.model.calendar import ALWAYS_OPEN_END, WorkCalendar
 
 __all__ = ["F64", "I64", "PackedCalendars", "_inline", "_u", "no_nrt", "pack_calendars", "serve"]
 

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from sim.calendar import ALWAYS_OPEN_END
-from sim.engines.kernels import F64, I64, SC_ALWAYS, _u, serve
+from sim.engines.vector.kernels import F64, I64, SC_ALWAYS, _u, serve
 from sim.inputs import Inputs
-from sim.model import PARALLEL, Model
-from sim.records import SUBMISSION, RepResult, Visits
+from sim.model.assembly import PARALLEL, Model
+from sim.model.calendar import ALWAYS_OPEN_END
+from sim.results.records import SUBMISSION, RepResult, Visits
 
 __all__ = ["feedforward_plan", "is_broadcast", "simulate_ff"]
 

@@ -26,7 +26,8 @@ from rich.table import Table
 
 from sim.errors import GovsimError, UsageError
 
-EXTENSIONS = ("sim.reforms", "sim.compare", "sim.report", "sim.sweep", "sim.staffing")
+EXTENSIONS = ("sim.reforms", "sim.experiments.compare", "sim.present.report",
+              "sim.experiments.sweep", "sim.experiments.staffing")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -58,7 +59,7 @@ def write_json(path: str | Path, data: Any) -> None:
 def add_run_options(p: argparse.ArgumentParser, engine_default: str | None = None) -> None:
     """Flags every simulating command shares."""
     from sim.engines import ENGINES
-    from sim.runner import DEFAULT_ENGINE
+    from sim.experiments.run import DEFAULT_ENGINE
 
     p.add_argument("--replications", "-n", type=int, default=None, metavar="N",
                    help="replications (default: the scenario's run.replications)")
@@ -183,7 +184,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, d)
     if getattr(args, "out", None):
-        from sim import report
+        from sim.present import report
 
         report.write_run_report(result, args.out)
     if not args.quiet:
@@ -204,7 +205,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from sim.schema import Scenario
+    from sim.model.schema import Scenario
 
     text = json.dumps(Scenario.model_json_schema(), indent=2) + "\n"
     if args.output:
