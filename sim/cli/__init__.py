@@ -12,12 +12,9 @@ import argparse
 import contextlib
 import importlib
 import json
-import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -25,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sim.errors import GovsimError, UsageError
+from sim.files import write_atomic, write_json
 
 EXTENSIONS = ("sim.reforms", "sim.experiments.compare", "sim.present.report",
               "sim.experiments.sweep", "sim.experiments.staffing")
@@ -34,26 +32,6 @@ err_console = Console(stderr=True)
 
 
 # ------------------------------------------------------------------ helpers shared by commands
-
-
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write a file whole or not at all (temporary file in the same folder, then rename)."""
-    p = Path(path)
-    if p.parent and not p.parent.exists():
-        raise UsageError(f"{p}: the folder {p.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, p)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def write_json(path: str | Path, data: Any) -> None:
-    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
 
 def add_run_options(p: argparse.ArgumentParser, engine_default: str | None = None) -> None:

@@ -27,8 +27,9 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import UsageError
-from sim.experiments.run import DEFAULT_ENGINE, RunResult, _clean
+from sim.experiments.run import DEFAULT_ENGINE, RunResult
 from sim.experiments.run import run as _run
+from sim.files import json_safe
 from sim.model.assembly import Model, build
 from sim.model.schema import Scenario
 from sim.results.stats import ci95
@@ -174,7 +175,7 @@ class CompareResult:
                 kpi: {"mean": row["mean"], "ci95": [row["ci95_lo"], row["ci95_hi"]]}
                 for kpi, row in diffs[label].iterrows()}
             scen.append(d)
-        return _clean({"baseline": self.baseline, "seed": self.seed,
+        return json_safe({"baseline": self.baseline, "seed": self.seed,
                        "replications": self.replications, "engine": self.engine,
                        "common_random_numbers": self.crn, "scenarios": scen,
                        "differences": scen[1]["differences"] if len(scen) > 1 else {},

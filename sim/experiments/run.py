@@ -20,6 +20,7 @@ import pandas as pd
 
 from sim import engines
 from sim.errors import UsageError
+from sim.files import json_safe
 from sim.inputs import draw
 from sim.model.assembly import Model, build
 from sim.model.schema import Scenario
@@ -135,7 +136,7 @@ class RunResult:
 
         wl, wlo, whi = ci95(per_np["within_limit_share"])
         st = self.station_summary()
-        return _clean({
+        return json_safe({
             "scenario": self.model.name,
             "engine": self.engine,
             "replications": self.replications,
@@ -205,19 +206,6 @@ class RunResult:
 def _route_limits(model: Model) -> float | None:
     lims = {float(x) for x in model.route_limit_workdays if math.isfinite(x)}
     return lims.pop() if len(lims) == 1 else None
-
-
-def _clean(obj: Any) -> Any:
-    """JSON-safe: NaN/inf -> null, numpy scalars -> Python."""
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def run(model: Model, replications: int | None = None, seed: int | None = None,

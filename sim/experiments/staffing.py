@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import UsageError
+from sim.files import json_safe
 from sim.model.schema import Scenario
 
 __all__ = ["StaffingResult", "Target", "parse_target", "staff", "station_rates"]
@@ -257,9 +258,7 @@ class StaffingResult:
                               "seconds": e.seconds} for e in self.evaluations])
 
     def to_dict(self) -> dict[str, Any]:
-        from sim.experiments.run import _clean
-
-        return _clean({
+        return json_safe({
             "target": str(self.target), "checked_on": self.target.column, "met": self.met,
             "value": self.value, "servers": self.servers,
             "scenario_servers": self.scenario_servers, "analytic_servers": self.analytic,

@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import io
 import json
 import math
 import multiprocessing
@@ -62,6 +63,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import ScenarioError, UsageError
+from sim.files import json_safe, write_atomic, write_json
 from sim.model.schema import Scenario
 
 __all__ = ["SweepResult", "apply_point", "parse_set", "parse_values", "point_metrics", "sweep"]
@@ -443,14 +445,12 @@ class SweepResult:
         return plots.sweep_heatmap(self.table, metric, x, y, title=f"{metric}{note}")
 
     def to_dict(self) -> dict[str, Any]:
-        from sim.experiments.run import _clean
-
         rows = []
         for _, r in self.table.iterrows():
             rows.append({"point": {p: r[p] for p in self.params},
                          "metrics": {m: r[m] for m in self.metrics},
                          "key": r.get("key"), "seconds": r.get("seconds")})
-        return _clean({"params": self.params, "settings": self.settings, "points": rows,
+        return json_safe({"params": self.params, "settings": self.settings, "points": rows,
                        "computed": self.computed, "resumed": self.resumed,
                        "missing": self.missing})
 
@@ -523,12 +523,6 @@ class _Log:
 
     def close(self) -> None:
         self.fh.close()
-
-
-def _json_safe(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 def sweep(source: str | Path | Scenario, grid: Mapping[str, Any] | Sequence[str],
@@ -638,7 +632,7 @@ def sweep(source: str | Path | Scenario, grid: Mapping[str, Any] | Sequence[str]
     def record(idx: int, metrics: dict[str, Any], seconds: float) -> None:
         nonlocal computed
         pt, key = points[idx], keys[idx]
-        clean = {k: _json_safe(v) for k, v in metrics.items()}
+        clean = json_safe(metrics)
         rec: dict[str, Any] = {"key": key, "point": pt, "metrics": clean,
                                "seconds": round(seconds, 4), "settings": fp, "scenario": name,
                                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -700,21 +694,15 @@ def _result(params: list[Param], points: list[dict[str, Any]], keys: list[str],
 
 
 def _write_outputs(res: SweepResult, out_dir: Path) -> None:
-    from sim.cli import write_atomic
-    from sim.present.report import _readable
-
     write_atomic(out_dir / "results.csv", res.table.to_csv(index=False))
-    write_atomic(out_dir / "results.json",
-                 json.dumps(res.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n")
-    _readable(out_dir / "results.csv")
-    _readable(out_dir / "results.json")
+    write_json(out_dir / "results.json", res.to_dict())
     metric = res.settings.get("metric", DEFAULT_METRIC)
     if len(res.table) and metric in res.table.columns:
         with contextlib.suppress(ValueError):
             fig = res.heatmap(metric)
-            tmp = out_dir / ".heatmap.png.tmp"
-            fig.savefig(tmp, dpi=110, format="png")
-            tmp.replace(out_dir / "heatmap.png")
+            buf = io.BytesIO()
+            fig.savefig(buf, dpi=110, format="png")
+            write_atomic(out_dir / "heatmap.png", buf.getvalue())
 
 
 def _run_pool(n: int, todo: list[tuple[int, dict[str, Any], str]],

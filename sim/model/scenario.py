@@ -17,6 +17,7 @@ import tomli_w
 from pydantic import ValidationError
 
 from sim.errors import ScenarioError
+from sim.files import write_atomic
 from sim.model.schema import Scenario
 
 _RULES: dict[str, str] = {
@@ -190,7 +191,4 @@ def to_toml(s: Scenario) -> str:
 
 def save(s: Scenario, path: str | Path) -> None:
     """Write the scenario to ``path`` atomically (a temporary file, then a rename)."""
-    p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(to_toml(s), encoding="utf-8")
-    tmp.replace(p)
+    write_atomic(path, to_toml(s))

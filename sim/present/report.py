@@ -25,17 +25,18 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 import html
 import io
 import math
-import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from sim.errors import UsageError
+from sim.files import write_atomic, write_json
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -160,30 +161,7 @@ def _version() -> str:
         return "unknown"
 
 
-def _readable(path: Path) -> None:
-    """A report is for sharing: the usual file mode (write_atomic's temporary is 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    with contextlib.suppress(OSError):
-        os.chmod(path, 0o666 & ~mask)
-
-
-def _write_text(path: Path, text: str) -> None:
-    from sim.cli import write_atomic
-
-    write_atomic(path, text)
-    _readable(path)
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-
-
 def _prepare(out_dir: str | Path) -> Path:
-    from sim.errors import UsageError
-
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder")
@@ -362,7 +340,7 @@ def _figures(results: Mapping[str, RunResult], single: RunResult | None,
     for key, title, caption, make in specs:
         fig = make()
         png = fig_png(fig)
-        _write_bytes(fig_dir / f"{prefix}{key}.png", png)
+        write_atomic(fig_dir / f"{prefix}{key}.png", png)
         out.append(f"<h3>{esc(title)}</h3>" + figure_html(png, title, caption))
     return out
 
@@ -389,17 +367,14 @@ def _files_section(names: Sequence[tuple[str, str]]) -> str:
 
 
 def _write_records(result: RunResult, out: Path, prefix: str = "") -> None:
-    from sim.cli import write_json
-
     cases = result.cases
-    _write_text(out / f"{prefix}cases.csv", cases.to_csv(index=False))
-    _write_text(out / f"{prefix}stations.csv", result.stations.to_csv(index=False))
-    _write_text(out / f"{prefix}per_replication.csv", result.per_replication.to_csv())
+    write_atomic(out / f"{prefix}cases.csv", cases.to_csv(index=False))
+    write_atomic(out / f"{prefix}stations.csv", result.stations.to_csv(index=False))
+    write_atomic(out / f"{prefix}per_replication.csv", result.per_replication.to_csv())
     write_json(out / f"{prefix}result.json", result.to_dict())
-    _readable(out / f"{prefix}result.json")
     from sim.model.scenario import to_toml
 
-    _write_text(out / f"{prefix}scenario.toml", to_toml(result.scenario))
+    write_atomic(out / f"{prefix}scenario.toml", to_toml(result.scenario))
 
 
 def _cards(d: Mapping[str, Any], bottleneck: str) -> list[tuple[str, str]]:
@@ -465,7 +440,7 @@ def write_run_report(result: RunResult, out_dir: str | Path) -> Path:
                         ("figures/", "the figures as PNG files")]),
     ]
     path = out / REPORT_NAME
-    _write_text(path, _page(title, "\n".join(body)))
+    write_atomic(path, _page(title, "\n".join(body)))
     return path
 
 
@@ -556,13 +531,10 @@ def write_compare_report(compare_result: Any, out_dir: str | Path) -> Path:
     ``report.html``, ``compare.json`` (the comparison's ``to_dict()`` when it has one)
     and the overlaid figures.
     """
-    from sim.cli import write_json
-
     out = _prepare(out_dir)
     results, d = _compare_parts(compare_result)
     if d is not None:
         write_json(out / "compare.json", d)
-        _readable(out / "compare.json")
     files: list[tuple[str, str]] = [(REPORT_NAME, "this report")]
     if d is not None:
         files.append(("compare.json", "the comparison (JSON)"))
@@ -616,7 +588,7 @@ def write_compare_report(compare_result: Any, out_dir: str | Path) -> Path:
         body.append(_scenario_section(r, heading=f"Scenario: {name}", anchors=k == 0))
     body.append(_files_section(files))
     path = out / REPORT_NAME
-    _write_text(path, _page(title, "\n".join(body)))
+    write_atomic(path, _page(title, "\n".join(body)))
     return path
 
 
