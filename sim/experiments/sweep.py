@@ -64,6 +64,7 @@ import pandas as pd
 
 from sim.errors import ScenarioError, UsageError
 from sim.files import json_safe, write_atomic, write_json
+from sim.model.scenario import revalidate
 from sim.model.schema import Scenario
 
 __all__ = ["SweepResult", "apply_point", "parse_set", "parse_values", "point_metrics", "sweep"]
@@ -260,7 +261,6 @@ def _fmt_value(v: Any) -> str:
 def apply_point(base: Scenario, point: Mapping[str, Any]) -> Scenario:
     """The scenario of one point: swept reforms applied, then parameters set, revalidated."""
     from sim import api
-    from sim.model.scenario import check_references, error_from_validation
 
     s = base
     specs: dict[str, list[str]] = {}
@@ -284,17 +284,10 @@ def apply_point(base: Scenario, point: Mapping[str, Any]) -> Scenario:
     for path, value in sets.items():
         set_path(data, path, value)
     source = "--set " + " ".join(f"{p}={_fmt_value(v)}" for p, v in sets.items())
-    from pydantic import ValidationError
-
     try:
-        out = Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise UsageError(str(error_from_validation(source, exc))) from None
-    try:
-        check_references(out, source)
+        return revalidate(data, source)
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
-    return out
 
 
 # --------------------------------------------------------------------------- one point

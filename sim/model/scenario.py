@@ -97,6 +97,13 @@ def parse(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
     return scenario
 
 
+def revalidate(edited: Scenario | Mapping[str, Any], source: str = "<scenario>") -> Scenario:
+    """The one check after an edit (a reform, a swept parameter, a staffing change): the
+    edited scenario or its dumped mapping validated anew through both stages."""
+    data = edited.model_dump() if isinstance(edited, Scenario) else edited
+    return parse(data, source)
+
+
 def load(path: str | Path) -> Scenario:
     """Read, parse and check a scenario file."""
     p = Path(path)

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from sim.errors import ReformError, ScenarioError, UsageError, format_value
+from sim.model.scenario import error_from_validation, revalidate
 from sim.model.schema import CaseClass, Dist, Item, Pool, Scenario
 
 if TYPE_CHECKING:
@@ -224,8 +225,6 @@ class Reform:
         try:
             self.func(s, **bound)
         except ValidationError as exc:
-            from sim.model.scenario import error_from_validation
-
             raise ReformError(f"leaves the scenario invalid: "
                               f"{error_from_validation('', exc)}") from None
         return _checked(s)
@@ -252,18 +251,10 @@ def reform(name: str, title: str, *args: Arg,
 
 
 def _checked(s: Scenario) -> Scenario:
-    from sim.model.scenario import check_references, error_from_validation
-
     try:
-        out = Scenario.model_validate(s.model_dump())
-    except ValidationError as exc:
-        raise ReformError(f"leaves the scenario invalid: "
-                          f"{error_from_validation('', exc)}") from None
-    try:
-        check_references(out, "")
+        return revalidate(s, "")
     except ScenarioError as exc:
         raise ReformError(f"leaves the scenario invalid: {exc}") from None
-    return out
 
 
 def lookup(name: str) -> Reform:
