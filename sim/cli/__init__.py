@@ -1,233 +1,32 @@
-"""The ``govsim`` command line.
+"""The ``govsim`` command line: the one place that parses flags and prints tables.
 
-``govsim run``, ``govsim validate`` and ``govsim schema`` live here; other modules add
-their subcommands through a ``register_cli(subparsers)`` function listed in
-:data:`EXTENSIONS`. Every error a user can cause is a :class:`~sim.errors.GovsimError`:
-it is printed as one line and the exit code is 2, never a traceback.
+Each command lives in a module of this package with a ``register(subparsers)`` function;
+:data:`COMMANDS` lists them, in the order ``govsim --help`` shows them. Every error a user
+can cause is a :class:`~sim.errors.GovsimError`: it is printed as one line and the exit
+code is 2, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib
-import json
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Sequence
+from types import ModuleType
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from sim.cli import compare, reforms, run, staff, sweep
+from sim.errors import GovsimError
 
-from sim.errors import GovsimError, UsageError
-from sim.files import write_atomic, write_json
-
-EXTENSIONS = ("sim.reforms", "sim.experiments.compare", "sim.present.report",
-              "sim.experiments.sweep", "sim.experiments.staffing")
-
-console = Console()
-err_console = Console(stderr=True)
-
-
-# ------------------------------------------------------------------ helpers shared by commands
-
-
-def add_run_options(p: argparse.ArgumentParser, engine_default: str | None = None) -> None:
-    """Flags every simulating command shares."""
-    from sim.engines import ENGINES
-    from sim.experiments.run import DEFAULT_ENGINE
-
-    p.add_argument("--replications", "-n", type=int, default=None, metavar="N",
-                   help="replications (default: the scenario's run.replications)")
-    p.add_argument("--seed", type=int, default=None, metavar="S",
-                   help="seed (default: the scenario's run.seed)")
-    p.add_argument("--engine", default=engine_default or DEFAULT_ENGINE, metavar="NAME",
-                   help=f"simulation engine: {', '.join(ENGINES)} (default: %(default)s)")
-    p.add_argument("--workers", type=int, default=1, metavar="W",
-                   help="processes to spread replications over (default: 1)")
-    p.add_argument("--reform", action="append", default=[], metavar="NAME[:ARGS]",
-                   help="apply a reform (repeatable; see `govsim reforms`)")
-
-
-def check_run_options(args: argparse.Namespace) -> None:
-    from sim.engines import ENGINES
-
-    if args.engine not in ENGINES:
-        raise UsageError(f"--engine: unknown engine '{args.engine}' "
-                         f"(choose from: {', '.join(ENGINES)})")
-    if args.replications is not None and args.replications < 1:
-        raise UsageError(f"--replications must be an integer >= 1 (got {args.replications})")
-    if args.seed is not None and args.seed < 0:
-        raise UsageError(f"--seed must be an integer >= 0 (got {args.seed})")
-    if args.workers < 1:
-        raise UsageError(f"--workers must be an integer >= 1 (got {args.workers})")
-
-
-def load_model(path: str, reforms: Sequence[str] = ()) -> Any:
-    """Load a scenario file, apply reforms, assemble the model; warnings go to stderr."""
-    from sim import api
-
-    return api.load_model(path, reforms=reforms)
-
-
-@contextlib.contextmanager
-def progress_bar(total: int, label: str) -> Iterator[Any]:
-    """A rich progress bar on stderr; yields a callable advancing it by n."""
-    prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err_console, transient=True,
-                    disable=not err_console.is_terminal)
-    with prog:
-        task = prog.add_task(label, total=total)
-        yield lambda n=1: prog.advance(task, n)
-
-
-def fmt(x: Any, digits: int = 1) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, float):
-        return f"{x:,.{digits}f}"
-    return str(x)
-
-
-def fmt_ci(ci: Sequence[Any] | None, digits: int = 1) -> str:
-    if not ci or ci[0] is None:
-        return "-"
-    return f"[{ci[0]:,.{digits}f}, {ci[1]:,.{digits}f}]"
-
-
-# --------------------------------------------------------------------------- run
-
-
-def print_run(d: dict[str, Any]) -> None:
-    k = d["kpis"]
-    c = d["cases"]
-    console.print(f"[bold]{d['scenario']}[/bold]: {d['replications']} replications, "
-                  f"seed {d['seed']}, engine {d['engine']}")
-    console.print(f"cases after warm-up: {c['arrived']:,} arrived, {c['completed']:,} completed, "
-                  f"{c['open_at_horizon']:,} open at the horizon"
-                  + (f", {c['abandoned']:,} abandoned" if c["abandoned"] else ""))
-    t = Table(title="Lead time (completed cases)", title_justify="left")
-    for col in ("", "mean", "95% CI", "P50", "P90", "P95"):
-        t.add_column(col, justify="right" if col else "left")
-    for key, label in (("lead_time_workdays", "working days"), ("lead_time_days",
-                                                                "calendar days")):
-        v = k[key]
-        t.add_row(label, fmt(v["mean"]), fmt_ci(v["ci95"]), fmt(v["p50"]), fmt(v["p90"]),
-                  fmt(v["p95"]))
-    console.print(t)
-    t = Table(title="Per case", title_justify="left")
-    t.add_column("KPI")
-    t.add_column("mean", justify="right")
-    t.add_column("95% CI", justify="right")
-    lim = k.get("limit_workdays")
-    share = k["within_limit_share"]
-    t.add_row(f"share within the limit{f' ({lim:g} working days)' if lim else ''}",
-              "-" if share is None else f"{share:.1%}",
-              fmt_ci([x * 100 if x is not None else None for x in k["within_limit_share_ci95"]])
-              + (" %" if k["within_limit_share_ci95"][0] is not None else ""))
-    for key, label in (("visits", "in-person visits"), ("rework_rounds", "rework rounds"),
-                       ("supplements", "conditional supplements")):
-        t.add_row(label, fmt(k[key]["mean"], 2), fmt_ci(k[key]["ci95"], 2))
-    for part in ("service", "queue", "applicant"):
-        v = k["lead_time_split_days"][part]
-        t.add_row(f"days in {part}" if part != "applicant" else "days with the applicant",
-                  fmt(v["mean"]), fmt_ci(v["ci95"]))
-    t.add_row("throughput (cases/day)", fmt(k["throughput_per_day"]["mean"], 2),
-              fmt_ci(k["throughput_per_day"]["ci95"], 2))
-    console.print(t)
-    t = Table(title="Stations (busiest first)", title_justify="left")
-    for col in ("station", "servers", "util.", "wait (h)", "wait (work h)", "queue"):
-        t.add_column(col, justify="left" if col == "station" else "right",
-                     no_wrap=col == "station")
-    for name, s in d["stations"].items():
-        t.add_row(name + (" (pool)" if s.get("kind") == "pool" else ""), str(s["servers"]),
-                  "-" if s["utilization"] is None else f"{s['utilization']:.0%}",
-                  fmt(s["mean_wait_hours"], 1), fmt(s.get("mean_wait_workhours"), 1),
-                  fmt(s["mean_queue_length"], 1))
-    console.print(t)
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from sim import api
-
-    check_run_options(args)
-    model = load_model(args.file, args.reform)
-    n = args.replications or model.scenario.run.replications
-    with progress_bar(n, "replications") as adv:
-        result = api.run(model, replications=args.replications, seed=args.seed,
-                         engine=args.engine, workers=args.workers, progress=adv)
-    d = result.to_dict()
-    if args.json:
-        write_json(args.json, d)
-    if getattr(args, "out", None):
-        from sim.present import report
-
-        report.write_run_report(result, args.out)
-    if not args.quiet:
-        print_run(d)
-        if args.json:
-            console.print(f"JSON written to {args.json}")
-    return 0
-
-
-def cmd_validate(args: argparse.Namespace) -> int:
-    model = load_model(args.file, args.reform)
-    s = model.scenario
-    console.print(f"{args.file}: valid ({len(s.classes)} classes, {len(s.stations)} stations, "
-                  f"{len(s.items)} items, {len(s.routes)} routes)")
-    for name, rho in model.offered_load().items():
-        console.print(f"  {name}: offered load {rho:.0%}")
-    return 0
-
-
-def cmd_schema(args: argparse.Namespace) -> int:
-    from sim.model.schema import Scenario
-
-    text = json.dumps(Scenario.model_json_schema(), indent=2) + "\n"
-    if args.output:
-        write_atomic(args.output, text)
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
-# --------------------------------------------------------------------------- main
+#: the command modules, in the order ``govsim --help`` lists them; each has ``register(sub)``
+COMMANDS: tuple[ModuleType, ...] = (run, reforms, compare, sweep, staff)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="govsim", description="Simulate government-service processes and their reforms.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("run", help="simulate a scenario and print its KPIs")
-    p.add_argument("file", help="scenario file (TOML)")
-    add_run_options(p)
-    p.add_argument("--json", metavar="PATH", help="write the results as JSON")
-    p.add_argument("--out", metavar="DIR", help="write a report folder (HTML, CSV, JSON)")
-    p.add_argument("--quiet", "-q", action="store_true", help="print no tables")
-    p.set_defaults(func=cmd_run)
-
-    p = sub.add_parser("validate", help="check a scenario file")
-    p.add_argument("file")
-    p.add_argument("--reform", action="append", default=[], metavar="NAME[:ARGS]")
-    p.set_defaults(func=cmd_validate)
-
-    p = sub.add_parser("schema", help="print the JSON Schema of scenario files")
-    p.add_argument("--output", "-o", metavar="PATH", help="write it to a file")
-    p.set_defaults(func=cmd_schema)
-
-    for name in EXTENSIONS:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        register = getattr(mod, "register_cli", None)
-        if register is not None:
-            register(sub)
+    for module in COMMANDS:
+        module.register(sub)
     return parser
 
 

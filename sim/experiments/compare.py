@@ -326,7 +326,7 @@ def _cell(m: float, lo: float, hi: float, kind: str, sign: bool = False) -> str:
 
 
 def _print_header(res: CompareResult) -> None:
-    from sim.cli import console
+    from sim.cli.common import console
 
     console.print(f"[bold]compare[/bold]: {len(res.labels)} scenarios, {res.replications} "
                   f"replications each, seed {res.seed}, engine {res.engine}, "
@@ -344,7 +344,7 @@ def print_compare(res: CompareResult, stations: int = 6) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from sim.cli import console
+    from sim.cli.common import console
 
     tab = res.table()
     _print_header(res)
@@ -405,7 +405,7 @@ def print_compact(res: CompareResult) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from sim.cli import console
+    from sim.cli.common import console
 
     tab = res.table()
     _print_header(res)
@@ -431,7 +431,8 @@ def print_compact(res: CompareResult) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from sim.cli import check_run_options, console, progress_bar, write_json
+    from sim.cli.common import check_run_options, console, progress_bar
+    from sim.files import write_json
 
     check_run_options(args)
     if len(args.scenarios) < 2 and not args.alone:
@@ -473,7 +474,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def register_cli(sub: Any) -> None:
     """Add ``govsim compare`` (and the reform commands, see :mod:`sim.reforms`)."""
-    from sim.cli import add_run_options
+    from sim.cli.common import add_run_options
 
     p = sub.add_parser(
         "compare", help="compare scenarios on common random numbers",

@@ -460,7 +460,7 @@ def _why(tgt: Target, metrics: Mapping[str, Any]) -> str:
 
 
 def register_cli(sub: Any) -> None:
-    from sim.cli import add_run_options
+    from sim.cli.common import add_run_options
 
     p = sub.add_parser(
         "staff", help="the fewest servers per station that meet a target",
@@ -489,7 +489,8 @@ def register_cli(sub: Any) -> None:
 
 
 def cmd_staff(args: argparse.Namespace) -> int:
-    from sim.cli import check_run_options, console, err_console, write_json
+    from sim.cli.common import check_run_options, console, err_console
+    from sim.files import write_json
 
     check_run_options(args)
     if args.max_evaluations < 1:

@@ -787,7 +787,7 @@ def _run_dask(scheduler: Any, todo: list[tuple[int, dict[str, Any], str]],
 
 
 def register_cli(sub: Any) -> None:
-    from sim.cli import add_run_options
+    from sim.cli.common import add_run_options
 
     p = sub.add_parser(
         "sweep", help="run a scenario over a grid of parameter values",
@@ -842,7 +842,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from sim.cli import check_run_options, console, err_console, fmt, progress_bar, write_json
+    from sim.cli.common import check_run_options, console, err_console, fmt, progress_bar
 
     workers = args.workers
     args.workers = workers or 1

@@ -934,7 +934,7 @@ def describe_changes(before: Scenario, after: Scenario,
 def _print_catalogue(name: str | None) -> None:
     from rich.table import Table
 
-    from sim.cli import console
+    from sim.cli.common import console
 
     if name:
         r = lookup(name)
@@ -971,7 +971,7 @@ def cmd_reform(args: argparse.Namespace) -> int:
     import sys
 
     from sim import api
-    from sim.cli import console
+    from sim.cli.common import console
     from sim.model import scenario as scenario_io
 
     before = scenario_io.load(args.file)

@@ -1,0 +1,80 @@
+"""What every ``govsim`` command shares: the consoles, the run flags and their one check,
+progress bars and number formats. Only ``sim.cli`` imports argparse and rich."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from sim.errors import UsageError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def add_run_options(p: argparse.ArgumentParser, engine_default: str | None = None) -> None:
+    """Flags every simulating command shares."""
+    from sim.engines import ENGINES
+    from sim.experiments.run import DEFAULT_ENGINE
+
+    p.add_argument("--replications", "-n", type=int, default=None, metavar="N",
+                   help="replications (default: the scenario's run.replications)")
+    p.add_argument("--seed", type=int, default=None, metavar="S",
+                   help="seed (default: the scenario's run.seed)")
+    p.add_argument("--engine", default=engine_default or DEFAULT_ENGINE, metavar="NAME",
+                   help=f"simulation engine: {', '.join(ENGINES)} (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=1, metavar="W",
+                   help="processes to spread replications over (default: 1)")
+    p.add_argument("--reform", action="append", default=[], metavar="NAME[:ARGS]",
+                   help="apply a reform (repeatable; see `govsim reforms`)")
+
+
+def check_run_options(args: argparse.Namespace) -> None:
+    from sim.engines import ENGINES
+
+    if args.engine not in ENGINES:
+        raise UsageError(f"--engine: unknown engine '{args.engine}' "
+                         f"(choose from: {', '.join(ENGINES)})")
+    if args.replications is not None and args.replications < 1:
+        raise UsageError(f"--replications must be an integer >= 1 (got {args.replications})")
+    if args.seed is not None and args.seed < 0:
+        raise UsageError(f"--seed must be an integer >= 0 (got {args.seed})")
+    if args.workers < 1:
+        raise UsageError(f"--workers must be an integer >= 1 (got {args.workers})")
+
+
+def load_model(path: str, reforms: Sequence[str] = ()) -> Any:
+    """Load a scenario file, apply reforms, assemble the model; warnings go to stderr."""
+    from sim import api
+
+    return api.load_model(path, reforms=reforms)
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, label: str) -> Iterator[Any]:
+    """A rich progress bar on stderr; yields a callable advancing it by n."""
+    prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err_console, transient=True,
+                    disable=not err_console.is_terminal)
+    with prog:
+        task = prog.add_task(label, total=total)
+        yield lambda n=1: prog.advance(task, n)
+
+
+def fmt(x: Any, digits: int = 1) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:,.{digits}f}"
+    return str(x)
+
+
+def fmt_ci(ci: Sequence[Any] | None, digits: int = 1) -> str:
+    if not ci or ci[0] is None:
+        return "-"
+    return f"[{ci[0]:,.{digits}f}, {ci[1]:,.{digits}f}]"
