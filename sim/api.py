@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from sim.engines import DEFAULT_ENGINE
 from sim.errors import UsageError
-from sim.experiments.run import DEFAULT_ENGINE, RunResult
 from sim.experiments.run import run as _run
 from sim.model import scenario as scenario_io
 from sim.model.assembly import Model, build
 from sim.model.schema import Scenario
+from sim.results.result import RunResult
 
 
 def load(path: str | Path, reforms: Sequence[str] = ()) -> Scenario:

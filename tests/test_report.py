@@ -16,10 +16,10 @@ from matplotlib.figure import Figure
 
 import sim
 from sim.cli import main
-from sim.experiments.run import RunResult
 from sim.model.scenario import parse
 from sim.present import plots, report
 from sim.results.records import CASE_COLUMNS, STATION_COLUMNS
+from sim.results.result import RunResult
 from tests.conftest import DATA
 
 MINI = str(DATA / "mini.toml")

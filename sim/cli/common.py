@@ -19,8 +19,7 @@ err_console = Console(stderr=True)
 
 def add_run_options(p: argparse.ArgumentParser, engine_default: str | None = None) -> None:
     """Flags every simulating command shares."""
-    from sim.engines import ENGINES
-    from sim.experiments.run import DEFAULT_ENGINE
+    from sim.engines import DEFAULT_ENGINE, ENGINES
 
     p.add_argument("--replications", "-n", type=int, default=None, metavar="N",
                    help="replications (default: the scenario's run.replications)")

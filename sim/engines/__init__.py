@@ -11,6 +11,7 @@ from sim.model.assembly import Model
 from sim.results.records import RepResult
 
 ENGINES = ("des", "vector")
+DEFAULT_ENGINE = "vector"  # the compiled core; "des" is the SimPy reference
 
 
 def simulate(engine: str, model: Model, inputs: Inputs, record_visits: bool = True) -> RepResult:

@@ -26,12 +26,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.engines import DEFAULT_ENGINE
 from sim.errors import UsageError
-from sim.experiments.run import DEFAULT_ENGINE, RunResult
 from sim.experiments.run import run as _run
 from sim.files import json_safe
 from sim.model.assembly import Model, build
 from sim.model.schema import Scenario
+from sim.results.result import RunResult
 from sim.results.stats import ci95
 
 #: KPI name (as in the JSON contract) -> column of ``RunResult.per_replication``

@@ -270,7 +270,7 @@ class StaffingResult:
         })
 
     def _repr_html_(self) -> str:
-        from sim.present.report import esc
+        from sim.results.display import esc
 
         head = (f"<p><b>Staffing for {esc(self.target)}</b>"
                 + (" (checked on the 95% CI end)" if self.target.confident else "")
@@ -306,7 +306,7 @@ def staff(source: str | Path | Scenario, target: str | Target,
             target (the message gives the best value reached).
     """
     from sim import api
-    from sim.experiments.run import DEFAULT_ENGINE
+    from sim.engines import DEFAULT_ENGINE
     from sim.experiments.sweep import apply_point, point_metrics
     from sim.model.assembly import build
 

@@ -448,7 +448,7 @@ class SweepResult:
                        "missing": self.missing})
 
     def _repr_html_(self) -> str:
-        from sim.present.report import esc
+        from sim.results.display import esc
 
         cols = [*self.params, *[m for m in ("lead_time_workdays.mean", "lead_time_workdays.p90",
                                             "within_limit_share", "bottleneck")
@@ -550,8 +550,7 @@ def sweep(source: str | Path | Scenario, grid: Mapping[str, Any] | Sequence[str]
             unreachable scheduler; nothing runs before every point is checked.
     """
     from sim import api
-    from sim.engines import ENGINES
-    from sim.experiments.run import DEFAULT_ENGINE
+    from sim.engines import DEFAULT_ENGINE, ENGINES
 
     engine = engine or DEFAULT_ENGINE
     if engine not in ENGINES:

@@ -36,7 +36,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
-    from sim.experiments.run import RunResult
+    from sim.results.result import RunResult
 
 __all__ = [
     "as_results",
@@ -57,7 +57,7 @@ UNITS = {"workdays": ("lead_workdays", "working days"), "days": ("lead_days", "c
 
 def as_results(results: Any) -> dict[str, RunResult]:
     """Normalize the accepted result shapes to an ordered ``{label: RunResult}``."""
-    from sim.experiments.run import RunResult
+    from sim.results.result import RunResult
 
     if isinstance(results, RunResult):
         return {results.model.name: results}
@@ -235,7 +235,7 @@ def station_chart(result: RunResult, title: str | None = None) -> Figure:
 
     Agent pools are hatched; their "utilization" is the share of slots held.
     """
-    from sim.experiments.run import RunResult
+    from sim.results.result import RunResult
 
     if not isinstance(result, RunResult):
         res = as_results(result)

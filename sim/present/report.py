@@ -26,22 +26,31 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import html
 import io
-import math
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sim.errors import UsageError
 from sim.files import write_atomic, write_json
+from sim.results.display import (
+    Raw,
+    ci,
+    esc,
+    kpi_rows,
+    num,
+    per_case_rows,
+    run_result_html,
+    stations_html,
+    table,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from sim.experiments.run import RunResult
+    from sim.results.result import RunResult
 
 __all__ = ["run_result_html", "write_compare_report", "write_run_report"]
 
@@ -81,57 +90,6 @@ window.addEventListener('load', function () {
 
 
 # --------------------------------------------------------------------------- small HTML helpers
-
-
-def esc(x: Any) -> str:
-    return html.escape(str(x), quote=True)
-
-
-def _num(x: Any, digits: int = 1, pct: bool = False) -> str:
-    if x is None:
-        return "–"
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return esc(x)
-    if not math.isfinite(v):
-        return "–"
-    if pct:
-        return f"{v * 100:.{digits}f}%"
-    return f"{v:,.{digits}f}"
-
-
-def _ci(ci: Sequence[Any] | None, digits: int = 1, pct: bool = False) -> str:
-    if not ci or ci[0] is None or ci[1] is None:
-        return "–"
-    return f"[{_num(ci[0], digits, pct)}, {_num(ci[1], digits, pct)}]"
-
-
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Sequence[bool] = (),
-          row_classes: Sequence[str] = (), caption: str = "") -> str:
-    """An HTML table; cells are escaped unless given as :class:`Raw`."""
-    out = ["<table>"]
-    if caption:
-        out.append(f"<caption>{esc(caption)}</caption>")
-    out.append("<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in headers) + "</tr></thead>")
-    out.append("<tbody>")
-    for k, row in enumerate(rows):
-        cls = f' class="{row_classes[k]}"' if k < len(row_classes) and row_classes[k] else ""
-        cells = []
-        for j, cell in enumerate(row):
-            num = numeric[j] if j < len(numeric) else False
-            text = cell.html if isinstance(cell, Raw) else esc(cell)
-            cells.append(f'<td class="num">{text}</td>' if num else f"<td>{text}</td>")
-        out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table>")
-    return "\n".join(out)
-
-
-class Raw:
-    """HTML that a table cell takes as is."""
-
-    def __init__(self, html_text: str) -> None:
-        self.html = html_text
 
 
 def fig_png(fig: Figure, dpi: int = 110) -> bytes:
@@ -175,61 +133,6 @@ def _prepare(out_dir: str | Path) -> Path:
 # --------------------------------------------------------------------------- sections
 
 
-def _kpi_rows(d: Mapping[str, Any]) -> list[list[Any]]:
-    k = d["kpis"]
-    rows: list[list[Any]] = []
-    for key, label in (("lead_time_workdays", "lead time, working days"),
-                       ("lead_time_days", "lead time, calendar days")):
-        v = k[key]
-        rows.append([label, _num(v["mean"]), _ci(v["ci95"]), _num(v["p50"]), _num(v["p90"]),
-                     _ci(v.get("p90_ci95")), _num(v["p95"])])
-    return rows
-
-
-def _per_case_rows(d: Mapping[str, Any]) -> list[list[Any]]:
-    k = d["kpis"]
-    lim = k.get("limit_workdays")
-    rows: list[list[Any]] = [
-        [f"share within the statutory limit{f' ({lim:g} working days)' if lim else ''}",
-         _num(k["within_limit_share"], 1, pct=True), _ci(k["within_limit_share_ci95"], 1, True)],
-    ]
-    for key, label, dg in (("visits", "in-person visits", 2), ("rework_rounds", "rework rounds", 2),
-                           ("supplements", "conditional supplements", 2),
-                           ("throughput_per_day", "throughput (cases per day)", 2),
-                           ("open_at_horizon", "cases open at the horizon (per replication)", 1),
-                           ("abandoned_share", "share abandoned", 3),
-                           ("revoked", "approvals revoked by audits", 3)):
-        v = k.get(key)
-        if v is None:
-            continue
-        rows.append([label, _num(v["mean"], dg), _ci(v["ci95"], dg)])
-    for part, label in (("service", "days in government work"), ("queue", "days queueing"),
-                        ("applicant", "days with the applicant")):
-        v = k["lead_time_split_days"][part]
-        rows.append([label + " (critical path)", _num(v["mean"]), _ci(v["ci95"])])
-    return rows
-
-
-def _station_rows(d: Mapping[str, Any]) -> tuple[list[list[Any]], list[str]]:
-    rows, classes = [], []
-    first_station = True
-    items = sorted(d["stations"].items(), key=lambda kv: kv[1].get("kind") == "pool")
-    for name, s in items:
-        pool = s.get("kind") == "pool"
-        rows.append([name + (" (agent pool)" if pool else ""), s["servers"],
-                     _num(s["utilization"], 1, pct=True), _ci(s.get("utilization_ci95"), 1, True),
-                     _num(s["mean_wait_hours"], 2), _ci(s.get("mean_wait_hours_ci95"), 2),
-                     _num(s["mean_queue_length"], 2), _num(s.get("throughput_per_day"), 2)])
-        classes.append("bottleneck" if first_station and not pool else "")
-        if not pool:
-            first_station = False
-    return rows, classes
-
-
-STATION_HEADERS = ("station", "servers", "utilization", "95% CI", "mean wait (h)", "95% CI",
-                   "mean queue", "served per day")
-
-
 def _reforms_html(s: Any) -> str:
     """The reforms a scenario went through (recorded under ``reforms.applied[k]``)."""
     applied = [v for k, v in s.assumptions.items() if k.startswith("reforms.applied[")]
@@ -239,12 +142,6 @@ def _reforms_html(s: Any) -> str:
     return "<ol>" + "".join(f"<li><code>{esc(x.split(' -- ')[0])}</code>"
                             + (f" {esc(x.split(' -- ', 1)[1])}" if " -- " in x else "")
                             + "</li>" for x in specs) + "</ol>"
-
-
-def _stations_html(d: Mapping[str, Any]) -> str:
-    rows, classes = _station_rows(d)
-    return table(STATION_HEADERS, rows, numeric=(False, True, True, True, True, True, True, True),
-                 row_classes=classes)
 
 
 def _scenario_section(result: RunResult, heading: str = "Scenario", anchors: bool = True) -> str:
@@ -280,7 +177,7 @@ def _scenario_section(result: RunResult, heading: str = "Scenario", anchors: boo
         parts.append("<h3>Offered load (analytic, before simulation)</h3>")
         parts.append(table(("station", "servers", "offered load"),
                            [[k, int(m.station_servers[list(m.station_names).index(k)]),
-                             _num(v, 1, pct=True)]
+                             num(v, 1, pct=True)]
                             for k, v in sorted(load.items(), key=lambda kv: -kv[1])],
                            numeric=(False, True, True)))
     parts.append(f"<h3{anchor('assumptions')}>Assumptions</h3>")
@@ -381,15 +278,15 @@ def _cards(d: Mapping[str, Any], bottleneck: str) -> list[tuple[str, str]]:
     k = d["kpis"]
     lim = k.get("limit_workdays")
     cards = [
-        (_num(k["lead_time_workdays"]["mean"]), "mean lead time (working days), 95% CI "
-         + _ci(k["lead_time_workdays"]["ci95"])),
-        (_num(k["lead_time_workdays"]["p90"]), "P90 lead time (working days)"),
-        (_num(k["lead_time_days"]["mean"]), "mean lead time (calendar days)"),
+        (num(k["lead_time_workdays"]["mean"]), "mean lead time (working days), 95% CI "
+         + ci(k["lead_time_workdays"]["ci95"])),
+        (num(k["lead_time_workdays"]["p90"]), "P90 lead time (working days)"),
+        (num(k["lead_time_days"]["mean"]), "mean lead time (calendar days)"),
     ]
     if k["within_limit_share"] is not None:
-        cards.append((_num(k["within_limit_share"], 1, pct=True),
+        cards.append((num(k["within_limit_share"], 1, pct=True),
                       f"within the limit{f' of {lim:g} working days' if lim else ''}"))
-    cards.append((_num(k["visits"]["mean"], 2), "in-person visits per case"))
+    cards.append((num(k["visits"]["mean"], 2), "in-person visits per case"))
     cards.append((bottleneck, "bottleneck (highest utilization)"))
     return cards
 
@@ -421,8 +318,8 @@ def write_run_report(result: RunResult, out_dir: str | Path) -> Path:
         "lead times over cases that arrived after the warm-up and completed by the horizon "
         "(cases still open are counted, not dropped).</p>",
         table(("lead time", "mean", "95% CI", "P50", "P90", "P90 95% CI", "P95"),
-              _kpi_rows(d), numeric=(False, True, True, True, True, True, True)),
-        table(("per case", "mean", "95% CI"), _per_case_rows(d), numeric=(False, True, True)),
+              kpi_rows(d), numeric=(False, True, True, True, True, True, True)),
+        table(("per case", "mean", "95% CI"), per_case_rows(d), numeric=(False, True, True)),
         "<h3>Lead time split by case class (calendar days, critical path)</h3>",
         _split_table_html({result.model.name: result}),
         "<h2 id=\"figures\">Figures</h2>",
@@ -430,7 +327,7 @@ def write_run_report(result: RunResult, out_dir: str | Path) -> Path:
         "<h2 id=\"stations\">Stations</h2>",
         "<p class=\"note\">Service stations busiest first, then agent pools; the highlighted "
         "row is the bottleneck.</p>",
-        _stations_html(d),
+        stations_html(d),
         _scenario_section(result),
         _files_section([(REPORT_NAME, "this report"), ("cases.csv", "one row per case and "
                         "replication"), ("stations.csv", "one row per station and replication"),
@@ -455,7 +352,7 @@ def _split_table_html(results: Mapping[str, RunResult]) -> str:
     for _, r in t.iterrows():
         total = sum(float(r[p]) for p in ("service", "queue", "applicant"))
         rows.append([*([r["scenario"]] if multi else []), r["class"], f"{int(r['cases']):,}",
-                     _num(r["service"]), _num(r["queue"]), _num(r["applicant"]), _num(total)])
+                     num(r["service"]), num(r["queue"]), num(r["applicant"]), num(total)])
     n0 = 1 if multi else 0
     return table(headers, rows, numeric=(*([False] * (n0 + 1)), True, True, True, True, True))
 
@@ -513,9 +410,9 @@ def _differences_html(cr: Any, results: Mapping[str, RunResult]) -> str:
             b = base.per_replication[key].mean()
             o = r.per_replication[key].mean()
             row = diff.loc[key]
-            rows.append([label, _num(b, dg, pct), _num(o, dg, pct),
-                         ("+" if row["mean"] > 0 else "") + _num(row["mean"], dg, pct),
-                         _ci([row["ci95_lo"], row["ci95_hi"]], dg, pct)])
+            rows.append([label, num(b, dg, pct), num(o, dg, pct),
+                         ("+" if row["mean"] > 0 else "") + num(row["mean"], dg, pct),
+                         ci([row["ci95_lo"], row["ci95_hi"]], dg, pct)])
         parts.append(f"<h3>{esc(name)} minus {esc(base_name)}</h3>")
         parts.append(table(("KPI", base_name, name, "difference", "95% CI of the difference"),
                            rows, numeric=(False, True, True, True, True)))
@@ -553,7 +450,7 @@ def write_compare_report(compare_result: Any, out_dir: str | Path) -> Path:
     cards = []
     for name, r in results.items():
         per = r.per_replication
-        cards.append((_num(per["lead_time_workdays.mean"].mean()),
+        cards.append((num(per["lead_time_workdays.mean"].mean()),
                       f"{name}: mean lead time (working days)"))
     body = [
         _header(title, sub_title, cards),
@@ -566,10 +463,10 @@ def write_compare_report(compare_result: Any, out_dir: str | Path) -> Path:
     for name, r in results.items():
         dd = r.to_dict()
         k = dd["kpis"]
-        rows.append([name, _num(k["lead_time_workdays"]["mean"]),
-                     _ci(k["lead_time_workdays"]["ci95"]), _num(k["lead_time_workdays"]["p90"]),
-                     _num(k["lead_time_days"]["mean"]),
-                     _num(k["within_limit_share"], 1, pct=True), _num(k["visits"]["mean"], 2),
+        rows.append([name, num(k["lead_time_workdays"]["mean"]),
+                     ci(k["lead_time_workdays"]["ci95"]), num(k["lead_time_workdays"]["p90"]),
+                     num(k["lead_time_days"]["mean"]),
+                     num(k["within_limit_share"], 1, pct=True), num(k["visits"]["mean"], 2),
                      r.bottleneck()])
     body.append(table(("scenario", "mean lead time (wd)", "95% CI", "P90 (wd)",
                        "mean (calendar days)", "within limit", "visits", "bottleneck"), rows,
@@ -583,7 +480,7 @@ def write_compare_report(compare_result: Any, out_dir: str | Path) -> Path:
     body.append("<h2 id=\"stations\">Stations</h2>")
     for name, r in results.items():
         body.append(f"<h3>{esc(name)}</h3>")
-        body.append(_stations_html(r.to_dict()))
+        body.append(stations_html(r.to_dict()))
     for k, (name, r) in enumerate(results.items()):
         body.append(_scenario_section(r, heading=f"Scenario: {name}", anchors=k == 0))
     body.append(_files_section(files))
@@ -595,24 +492,3 @@ def write_compare_report(compare_result: Any, out_dir: str | Path) -> Path:
 def _slug(name: str) -> str:
     s = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name).strip("-")
     return s[:60] or "scenario"
-
-
-# --------------------------------------------------------------------------- notebook display
-
-
-def run_result_html(result: RunResult) -> str:
-    """Compact HTML of a RunResult for Jupyter: headline KPIs and stations."""
-    d = result.to_dict()
-    c = d["cases"]
-    head = (f"<p><b>{esc(result.model.name)}</b>: {d['replications']} replications, seed "
-            f"{d['seed']}, engine {esc(d['engine'])}; {c['arrived']:,} cases after the warm-up, "
-            f"{c['completed']:,} completed, {c['open_at_horizon']:,} open at the horizon.</p>")
-    return ("<div class=\"govsim-result\">" + head
-            + table(("lead time", "mean", "95% CI", "P50", "P90", "P90 95% CI", "P95"),
-                    _kpi_rows(d), numeric=(False, True, True, True, True, True, True))
-            + table(("per case", "mean", "95% CI"), _per_case_rows(d),
-                    numeric=(False, True, True))
-            + _stations_html(d)
-            + "<p style=\"font-size:smaller\">Tables: <code>.summary()</code>, "
-            "<code>.station_summary()</code>, <code>.cases</code>, "
-            "<code>.per_replication</code>; figures: <code>sim.plots</code>.</p></div>")

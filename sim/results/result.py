@@ -1,0 +1,174 @@
+"""The result of a run: its replications' tables and the KPIs computed from them.
+
+:class:`RunResult` holds, per replication, the per-case and per-station tables
+(:mod:`sim.results.records`) and the replication's KPIs (:func:`sim.results.stats.
+replication_kpis`); it gives the summaries with confidence intervals and the JSON contract
+of ``govsim run --json`` (:meth:`RunResult.to_dict`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.files import json_safe
+from sim.model.assembly import Model
+from sim.model.schema import Scenario
+from sim.results.stats import QUANTILES, ci95, summarize
+
+
+@dataclass
+class Replication:
+    """Tables of one replication."""
+
+    replication: int
+    cases: pd.DataFrame
+    stations: pd.DataFrame
+    kpis: dict[str, float]
+
+
+@dataclass(repr=False)
+class RunResult:
+    """Everything one run produced: per-case and per-station tables and the KPIs."""
+
+    model: Model
+    engine: str
+    seed: int
+    reps: list[Replication] = field(repr=False)
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.model.scenario
+
+    @property
+    def replications(self) -> int:
+        return len(self.reps)
+
+    @property
+    def cases(self) -> pd.DataFrame:
+        """One row per case and replication (columns: ``sim.records.CASE_COLUMNS``)."""
+        return pd.concat([r.cases for r in self.reps], ignore_index=True)
+
+    @property
+    def stations(self) -> pd.DataFrame:
+        """One row per station and replication (columns: ``sim.records.STATION_COLUMNS``)."""
+        return pd.concat([r.stations for r in self.reps], ignore_index=True)
+
+    @property
+    def per_replication(self) -> pd.DataFrame:
+        """One row per replication, one column per KPI."""
+        return pd.DataFrame([r.kpis for r in self.reps],
+                            index=pd.Index([r.replication for r in self.reps], name="replication"))
+
+    def summary(self) -> pd.DataFrame:
+        """Mean and 95% CI of every KPI over replications."""
+        return summarize(self.per_replication)
+
+    def station_summary(self) -> pd.DataFrame:
+        """Per station: mean over replications of each figure, plus CI of utilization and wait."""
+        st = self.stations
+        g = st.drop(columns=["replication"]).groupby("station", sort=False)
+        out = g.mean(numeric_only=True)
+        for col in ("utilization", "mean_wait_hours"):
+            cis = g[col].apply(lambda x: ci95(x.to_numpy(dtype=np.float64)))
+            out[f"{col}_ci95_lo"] = [c[1] for c in cis]
+            out[f"{col}_ci95_hi"] = [c[2] for c in cis]
+        out["servers"] = out["servers"].astype(int)
+        return out.sort_values("utilization", ascending=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of ``govsim run --json`` (more keys may be added, none renamed)."""
+        per = self.per_replication
+        per_np = {c: per[c].to_numpy(dtype=np.float64) for c in per.columns}
+        tot = per[["arrived", "completed", "open_at_horizon", "abandoned"]].sum()
+
+        def lead(prefix: str) -> dict[str, Any]:
+            m, lo, hi = ci95(per_np[f"{prefix}.mean"])
+            d: dict[str, Any] = {"mean": m}
+            for q in QUANTILES:
+                qm, qlo, qhi = ci95(per_np[f"{prefix}.{q}"])
+                d[q] = qm
+                d[f"{q}_ci95"] = [qlo, qhi]
+            d["ci95"] = [lo, hi]
+            return d
+
+        def mean_ci(col: str) -> dict[str, Any]:
+            m, lo, hi = ci95(per_np[col])
+            return {"mean": m, "ci95": [lo, hi]}
+
+        wl, wlo, whi = ci95(per_np["within_limit_share"])
+        st = self.station_summary()
+        return json_safe({
+            "scenario": self.model.name,
+            "engine": self.engine,
+            "replications": self.replications,
+            "seed": self.seed,
+            "cases": {"arrived": int(tot["arrived"]), "completed": int(tot["completed"]),
+                      "open_at_horizon": int(tot["open_at_horizon"]),
+                      "abandoned": int(tot["abandoned"]),
+                      "warmup_days": self.model.warmup / 24.0},
+            "kpis": {
+                "lead_time_workdays": lead("lead_time_workdays"),
+                "lead_time_days": lead("lead_time_days"),
+                "visits": mean_ci("visits.mean"),
+                "rework_rounds": mean_ci("rework_rounds.mean"),
+                "supplements": mean_ci("supplements.mean"),
+                "within_limit_share": wl,
+                "within_limit_share_ci95": [wlo, whi],
+                "limit_workdays": _route_limits(self.model),
+                "throughput_per_day": mean_ci("throughput_per_day"),
+                "open_at_horizon": mean_ci("open_at_horizon"),
+                "abandoned_share": mean_ci("abandoned_share"),
+                "revoked": mean_ci("revoked.mean"),
+                "lead_time_split_days": {
+                    "service": mean_ci("split.service_days"),
+                    "queue": mean_ci("split.queue_days"),
+                    "applicant": mean_ci("split.applicant_days"),
+                },
+            },
+            "stations": {
+                str(name): {
+                    "servers": int(row["servers"]),
+                    "utilization": float(row["utilization"]),
+                    "mean_wait_hours": float(row["mean_wait_hours"]),
+                    "mean_queue_length": float(row["mean_queue_length"]),
+                    "utilization_ci95": [float(row["utilization_ci95_lo"]),
+                                         float(row["utilization_ci95_hi"])],
+                    "mean_wait_hours_ci95": [float(row["mean_wait_hours_ci95_lo"]),
+                                             float(row["mean_wait_hours_ci95_hi"])],
+                    "throughput_per_day": float(row["throughput_per_day"]),
+                    "mean_wait_workhours": float(row["mean_wait_workhours"]),
+                    "kind": "pool" if list(self.model.station_names).index(str(name))
+                    >= self.model.n_service_stations else "station",
+                }
+                for name, row in st.iterrows()
+            },
+        })
+
+    def __repr__(self) -> str:
+        k = self.to_dict()["kpis"]["lead_time_workdays"]
+        return (f"<RunResult {self.model.name!r}: {self.replications} replications, seed "
+                f"{self.seed}, engine {self.engine}; lead time {k['mean']:.1f} working days "
+                f"(95% CI {k['ci95'][0]:.1f}-{k['ci95'][1]:.1f})>")
+
+    def _repr_html_(self) -> str:
+        """What Jupyter shows: headline KPIs with CIs and the stations, busiest first."""
+        from sim.results.display import run_result_html
+
+        return run_result_html(self)
+
+    def bottleneck(self) -> str:
+        """The service station with the highest utilization."""
+        st = self.station_summary()
+        st = st[[n in self.model.station_names[: self.model.n_service_stations]
+                 for n in st.index]]
+        return str(st.index[0])
+
+
+def _route_limits(model: Model) -> float | None:
+    lims = {float(x) for x in model.route_limit_workdays if math.isfinite(x)}
+    return lims.pop() if len(lims) == 1 else None
