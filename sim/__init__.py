@@ -7,26 +7,30 @@ Quick start::
     result.summary()          # KPIs with 95% confidence intervals
     result.cases              # one row per case (pandas)
     result.station_summary()  # utilization and waits, busiest station first
+
+``sim.plots`` (figures; imports matplotlib on first use) is ``sim.present.plots``.
 """
 
 from __future__ import annotations
 
-from importlib import metadata
+from importlib import import_module, metadata
+from typing import Any
 
-from sim.api import load, load_model, run
+from sim.api import apply_reforms, compare, load, load_model, run, staff, sweep
 from sim.errors import GovsimError, ReformError, ScenarioError, UsageError
-from sim.experiments.compare import compare
-from sim.experiments.sweep import sweep
 
 __all__ = [
     "GovsimError",
     "ReformError",
     "ScenarioError",
     "UsageError",
+    "apply_reforms",
     "compare",
     "load",
     "load_model",
+    "plots",
     "run",
+    "staff",
     "sweep",
 ]
 try:
@@ -34,3 +38,9 @@ try:
 except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
     __version__ = "unknown"
 
+
+def __getattr__(name: str) -> Any:
+    # ``sim.plots``: matplotlib is imported when a figure is asked for, not with ``import sim``
+    if name == "plots":
+        return import_module("sim.present.plots")
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")

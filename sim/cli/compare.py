@@ -1,11 +1,215 @@
-"""govsim compare (moving here from sim.experiments.compare)."""
+"""``govsim compare``: scenarios on common random numbers, the paired differences printed."""
 
 from __future__ import annotations
 
+import argparse
+import math
+import os
+from pathlib import Path
 from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from sim.cli.common import add_run_options, check_run_options, console, progress_bar
+from sim.errors import UsageError
+from sim.experiments.compare import _ROWS, CompareResult, alone_variants, compare, prepare
+from sim.experiments.sources import split_source
+from sim.files import write_json
+from sim.model.assembly import build
+
+
+def _num(x: Any) -> float:
+    return float(x)
+
+
+def _fmt(x: float | None, kind: str, sign: bool = False) -> str:
+    if x is None or not math.isfinite(x):
+        return "-"
+    plus = "+" if sign else ""
+    if kind == "share":
+        return f"{x * 100:{plus},.1f}%"
+    if kind == "count":
+        return f"{x:{plus},.2f}"
+    return f"{x:{plus},.1f}"
+
+
+def _cell(m: float, lo: float, hi: float, kind: str, sign: bool = False) -> str:
+    if not math.isfinite(m):
+        return "-"
+    ci = ("" if not (math.isfinite(lo) and math.isfinite(hi))
+          else f"\n[{_fmt(lo, kind, sign)}, {_fmt(hi, kind, sign)}]")
+    return _fmt(m, kind, sign) + ci
+
+
+def _print_header(res: CompareResult) -> None:
+    console.print(f"[bold]compare[/bold]: {len(res.labels)} scenarios, {res.replications} "
+                  f"replications each, seed {res.seed}, engine {res.engine}, "
+                  + ("common random numbers" if res.crn else
+                     "INDEPENDENT seeds (seed + 1000 k)"), highlight=False)
+    for k, lab in enumerate(res.labels):
+        d = res.results[k].to_dict()["cases"]
+        console.print(f"  [{k}] {lab}: {d['arrived']:,} cases after warm-up, "
+                      f"{d['completed']:,} completed, {d['open_at_horizon']:,} open at the "
+                      "horizon", markup=False, highlight=False)
+
+
+def print_compare(res: CompareResult, stations: int = 6) -> None:
+    """The before-and-after table: KPIs by scenario, paired differences to the first."""
+    tab = res.table()
+    _print_header(res)
+    base = res.labels[0]
+    t = Table(title=rf"KPIs: mean \[95% CI]; \[k] - \[0]: paired difference to {escape(base)} "
+              r"\[95% CI]; busy: station utilization", title_justify="left", show_lines=True)
+    t.add_column("KPI", no_wrap=True, overflow="ellipsis", max_width=30)
+    for k in range(len(res.labels)):
+        t.add_column(f"[{k}]", justify="right")
+        if k:
+            t.add_column(f"[{k}] - [0]", justify="right")
+    rows = [(kpi, label, kind) for kpi, label, kind in _ROWS if kpi in tab.index]
+    lim = res.results[0].to_dict()["kpis"].get("limit_workdays")
+
+    def val(kpi: str, lab: str, stat: str) -> float:
+        return _num(tab.loc[kpi, (lab, stat)])
+
+    def peak(kpi: str) -> float:
+        v = [val(kpi, lab, "mean") for lab in res.labels]
+        return max((x for x in v if math.isfinite(x)), default=-1.0)
+
+    # station rows: the busiest stations of any scenario
+    util = [c for c in tab.index if c.startswith("stations.") and c.endswith(".utilization")]
+    busiest = sorted(util, key=lambda c: -peak(c))[:stations]
+    rows += [(c, f"busy: {c.split('.', 1)[1].rsplit('.', 1)[0]}", "share") for c in busiest]
+    for kpi, label, kind in rows:
+        if kpi == "within_limit_share" and lim:
+            label = f"within {lim:g} working days"
+        if not any(math.isfinite(val(kpi, lab, "mean")) for lab in res.labels):
+            continue
+        cells = []
+        for k, lab in enumerate(res.labels):
+            cells.append(_cell(val(kpi, lab, "mean"), val(kpi, lab, "ci95_lo"),
+                               val(kpi, lab, "ci95_hi"), kind))
+            if k:
+                cells.append(_cell(val(kpi, lab, "diff"), val(kpi, lab, "diff_ci95_lo"),
+                                   val(kpi, lab, "diff_ci95_hi"), kind, sign=True))
+        t.add_row(label, *cells)
+    console.print(t)
+
+
+def print_compact(res: CompareResult) -> None:
+    """One row per scenario: the headline KPIs and their paired differences to the first."""
+    tab = res.table()
+    _print_header(res)
+    t = Table(title=rf"paired differences to \[0] {escape(res.baseline)}: mean \[95% CI]",
+              title_justify="left", show_lines=True)
+    for col in ("#", "scenario", "working days", "difference", "calendar days: diff.",
+                "visits: diff.", "rework: diff."):
+        t.add_column(col, justify="left" if col == "scenario" else "right",
+                     overflow="fold" if col == "scenario" else "ellipsis")
+
+    def diff(kpi: str, lab: str, kind: str) -> str:
+        if kpi not in tab.index:
+            return "-"
+        return _cell(_num(tab.loc[kpi, (lab, "diff")]), _num(tab.loc[kpi, (lab, "diff_ci95_lo")]),
+                     _num(tab.loc[kpi, (lab, "diff_ci95_hi")]), kind, sign=True)
+
+    for k, lab in enumerate(res.labels):
+        m = _num(tab.loc["lead_time_workdays", (lab, "mean")])
+        t.add_row(str(k), lab, _fmt(m, "days"), diff("lead_time_workdays", lab, "days"),
+                  diff("lead_time_days", lab, "days"), diff("visits", lab, "count"),
+                  diff("rework_rounds", lab, "count"))
+    console.print(t)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    check_run_options(args)
+    if len(args.scenarios) < 2 and not args.alone:
+        raise UsageError("compare needs at least two scenarios (FILE or FILE@REFORM[:ARGS])")
+    labels, srcs, refs, models = prepare(args.scenarios, None, args.reform)
+    if args.alone:
+        for text in args.scenarios:
+            path, inline = split_source(text)
+            if inline:
+                continue
+            for label, spec, s in alone_variants(path, args.reform):
+                labels.append(label)
+                srcs.append(path)
+                refs.append([f"only {spec}"])
+                models.append(build(s, Path(path).name))
+        if len(models) < 2:
+            raise UsageError("--alone: no scenario file has a reforms list to take apart")
+    n = args.replications or models[0].scenario.run.replications
+    with progress_bar(n * len(models), "replications") as adv:
+        res = compare(models, replications=args.replications, seed=args.seed,
+                      engine=args.engine, workers=args.workers, crn=not args.independent,
+                      labels=labels, progress=adv)
+    res.sources, res.reforms = srcs, refs
+    if args.json:
+        write_json(args.json, res.to_dict())
+    if args.out:
+        from sim.present.report import write_compare_report  # matplotlib: only with --out
+
+        write_compare_report(res, args.out)
+    if not args.quiet:
+        if len(res.labels) > 3 and not args.full:
+            print_compact(res)
+        else:
+            print_compare(res)
+        if args.json:
+            console.print(f"JSON written to {args.json}")
+    return 0
 
 
 def register(sub: Any) -> None:
-    from sim.experiments.compare import register_cli
+    """Add ``govsim compare``."""
+    p = sub.add_parser(
+        "compare", help="compare scenarios on common random numbers",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Run every scenario with the same seed and replications (common random numbers, case by
+case) and print each KPI per scenario with its paired difference to the FIRST scenario
+and the 95% confidence interval of that difference. A scenario compared with itself
+gives exactly zero.
 
-    register_cli(sub)
+A scenario is a FILE, or FILE@REFORM[:ARGS][@REFORM...] to apply reforms to it (see
+`govsim reforms`); --reform applies to every scenario, after its own.""",
+        epilog="""\
+examples:
+  govsim compare scenarios/hohhot-construction-2023.toml \\
+                 scenarios/hohhot-construction-2023-reformed.toml
+  govsim compare base.toml base.toml@online:0.9 base.toml@cut_materials:total=145 -n 20
+  govsim compare base.toml reformed.toml --alone    # the package, and each reform alone
+
+--json PATH writes {"baseline", "seed", "replications", "engine", "common_random_numbers",
+"scenarios": [{<the govsim run --json contract>, "label", "source", "reforms",
+"differences": {KPI: {"mean", "ci95": [lo, hi]}}}, ...]} with KPIs such as
+lead_time_workdays and lead_time_days (means), their .p50/.p90/.p95, visits,
+rework_rounds, within_limit_share and stations.NAME.utilization.""")
+    p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+                   help="FILE or FILE@REFORM[:ARGS][@...]; the first is the baseline")
+    add_run_options(p)
+    cpus = max(1, min(os.cpu_count() or 1, 8))
+    for action in p._actions:
+        if action.dest == "workers":
+            action.default = cpus
+            action.help = ("processes to spread the replications of all scenarios over "
+                           "(default: the number of CPUs, here %(default)s; the numbers do "
+                           "not depend on it)")
+        if action.dest == "reform":
+            action.help = ("apply a reform to EVERY scenario, after its own (repeatable; see "
+                           "`govsim reforms`)")
+    p.add_argument("--json", metavar="PATH", help="write the comparison as JSON")
+    p.add_argument("--out", metavar="DIR", help="write a report folder (HTML, CSV, JSON)")
+    p.add_argument("--independent", action="store_true",
+                   help="give each scenario its own seed (seed + 1000 k) instead of common "
+                        "random numbers, to see how much wider the intervals get")
+    p.add_argument("--alone", action="store_true",
+                   help="also run, for each FILE with a reforms list, its content with each "
+                        "of those reforms alone: what each reform of the package buys by itself")
+    p.add_argument("--full", action="store_true",
+                   help="the full KPI table even for more than three scenarios (default: a "
+                        "compact table of the headline differences)")
+    p.add_argument("--quiet", "-q", action="store_true", help="print no table")
+    p.set_defaults(func=cmd_compare)
+
+

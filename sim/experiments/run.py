@@ -9,12 +9,12 @@ workers ran them or in which order.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 
 from sim import engines
-from sim.engines import DEFAULT_ENGINE
-from sim.errors import UsageError
+from sim.experiments.pool import execute
+from sim.experiments.settings import Settings, resolve
+from sim.experiments.sources import Source, load_model
 from sim.inputs import draw
 from sim.model.assembly import Model, build
 from sim.model.schema import Scenario
@@ -48,29 +48,39 @@ def _worker(payload: tuple[str, int, int, str]) -> Replication:
     return run_replication(model, replication, seed, engine)
 
 
-def run(model: Model, replications: int | None = None, seed: int | None = None,
-        engine: str = DEFAULT_ENGINE, workers: int = 1,
+def run(source: Source, replications: int | None = None, seed: int | None = None,
+        engine: str | None = None, workers: int = 1, reforms: Sequence[str] = (),
         progress: Callable[[int], None] | None = None) -> RunResult:
     """Run ``replications`` replications (default: the scenario's) from ``seed``."""
-    if engine not in engines.ENGINES:
-        raise UsageError(f"unknown engine '{engine}' (choose from: {', '.join(engines.ENGINES)})")
-    n = model.scenario.run.replications if replications is None else replications
-    if n < 1:
-        raise UsageError(f"replications must be an integer >= 1 (got {n})")
-    s = model.scenario.run.seed if seed is None else seed
-    if s < 0:
-        raise UsageError(f"seed must be an integer >= 0 (got {s})")
-    reps: list[Replication] = []
-    if workers > 1 and n > 1:
-        text = model.scenario.model_dump_json()
-        with ProcessPoolExecutor(max_workers=min(workers, n)) as pool:
-            for rep in pool.map(_worker, [(text, r, s, engine) for r in range(n)]):
-                reps.append(rep)
-                if progress:
-                    progress(1)
+    model = load_model(source, reforms)
+    cfg = resolve(model.scenario.run, replications=replications, seed=seed, engine=engine,
+                  workers=workers)
+    return run_models([model], [cfg.seed], cfg, progress)[0]
+
+
+def run_models(models: Sequence[Model], seeds: Sequence[int], cfg: Settings,
+               progress: Callable[[int], None] | None = None) -> list[RunResult]:
+    """Every replication of every model (model ``k`` from ``seeds[k]``), on ``cfg.workers``
+    processes: one pool for all of them, so a comparison keeps every worker busy."""
+    n = cfg.replications
+    reps: list[Replication | None] = [None] * (n * len(models))
+
+    def done(k: int, rep: Replication) -> None:
+        reps[k] = rep
+        if progress:
+            progress(1)
+
+    if cfg.workers > 1 and len(reps) > 1:
+        texts = [m.scenario.model_dump_json() for m in models]
+        jobs = [(texts[k], r, seeds[k], cfg.engine) for k in range(len(models))
+                for r in range(n)]
+        execute(_worker, jobs, done, workers=cfg.workers)
     else:
-        for r in range(n):
-            reps.append(run_replication(model, r, s, engine))
-            if progress:
-                progress(1)
-    return RunResult(model=model, engine=engine, seed=s, reps=reps)
+        for k, model in enumerate(models):
+            for r in range(n):
+                done(k * n + r, run_replication(model, r, seeds[k], cfg.engine))
+    out = []
+    for k, m in enumerate(models):
+        mine = [rep for rep in reps[k * n:(k + 1) * n] if rep is not None]
+        out.append(RunResult(model=m, engine=cfg.engine, seed=seeds[k], reps=mine))
+    return out
