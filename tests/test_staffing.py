@@ -13,8 +13,9 @@ import sim
 from sim.analytic import mmc
 from sim.cli import main
 from sim.errors import UsageError
+from sim.experiments.grid import apply_point
 from sim.experiments.staffing import Target, parse_target, staff, station_rates
-from sim.experiments.sweep import apply_point, point_metrics
+from sim.experiments.sweep import point_metrics
 from sim.model import build
 from sim.model.scenario import load
 from tests.conftest import DATA

@@ -20,7 +20,8 @@ import sim
 from sim import sweep as sweep_mod
 from sim.cli import main
 from sim.errors import GovsimError, UsageError
-from sim.experiments.sweep import POINTS_FILE, apply_point, parse_set, parse_values, sweep
+from sim.experiments.grid import apply_point, parse_set, parse_values
+from sim.experiments.sweep import POINTS_FILE, sweep
 from sim.model.scenario import load
 from tests.conftest import DATA
 

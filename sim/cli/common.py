@@ -11,7 +11,9 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sim.errors import UsageError
+from sim.engines import DEFAULT_ENGINE, ENGINES
+from sim.experiments import sources
+from sim.experiments.settings import check
 
 console = Console()
 err_console = Console(stderr=True)
@@ -19,7 +21,6 @@ err_console = Console(stderr=True)
 
 def add_run_options(p: argparse.ArgumentParser, engine_default: str | None = None) -> None:
     """Flags every simulating command shares."""
-    from sim.engines import DEFAULT_ENGINE, ENGINES
 
     p.add_argument("--replications", "-n", type=int, default=None, metavar="N",
                    help="replications (default: the scenario's run.replications)")
@@ -34,24 +35,14 @@ def add_run_options(p: argparse.ArgumentParser, engine_default: str | None = Non
 
 
 def check_run_options(args: argparse.Namespace) -> None:
-    from sim.engines import ENGINES
-
-    if args.engine not in ENGINES:
-        raise UsageError(f"--engine: unknown engine '{args.engine}' "
-                         f"(choose from: {', '.join(ENGINES)})")
-    if args.replications is not None and args.replications < 1:
-        raise UsageError(f"--replications must be an integer >= 1 (got {args.replications})")
-    if args.seed is not None and args.seed < 0:
-        raise UsageError(f"--seed must be an integer >= 0 (got {args.seed})")
-    if args.workers < 1:
-        raise UsageError(f"--workers must be an integer >= 1 (got {args.workers})")
+    """The run flags' one check (:func:`sim.experiments.settings.check`), named by flag."""
+    check(engine=args.engine, replications=args.replications, seed=args.seed,
+          workers=args.workers, flags=True)
 
 
 def load_model(path: str, reforms: Sequence[str] = ()) -> Any:
     """Load a scenario file, apply reforms, assemble the model; warnings go to stderr."""
-    from sim import api
-
-    return api.load_model(path, reforms=reforms)
+    return sources.load_model(path, reforms=reforms)
 
 
 @contextlib.contextmanager

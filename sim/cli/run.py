@@ -18,7 +18,9 @@ from sim.cli.common import (
     load_model,
     progress_bar,
 )
+from sim.experiments.run import run
 from sim.files import write_atomic, write_json
+from sim.model.schema import Scenario
 
 
 def print_run(d: dict[str, Any]) -> None:
@@ -71,19 +73,17 @@ def print_run(d: dict[str, Any]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim import api
-
     check_run_options(args)
     model = load_model(args.file, args.reform)
     n = args.replications or model.scenario.run.replications
     with progress_bar(n, "replications") as adv:
-        result = api.run(model, replications=args.replications, seed=args.seed,
+        result = run(model, replications=args.replications, seed=args.seed,
                          engine=args.engine, workers=args.workers, progress=adv)
     d = result.to_dict()
     if args.json:
         write_json(args.json, d)
     if getattr(args, "out", None):
-        from sim.present import report
+        from sim.present import report  # matplotlib: only when a report is asked for
 
         report.write_run_report(result, args.out)
     if not args.quiet:
@@ -104,8 +104,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from sim.model.schema import Scenario
-
     text = json.dumps(Scenario.model_json_schema(), indent=2) + "\n"
     if args.output:
         write_atomic(args.output, text)

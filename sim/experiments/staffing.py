@@ -37,11 +37,10 @@ confidence interval, not only its mean estimate.
 
 from __future__ import annotations
 
-import argparse
 import math
 import re
-import sys
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,8 +49,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.analytic import min_servers_mmc, staffing_for_wait
 from sim.errors import UsageError
+from sim.experiments.grid import apply_point
+from sim.experiments.run import run
+from sim.experiments.settings import resolve
+from sim.experiments.sources import load_scenario
+from sim.experiments.sweep import metric_names, point_metrics
 from sim.files import json_safe
+from sim.model.assembly import build
 from sim.model.schema import Scenario
 
 __all__ = ["StaffingResult", "Target", "parse_target", "staff", "station_rates"]
@@ -113,8 +119,6 @@ class Target:
 
 def parse_target(text: str, scenario: Scenario | None = None, confident: bool = False) -> Target:
     """``"lead_time_workdays.p90<=120"`` -> Target; a share may be written ``90%``."""
-    from sim.experiments.sweep import metric_names
-
     m = _TARGET.match(text or "")
     if not m:
         raise UsageError(f"--target {text!r}: expected METRIC OP VALUE, e.g. "
@@ -188,8 +192,6 @@ def station_rates(model: Any) -> dict[str, StationRates]:
 
 def analytic_start(rates: StationRates, target: Target | None = None) -> int:
     """The M/M/c starting point for one station (see the module doc)."""
-    from sim.analytic import min_servers_mmc, staffing_for_wait
-
     if rates.lam <= 0 or rates.mean_service <= 0:
         return 1
     mu = 1.0 / rates.mean_service
@@ -305,25 +307,17 @@ def staff(source: str | Path | Scenario, target: str | Target,
         UsageError: a bad target or station, or no staffing within the bounds meets the
             target (the message gives the best value reached).
     """
-    from sim import api
-    from sim.engines import DEFAULT_ENGINE
-    from sim.experiments.sweep import apply_point, point_metrics
-    from sim.model.assembly import build
-
-    engine = engine or DEFAULT_ENGINE
-    if isinstance(source, Scenario):
-        base = api.apply_reforms(source, list(reforms)) if reforms else source
-    else:
-        base = api.load(source, reforms)
+    base = load_scenario(source, reforms)
+    cfg = resolve(base.run, replications=replications, seed=seed, engine=engine,
+                  workers=workers)
+    engine = cfg.engine
     tgt = target if isinstance(target, Target) else parse_target(target, base, confident)
     if confident and not tgt.confident:
         tgt = Target(tgt.metric, tgt.op, tgt.value, True)
         _ = tgt.column
-    n_rep = base.run.replications if replications is None else replications
+    n_rep = cfg.replications
     if tgt.confident and n_rep < 2:
         raise UsageError("--confident needs at least 2 replications")
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = build(base, base.scenario.name or "<scenario>", warn=False)
@@ -380,7 +374,7 @@ def staff(source: str | Path | Scenario, target: str | Target,
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = api.run(s, replications=n_rep, seed=seed, engine=engine, workers=workers)
+            res = run(s, replications=n_rep, seed=seed, engine=engine, workers=workers)
         metrics = point_metrics(res)
         ev = Evaluation(dict(servers), tgt.value_of(metrics), tgt.met(metrics),
                         {k: float(metrics.get(f"station.{k}.utilization") or 0.0)
@@ -454,87 +448,3 @@ def _why(tgt: Target, metrics: Mapping[str, Any]) -> str:
     return (f"; on the critical path a case spends {parts['service']:.1f} calendar {unit} in "
             f"service, {parts['queue']:.1f} queueing and {parts['applicant']:.1f} with the "
             "applicant, which staff cannot shorten")
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def register_cli(sub: Any) -> None:
-    from sim.cli.common import add_run_options
-
-    p = sub.add_parser(
-        "staff", help="the fewest servers per station that meet a target",
-        description="Size each service station with queueing formulas (Erlang C), then "
-        "simulate and add servers at the bottleneck until the target holds, then give "
-        "back servers no station needs. Says so when no staffing within --max-servers "
-        "meets the target.")
-    p.add_argument("file", help="scenario file (TOML)")
-    p.add_argument("--target", required=True, metavar="EXPR",
-                   help="METRIC OP VALUE, e.g. 'lead_time_workdays.p90<=120', "
-                   "'within_limit_share>=0.95', 'abandoned_share<=0.05', "
-                   "'station.agents.mean_wait_workhours<=0.01'")
-    p.add_argument("--max-servers", type=int, default=None, metavar="N",
-                   help="at most N servers per station (default: twice the scenario's or 20)")
-    p.add_argument("--stations", default=None, metavar="A,B",
-                   help="stations to staff (default: every service station)")
-    p.add_argument("--confident", action="store_true",
-                   help="the target must hold for the unfavourable end of the 95%% CI")
-    p.add_argument("--max-evaluations", type=int, default=200, metavar="K",
-                   help="simulate at most K staffings (default: %(default)s)")
-    add_run_options(p)
-    p.add_argument("--json", metavar="PATH", help="write the answer as JSON")
-    p.add_argument("--write", metavar="OUT.toml", help="write the staffed scenario")
-    p.add_argument("--quiet", "-q", action="store_true", help="print only the answer")
-    p.set_defaults(func=cmd_staff)
-
-
-def cmd_staff(args: argparse.Namespace) -> int:
-    from sim.cli.common import check_run_options, console, err_console
-    from sim.files import write_json
-
-    check_run_options(args)
-    if args.max_evaluations < 1:
-        raise UsageError(f"--max-evaluations must be an integer >= 1 (got "
-                         f"{args.max_evaluations})")
-    stations = [s.strip() for s in args.stations.split(",") if s.strip()] \
-        if args.stations else None
-
-    def log(line: str) -> None:
-        if not args.quiet:
-            err_console.print(line, markup=False, highlight=False)
-
-    res = staff(args.file, args.target, max_servers=args.max_servers, stations=stations,
-                replications=args.replications, seed=args.seed, engine=args.engine,
-                reforms=args.reform, workers=args.workers, confident=args.confident,
-                max_evaluations=args.max_evaluations, log=log)
-    if args.json:
-        write_json(args.json, res.to_dict())
-    if args.write and res.scenario is not None:
-        from sim.model.scenario import save
-
-        save(res.scenario, args.write)
-    from rich.table import Table
-
-    t = Table(title=f"Staffing for {res.target}"
-              + (" (95% CI end)" if res.target.confident else "")
-              + f": met with {sum(res.servers.values())} servers "
-              f"(scenario {sum(res.scenario_servers.values())}); simulated "
-              f"{res.target.column} = {res.value:.4g}", title_justify="left")
-    for col in ("station", "scenario", "Erlang C start", "staffed", "change", "utilization",
-                "mean wait (h)", "(working h)"):
-        t.add_column(col, justify="left" if col == "station" else "right",
-                     no_wrap=col == "station")
-    for name, row in res.table.iterrows():
-        u = row["utilization"]
-        w = row["mean_wait_hours"]
-        ww = row["mean_wait_workhours"]
-        t.add_row(str(name), str(int(row["scenario"])), str(int(row["analytic"])),
-                  str(int(row["staffed"])),
-                  f"{int(row['change']):+d}", "-" if u is None or pd.isna(u) else f"{u:.0%}",
-                  "-" if w is None or pd.isna(w) else f"{w:.3g}",
-                  "-" if ww is None or pd.isna(ww) else f"{ww:.3g}")
-    console.print(t)
-    if args.write:
-        console.print(f"staffed scenario written to {args.write}")
-    sys.stdout.flush()
-    return 0

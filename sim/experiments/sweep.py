@@ -40,254 +40,36 @@ The folder also gets ``results.csv``, ``results.json`` and ``heatmap.png``.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import io
 import json
 import math
-import multiprocessing
 import os
-import signal
-import sys
-import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from sim.errors import ScenarioError, UsageError
+from sim.errors import UsageError
+from sim.experiments.grid import Param, apply_point, grid_params
+from sim.experiments.pool import default_workers, execute
+from sim.experiments.run import run
+from sim.experiments.settings import check, resolve
+from sim.experiments.sources import load_scenario
 from sim.files import json_safe, write_atomic, write_json
-from sim.model.scenario import revalidate
 from sim.model.schema import Scenario
 
-__all__ = ["SweepResult", "apply_point", "parse_set", "parse_values", "point_metrics", "sweep"]
+__all__ = ["POINTS_FILE", "SweepResult", "metric_names", "point_metrics", "sweep"]
 
 POINTS_FILE = "points.jsonl"
 DEFAULT_METRIC = "lead_time_workdays.p90"
-REFORM_PREFIX = "reform."
 #: version of the metrics a point records; bump when point_metrics changes meaning
 METRICS_VERSION = 3
-
-
-# --------------------------------------------------------------------------- parsing
-
-
-def _scalar(text: str) -> Any:
-    t = text.strip()
-    low = t.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    try:
-        return int(t)
-    except ValueError:
-        pass
-    try:
-        x = float(t)
-    except ValueError:
-        return t
-    if not math.isfinite(x):
-        raise UsageError(f"value {t!r} is not a finite number")
-    return x
-
-
-def parse_values(text: str, where: str = "--set") -> list[Any]:
-    """``"2,3,4"`` -> [2, 3, 4]; ``"3:6:1"`` -> [3, 4, 5, 6]; ``"0.5:1:0.25"`` -> floats;
-    ``"a;b"`` splits on ``;`` (for values with commas). Numbers stay ints when written so."""
-    t = text.strip()
-    if not t:
-        raise UsageError(f"{where}: no values given (e.g. 2,3,4 or 3:6:1)")
-    sep = ";" if ";" in t else ","
-    parts = [p.strip() for p in t.split(sep)]
-    if sep == "," and len(parts) == 1 and t.count(":") in (1, 2) and _is_range(t):
-        return _range(t, where)
-    if any(not p for p in parts):
-        raise UsageError(f"{where}: empty value in {text!r}")
-    if sep == ";":
-        return [p for p in parts]
-    values = [_scalar(p) for p in parts]
-    if len(set(map(repr, values))) != len(values):
-        raise UsageError(f"{where}: a value appears twice in {text!r}")
-    return values
-
-
-def _is_range(t: str) -> bool:
-    try:
-        [float(x) for x in t.split(":")]
-    except ValueError:
-        return False
-    return True
-
-
-def _range(t: str, where: str) -> list[Any]:
-    bits = t.split(":")
-    nums = [_scalar(b) for b in bits]
-    start, stop = nums[0], nums[1]
-    step = nums[2] if len(nums) == 3 else 1
-    if step <= 0:
-        raise UsageError(f"{where}: the step of {t!r} must be > 0")
-    if stop < start:
-        raise UsageError(f"{where}: the range {t!r} is empty (stop < start)")
-    if all(isinstance(x, int) for x in (start, stop, step)):
-        return list(range(start, stop + 1, step))
-    n = math.floor((stop - start) / step + 1e-9) + 1
-    if n > 100_000:
-        raise UsageError(f"{where}: the range {t!r} has too many values ({n})")
-    return [round(start + k * step, 12) for k in range(n)]
-
-
-@dataclass
-class Param:
-    """One swept parameter: a dotted path and its values."""
-
-    path: str
-    values: list[Any]
-
-    @property
-    def is_reform(self) -> bool:
-        return self.path.startswith(REFORM_PREFIX)
-
-
-def parse_set(text: str) -> Param:
-    """``"stations.front.servers=2,3,4"`` -> Param."""
-    if "=" not in text:
-        raise UsageError(f"--set {text}: expected PATH=VALUES, e.g. stations.front.servers=2,3,4")
-    path, values = text.split("=", 1)
-    path = path.strip()
-    if not path:
-        raise UsageError(f"--set {text}: the path is empty")
-    return Param(path, parse_values(values, where=f"--set {path}"))
-
-
-def _grid_params(grid: Mapping[str, Any] | Sequence[str]) -> list[Param]:
-    params: list[Param] = []
-    if isinstance(grid, Mapping):
-        for path, vals in grid.items():
-            if isinstance(vals, str):
-                params.append(Param(str(path), parse_values(vals, where=f"--set {path}")))
-            elif isinstance(vals, Sequence | np.ndarray | range):
-                vs = [v.item() if isinstance(v, np.generic) else v for v in vals]
-                if not vs:
-                    raise UsageError(f"--set {path}: no values given")
-                params.append(Param(str(path), vs))
-            else:
-                params.append(Param(str(path), [vals]))
-    else:
-        params = [parse_set(t) for t in grid]
-    if not params:
-        raise UsageError("a sweep needs at least one --set PATH=VALUES")
-    seen: set[str] = set()
-    for p in params:
-        if p.path in seen:
-            raise UsageError(f"--set {p.path}: the parameter is given twice")
-        seen.add(p.path)
-    return params
-
-
-# --------------------------------------------------------------------------- setting a parameter
-
-
-def _known(d: Mapping[str, Any]) -> str:
-    keys = [str(k) for k in d]
-    shown = ", ".join(keys[:15]) + (", ..." if len(keys) > 15 else "")
-    return f"(known: {shown})" if keys else "(it is empty)"
-
-
-def set_path(data: dict[str, Any], path: str, value: Any) -> None:
-    """Set ``value`` at the dotted ``path`` of a scenario dump; a missing step is an error.
-
-    Names may contain dots (``Name`` allows them): at each level the longest key that
-    matches the next segments is taken.
-    """
-    segs = path.split(".")
-    if any(not s for s in segs):
-        raise UsageError(f"--set {path}: not a dotted path (empty segment)")
-    node: Any = data
-    done: list[str] = []
-    i = 0
-    while i < len(segs):
-        last_key: str | int
-        if isinstance(node, dict):
-            for k in range(len(segs) - i, 0, -1):
-                cand = ".".join(segs[i:i + k])
-                if cand in node:
-                    break
-            else:
-                where = ".".join(done) or "the scenario"
-                raise UsageError(f"--set {path}: {segs[i]!r} is not in {where} {_known(node)}")
-            last_key = cand
-            i += k
-        elif isinstance(node, list):
-            try:
-                idx = int(segs[i])
-            except ValueError:
-                raise UsageError(f"--set {path}: {'.'.join(done)} is a list; index it with a "
-                                 f"number 0..{len(node) - 1} (got {segs[i]!r})") from None
-            if not 0 <= idx < len(node):
-                raise UsageError(f"--set {path}: {'.'.join(done)} has {len(node)} entries "
-                                 f"(index {idx} is out of range)")
-            last_key = idx
-            i += 1
-        else:
-            where = ".".join(done)
-            what = "not set in the scenario" if node is None else f"a value ({node!r})"
-            raise UsageError(f"--set {path}: {where} is {what}, it has no {segs[i]!r}")
-        done.append(str(last_key))
-        if i == len(segs):
-            target = node[last_key]
-            if isinstance(target, dict | list) and not isinstance(value, dict | list):
-                known = _known(target) if isinstance(target, dict) else ""
-                raise UsageError(f"--set {path}: names a whole table; set one of its fields "
-                                 f"{known}".rstrip())
-            node[last_key] = value
-            return
-        node = node[last_key]
-
-
-def _fmt_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return repr(v)
-    return str(v)
-
-
-def apply_point(base: Scenario, point: Mapping[str, Any]) -> Scenario:
-    """The scenario of one point: swept reforms applied, then parameters set, revalidated."""
-    from sim import api
-
-    s = base
-    specs: dict[str, list[str]] = {}
-    for path, value in point.items():
-        if path.startswith(REFORM_PREFIX):
-            name, _, arg = path[len(REFORM_PREFIX):].partition(".")
-            specs.setdefault(name, []).append(
-                f"{arg}={_fmt_value(value)}" if arg else _fmt_value(value))
-    if specs:
-        # positional values first, then key=value pairs (the reform spec syntax)
-        reforms = [f"{name}:" + ",".join(sorted(args, key=lambda a: "=" in a))
-                   for name, args in specs.items()]
-        source = "--set " + " ".join(f"{p}={_fmt_value(v)}" for p, v in point.items()
-                                     if p.startswith(REFORM_PREFIX))
-        s = api.apply_reforms(s, reforms, source=source)
-    sets = {p: v for p, v in point.items() if not p.startswith(REFORM_PREFIX)}
-    if not sets:
-        return s
-    copy = s.model_copy(deep=True)
-    data = copy.model_dump()
-    for path, value in sets.items():
-        set_path(data, path, value)
-    source = "--set " + " ".join(f"{p}={_fmt_value(v)}" for p, v in sets.items())
-    try:
-        return revalidate(data, source)
-    except ScenarioError as exc:
-        raise UsageError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- one point
@@ -371,30 +153,13 @@ def metric_names(s: Scenario | None = None, stations: bool = True) -> list[str]:
 
 def _run_point(payload: tuple[str, int | None, int | None, str]) -> tuple[dict[str, Any], float]:
     """Run one point (in a worker): scenario JSON, replications, seed, engine."""
-    from sim import api
-
     text, replications, seed, engine = payload
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         s = Scenario.model_validate_json(text)
-        result = api.run(s, replications=replications, seed=seed, engine=engine, workers=1)
+        result = run(s, replications=replications, seed=seed, engine=engine, workers=1)
     return point_metrics(result), time.perf_counter() - t0
-
-
-def _pool_init() -> None:
-    # Ctrl-C is the parent's to handle: it cancels the sweep and stops the workers
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # a parent killed outright (SIGKILL) cannot stop its workers: they stop themselves
-    parent = os.getppid()
-
-    def watch() -> None:
-        while True:
-            time.sleep(0.5)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="govsim-parent-watch", daemon=True).start()
 
 
 # --------------------------------------------------------------------------- results
@@ -549,27 +314,14 @@ def sweep(source: str | Path | Scenario, grid: Mapping[str, Any] | Sequence[str]
         UsageError: a path that does not exist, a value the scenario rejects, an
             unreachable scheduler; nothing runs before every point is checked.
     """
-    from sim import api
-    from sim.engines import DEFAULT_ENGINE, ENGINES
-
-    engine = engine or DEFAULT_ENGINE
-    if engine not in ENGINES:
-        raise UsageError(f"unknown engine '{engine}' (choose from: {', '.join(ENGINES)})")
-    params = _grid_params(grid)
-    if isinstance(source, Scenario):
-        base = api.apply_reforms(source, list(reforms)) if reforms else source
-        name = base.scenario.name or "<scenario>"
-    else:
-        base = api.load(source, reforms)
-        name = base.scenario.name or Path(source).stem
-    n_rep = base.run.replications if replications is None else int(replications)
-    s_seed = base.run.seed if seed is None else int(seed)
-    if n_rep < 1:
-        raise UsageError(f"replications must be an integer >= 1 (got {n_rep})")
-    if s_seed < 0:
-        raise UsageError(f"seed must be an integer >= 0 (got {s_seed})")
-    if workers is not None and workers < 1:
-        raise UsageError(f"workers must be an integer >= 1 (got {workers})")
+    check(engine=engine, workers=workers)
+    params = grid_params(grid)
+    base = load_scenario(source, reforms)
+    name = base.scenario.name or (Path(source).stem if not isinstance(source, Scenario)
+                                  else "<scenario>")
+    cfg = resolve(base.run, replications=replications, seed=seed, engine=engine,
+                  workers=workers or default_workers())
+    n_rep, s_seed, engine = cfg.replications, cfg.seed, cfg.engine
 
     # every point, checked before anything runs
     points: list[dict[str, Any]] = [{}]
@@ -642,15 +394,9 @@ def sweep(source: str | Path | Scenario, grid: Mapping[str, Any] | Sequence[str]
     try:
         if out_dir is not None:
             log = _Log(out_dir / POINTS_FILE)
-        if todo:
-            if scheduler is not None:
-                _run_dask(scheduler, todo, payloads, record)
-            elif (workers or os.cpu_count() or 1) <= 1 or len(todo) == 1:
-                for i, _, _ in todo:
-                    m, sec = _run_point(payloads[i])
-                    record(i, m, sec)
-            else:
-                _run_pool(min(workers or os.cpu_count() or 1, len(todo)), todo, payloads, record)
+        execute(_run_point, [payloads[i] for i, _, _ in todo],
+                lambda k, out: record(todo[k][0], *out), workers=cfg.workers,
+                scheduler=scheduler, keys=[f"point-{key}" for _, _, key in todo])
     except BaseException as exc:
         error = exc
         raise
@@ -695,194 +441,3 @@ def _write_outputs(res: SweepResult, out_dir: Path) -> None:
             buf = io.BytesIO()
             fig.savefig(buf, dpi=110, format="png")
             write_atomic(out_dir / "heatmap.png", buf.getvalue())
-
-
-def _run_pool(n: int, todo: list[tuple[int, dict[str, Any], str]],
-              payloads: Mapping[int, tuple[str, int | None, int | None, str]],
-              record: Callable[[int, dict[str, Any], float], None]) -> None:
-    # the platform's default start method (fork on Linux), as sim.runner uses: workers
-    # start at once with the modules already imported, and scripts need no main guard
-    pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context(),
-                               initializer=_pool_init)
-    futures: dict[Future[tuple[dict[str, Any], float]], int] = {}
-    ok = False
-    try:
-        # keep a bounded queue so an interrupted sweep has little in flight
-        pending = iter(todo)
-        for i, _, _ in _take(pending, 2 * n):
-            futures[pool.submit(_run_point, payloads[i])] = i
-        while futures:
-            finished, _ = wait(futures, return_when=FIRST_COMPLETED)
-            for f in finished:
-                i = futures.pop(f)
-                m, sec = f.result()
-                record(i, m, sec)
-                for j, _, _ in _take(pending, 1):
-                    futures[pool.submit(_run_point, payloads[j])] = j
-        ok = True
-    finally:
-        if ok:
-            pool.shutdown(wait=True)
-        else:
-            for f in futures:
-                f.cancel()
-            procs = list(getattr(pool, "_processes", {}).values())
-            for p in procs:
-                with contextlib.suppress(Exception):
-                    p.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _take(it: Iterator[Any], n: int) -> list[Any]:
-    out = []
-    for _ in range(n):
-        try:
-            out.append(next(it))
-        except StopIteration:
-            break
-    return out
-
-
-def _run_dask(scheduler: Any, todo: list[tuple[int, dict[str, Any], str]],
-              payloads: Mapping[int, tuple[str, int | None, int | None, str]],
-              record: Callable[[int, dict[str, Any], float], None]) -> None:
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise UsageError("--scheduler needs dask.distributed (pip install 'govsim[dask]')") \
-            from None
-    own = False
-    if isinstance(scheduler, Client):
-        client = scheduler
-    else:
-        try:
-            client = Client(str(scheduler), timeout="5s", set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise UsageError(f"--scheduler {scheduler}: cannot reach the Dask scheduler "
-                             f"({type(exc).__name__}: {exc})".replace("\n", " ")) from None
-        own = True
-    futures = []
-    ok = False
-    try:
-        index = {}
-        for i, _, key in todo:
-            f = client.submit(_run_point, payloads[i], key=f"govsim-point-{key}", pure=False)
-            index[f.key] = i
-            futures.append(f)
-        for f in as_completed(futures, loop=client.loop):
-            m, sec = f.result()
-            record(index[f.key], m, sec)
-        ok = True
-    finally:
-        if not ok:
-            with contextlib.suppress(Exception):
-                client.cancel(futures)
-        if own:
-            with contextlib.suppress(Exception):
-                client.close(timeout=5)
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def register_cli(sub: Any) -> None:
-    from sim.cli.common import add_run_options
-
-    p = sub.add_parser(
-        "sweep", help="run a scenario over a grid of parameter values",
-        description="Run a scenario over a grid: each --set PATH=VALUES adds a dimension "
-        "(PATH a dotted path into the scenario, e.g. stations.planning.servers, or "
-        "reform.NAME.ARG for a reform's argument, e.g. reform.proxy.windows; VALUES a "
-        "list 2,3,4 or an inclusive range 3:6:1). Every point runs from the same seed. "
-        "Results go to --out DIR as CSV, JSON and a heatmap; run the same command again "
-        "and it resumes where it stopped.")
-    p.add_argument("file", help="scenario file (TOML)")
-    p.add_argument("--set", dest="sets", action="append", default=[], required=True,
-                   metavar="PATH=VALUES", help="a swept parameter (repeatable)")
-    p.add_argument("--out", required=True, metavar="DIR",
-                   help="folder for points.jsonl (resume), results.csv, results.json, "
-                   "heatmap.png")
-    add_run_options(p)
-    for a in p._actions:
-        if a.dest == "workers":
-            a.default = None
-            a.help = "processes to spread points over (default: every CPU)"
-    p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="run the points on a Dask cluster (e.g. tcp://10.0.0.5:8786)")
-    p.add_argument("--metric", default=DEFAULT_METRIC, metavar="NAME",
-                   help="metric of the heatmap and the printed table (default: %(default)s)")
-    p.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
-    p.add_argument("--quiet", "-q", action="store_true", help="print no table")
-    p.set_defaults(func=cmd_sweep)
-
-
-def _points_total(sets: Sequence[str]) -> int:
-    n = 1
-    for t in sets:
-        n *= len(parse_set(t).values)
-    return n
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops a sweep like Ctrl-C (finished points are already on disk)."""
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        old = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
-
-
-def cmd_sweep(args: argparse.Namespace) -> int:
-    from sim.cli.common import check_run_options, console, err_console, fmt, progress_bar
-
-    workers = args.workers
-    args.workers = workers or 1
-    check_run_options(args)
-    total = _points_total(args.sets)
-    plain = not err_console.is_terminal and not args.quiet
-    count = {"done": 0}
-
-    def on_point(point: dict[str, Any], metrics: dict[str, Any], resumed: bool) -> None:
-        count["done"] += 1
-        if plain:
-            what = " ".join(f"{k}={_fmt_value(v)}" for k, v in point.items())
-            val = metrics.get(args.metric)
-            print(f"govsim sweep: point {count['done']}/{total} {'resumed' if resumed else 'done'}"
-                  f" ({what}): {args.metric} = {fmt(val, 2)}", file=sys.stderr, flush=True)
-
-    t0 = time.perf_counter()
-    with _sigterm_as_interrupt(), progress_bar(total, "sweep points") as adv:
-        res = sweep(args.file, args.sets, replications=args.replications, seed=args.seed,
-                    engine=args.engine, reforms=args.reform, workers=workers,
-                    scheduler=args.scheduler, out=args.out, progress=adv, on_point=on_point,
-                    metric=args.metric)
-    if args.json:
-        write_json(args.json, res.to_dict())
-    if not args.quiet:
-        from rich.table import Table
-
-        t = Table(title=f"Sweep of {res.settings['scenario']} ({len(res.table)} points, "
-                  f"{res.computed} computed, {res.resumed} resumed, "
-                  f"{time.perf_counter() - t0:.1f} s)", title_justify="left")
-        cols = [*res.params, args.metric]
-        for extra in ("lead_time_workdays.mean", "within_limit_share", "bottleneck"):
-            if extra not in cols and extra in res.table.columns:
-                cols.append(extra)
-        for c in cols:
-            t.add_column(c, justify="left" if c in ("bottleneck",) else "right")
-        for _, r in res.table.iterrows():
-            t.add_row(*[(f"{r[c]:.1%}" if c == "within_limit_share" and pd.notna(r[c])
-                         else fmt(r[c], 2) if isinstance(r[c], float) else str(r[c]))
-                        for c in cols])
-        console.print(t)
-        console.print(f"results in {args.out}/ (results.csv, results.json, heatmap.png, "
-                      f"{POINTS_FILE})")
-    return 0
