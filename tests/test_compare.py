@@ -187,8 +187,6 @@ SCENARIOS = [BASE, REFORMED, STARTUP, HOTLINE, DISPUTES]
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_seed_scenarios_load_and_document_themselves(path: Path) -> None:
-    if not path.exists():
-        pytest.skip(f"{path.name} not written yet")
     s = sim.load(path)
     with warnings.catch_warnings():
         warnings.simplefilter("error", category=UserWarning)
@@ -200,8 +198,6 @@ def test_seed_scenarios_load_and_document_themselves(path: Path) -> None:
 
 
 def test_reformed_construction_is_the_baseline_plus_its_reforms() -> None:
-    if not BASE.exists():
-        pytest.skip("baseline not written yet")
     raw_base, raw_ref = _raw(BASE), _raw(REFORMED)
     for key in set(raw_base) | set(raw_ref):
         if key in ("scenario", "reforms", "assumptions"):
@@ -246,8 +242,6 @@ def test_startup_hotline_and_disputes_carry_the_seed_figures() -> None:
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_seed_scenarios_run(path: Path) -> None:
     """A short smoke run of each (the full runs are in the slow test below)."""
-    if not path.exists():
-        pytest.skip(f"{path.name} not written yet")
     s = sim.load(path)
     if s.run.arrival_days and s.run.arrival_days > 60:
         s.run = Run.model_validate({**s.run.model_dump(), "arrival_days": 30.0,

@@ -117,7 +117,7 @@ def test_start_that_meets_is_trimmed() -> None:
 def test_station_target_staffs_that_station() -> None:
     res = staff(_short(), "station.review.mean_wait_workhours<=1", replications=2)
     assert list(res.servers) == ["review"]
-    assert res.met and res.metrics["station.review.mean_wait_workhours"] <= 1
+    assert res.met and res.metrics["stations.review.mean_wait_workhours"] <= 1
 
 
 def test_impossible_target_says_so() -> None:

@@ -302,3 +302,35 @@ def test_cli_prints_progress_lines(tmp_path: Path) -> None:
 
 def test_module_is_callable() -> None:
     assert callable(sweep_mod)
+
+
+def test_station_kpis_have_one_spelling_and_the_old_one_is_an_alias(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    grid = {"stations.front.servers": [1, 2]}
+    res = sweep(_short(), grid, replications=1, workers=1, out=out,
+                metric="station.front.utilization")            # the old spelling, accepted
+    assert res.settings["metric"] == "stations.front.utilization"
+    assert "stations.front.utilization" in res.table.columns
+    assert not [c for c in res.table.columns if c.startswith("station.")]
+    # a points file written with the old spelling resumes, read under the new one
+    log = out / POINTS_FILE
+    recs = [json.loads(x) for x in log.read_text().splitlines()]
+    for r in recs:
+        r["metrics"] = {k.replace("stations.", "station.", 1): v for k, v in r["metrics"].items()}
+    log.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    again = sweep(_short(), grid, replications=1, workers=1, out=out)
+    assert (again.resumed, again.computed) == (2, 0)
+    pd.testing.assert_frame_equal(_numbers(again.table)[list(res.table.columns[:-2])],
+                                  _numbers(res.table)[list(res.table.columns[:-2])])
+
+
+def test_points_without_metrics_are_not_done(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    grid = {"stations.front.servers": [1, 2]}
+    sweep(_short(), grid, replications=1, workers=1, out=out)
+    log = out / POINTS_FILE
+    recs = [json.loads(x) for x in log.read_text().splitlines()]
+    recs[0]["metrics"], recs[1]["metrics"] = None, {}
+    log.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    res = sweep(_short(), grid, replications=1, workers=1, out=out)
+    assert (res.resumed, res.computed) == (0, 2)

@@ -13,33 +13,31 @@ from rich.table import Table
 
 from sim.cli.common import add_run_options, check_run_options, console, progress_bar
 from sim.errors import UsageError
-from sim.experiments.compare import _ROWS, CompareResult, alone_variants, compare, prepare
+from sim.experiments.compare import CompareResult, alone_variants, compare, prepare
 from sim.experiments.sources import split_source
 from sim.files import write_json
 from sim.model.assembly import build
+from sim.results.kpis import BY_NAME, format_value, split_station
 
 
 def _num(x: Any) -> float:
     return float(x)
 
 
-def _fmt(x: float | None, kind: str, sign: bool = False) -> str:
-    if x is None or not math.isfinite(x):
-        return "-"
-    plus = "+" if sign else ""
-    if kind == "share":
-        return f"{x * 100:{plus},.1f}%"
-    if kind == "count":
-        return f"{x:{plus},.2f}"
-    return f"{x:{plus},.1f}"
+#: the KPIs of the full table, in order (labels and formats from sim.results.kpis)
+ROWS = ("lead_time_workdays", "lead_time_workdays.p50", "lead_time_workdays.p90",
+        "lead_time_days", "lead_time_days.p90", "within_limit_share", "visits",
+        "rework_rounds", "supplements", "revoked", "lead_time_split_days.service",
+        "lead_time_split_days.queue", "lead_time_split_days.applicant", "throughput_per_day",
+        "open_at_horizon", "abandoned_share")
 
 
 def _cell(m: float, lo: float, hi: float, kind: str, sign: bool = False) -> str:
     if not math.isfinite(m):
         return "-"
     ci = ("" if not (math.isfinite(lo) and math.isfinite(hi))
-          else f"\n[{_fmt(lo, kind, sign)}, {_fmt(hi, kind, sign)}]")
-    return _fmt(m, kind, sign) + ci
+          else f"\n[{format_value(lo, kind, sign)}, {format_value(hi, kind, sign)}]")
+    return format_value(m, kind, sign) + ci
 
 
 def _print_header(res: CompareResult) -> None:
@@ -66,7 +64,8 @@ def print_compare(res: CompareResult, stations: int = 6) -> None:
         t.add_column(f"[{k}]", justify="right")
         if k:
             t.add_column(f"[{k}] - [0]", justify="right")
-    rows = [(kpi, label, kind) for kpi, label, kind in _ROWS if kpi in tab.index]
+    rows = [(k.name, k.label, k.kind) for k in (BY_NAME[name] for name in ROWS)
+            if k.name in tab.index]
     lim = res.results[0].to_dict()["kpis"].get("limit_workdays")
 
     def val(kpi: str, lab: str, stat: str) -> float:
@@ -77,9 +76,10 @@ def print_compare(res: CompareResult, stations: int = 6) -> None:
         return max((x for x in v if math.isfinite(x)), default=-1.0)
 
     # station rows: the busiest stations of any scenario
-    util = [c for c in tab.index if c.startswith("stations.") and c.endswith(".utilization")]
+    util = {c: st[0] for c in tab.index
+            if (st := split_station(str(c))) is not None and st[1] == "utilization"}
     busiest = sorted(util, key=lambda c: -peak(c))[:stations]
-    rows += [(c, f"busy: {c.split('.', 1)[1].rsplit('.', 1)[0]}", "share") for c in busiest]
+    rows += [(c, f"busy: {util[c]}", "share") for c in busiest]
     for kpi, label, kind in rows:
         if kpi == "within_limit_share" and lim:
             label = f"within {lim:g} working days"
@@ -115,7 +115,7 @@ def print_compact(res: CompareResult) -> None:
 
     for k, lab in enumerate(res.labels):
         m = _num(tab.loc["lead_time_workdays", (lab, "mean")])
-        t.add_row(str(k), lab, _fmt(m, "days"), diff("lead_time_workdays", lab, "days"),
+        t.add_row(str(k), lab, format_value(m, "days"), diff("lead_time_workdays", lab, "days"),
                   diff("lead_time_days", lab, "days"), diff("visits", lab, "count"),
                   diff("rework_rounds", lab, "count"))
     console.print(t)

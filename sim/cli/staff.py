@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
     p.add_argument("--target", required=True, metavar="EXPR",
                    help="METRIC OP VALUE, e.g. 'lead_time_workdays.p90<=120', "
                    "'within_limit_share>=0.95', 'abandoned_share<=0.05', "
-                   "'station.agents.mean_wait_workhours<=0.01'")
+                   "'stations.agents.mean_wait_workhours<=0.01'")
     p.add_argument("--max-servers", type=int, default=None, metavar="N",
                    help="at most N servers per station (default: twice the scenario's or 20)")
     p.add_argument("--stations", default=None, metavar="A,B",

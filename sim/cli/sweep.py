@@ -24,6 +24,7 @@ from sim.cli.common import (
 from sim.experiments.grid import fmt_value, parse_set
 from sim.experiments.sweep import DEFAULT_METRIC, POINTS_FILE, sweep
 from sim.files import write_json
+from sim.results.kpis import canonical
 
 
 def register(sub: Any) -> None:
@@ -84,6 +85,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     workers = args.workers
     args.workers = workers or 1
     check_run_options(args)
+    args.metric = canonical(args.metric)
     total = _points_total(args.sets)
     plain = not err_console.is_terminal and not args.quiet
     count = {"done": 0}

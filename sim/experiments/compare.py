@@ -32,53 +32,14 @@ from sim.files import json_safe
 from sim.model import scenario as scenario_io
 from sim.model.assembly import Model, build
 from sim.model.schema import Scenario
+from sim.results.kpis import CASE_KPIS, station_kpi
 from sim.results.result import RunResult
 from sim.results.stats import ci95
 
 #: KPI name (as in the JSON contract) -> column of ``RunResult.per_replication``
-KPIS: dict[str, str] = {
-    "lead_time_workdays": "lead_time_workdays.mean",
-    "lead_time_workdays.p50": "lead_time_workdays.p50",
-    "lead_time_workdays.p90": "lead_time_workdays.p90",
-    "lead_time_workdays.p95": "lead_time_workdays.p95",
-    "lead_time_days": "lead_time_days.mean",
-    "lead_time_days.p50": "lead_time_days.p50",
-    "lead_time_days.p90": "lead_time_days.p90",
-    "lead_time_days.p95": "lead_time_days.p95",
-    "within_limit_share": "within_limit_share",
-    "visits": "visits.mean",
-    "rework_rounds": "rework_rounds.mean",
-    "supplements": "supplements.mean",
-    "revoked": "revoked.mean",
-    "lead_time_split_days.service": "split.service_days",
-    "lead_time_split_days.queue": "split.queue_days",
-    "lead_time_split_days.applicant": "split.applicant_days",
-    "throughput_per_day": "throughput_per_day",
-    "completed": "completed",
-    "open_at_horizon": "open_at_horizon",
-    "abandoned_share": "abandoned_share",
-}
-STATION_KPIS = ("utilization", "mean_wait_hours")
-
-# rows of the printed table: (KPI, label, kind) -- kind sets the format
-_ROWS: tuple[tuple[str, str, str], ...] = (
-    ("lead_time_workdays", "lead time, working days", "days"),
-    ("lead_time_workdays.p50", "  P50", "days"),
-    ("lead_time_workdays.p90", "  P90", "days"),
-    ("lead_time_days", "lead time, calendar days", "days"),
-    ("lead_time_days.p90", "  P90", "days"),
-    ("within_limit_share", "within the limit", "share"),
-    ("visits", "visits per case", "count"),
-    ("rework_rounds", "rework rounds per case", "count"),
-    ("supplements", "supplements per case", "count"),
-    ("revoked", "revoked per case", "count"),
-    ("lead_time_split_days.service", "days in service", "days"),
-    ("lead_time_split_days.queue", "days in queues", "days"),
-    ("lead_time_split_days.applicant", "days with the applicant", "days"),
-    ("throughput_per_day", "completed per day", "count"),
-    ("open_at_horizon", "open at horizon (per rep.)", "count"),
-    ("abandoned_share", "abandoned", "share"),
-)
+KPIS: dict[str, str] = {k.name: k.column for k in CASE_KPIS if k.column}
+#: the station KPIs compared (``stations.NAME.KPI``)
+COMPARED_STATION_KPIS = ("utilization", "mean_wait_hours")
 
 
 @dataclass
@@ -105,10 +66,10 @@ class CompareResult:
         out = pd.DataFrame({name: per[col] for name, col in KPIS.items() if col in per},
                            index=per.index)
         st = r.stations
-        for kpi in STATION_KPIS:
+        for kpi in COMPARED_STATION_KPIS:
             wide = st.pivot(index="replication", columns="station", values=kpi)
             for name in wide.columns:
-                out[f"stations.{name}.{kpi}"] = wide[name].reindex(out.index).to_numpy()
+                out[station_kpi(name, kpi)] = wide[name].reindex(out.index).to_numpy()
         return out
 
     @property

@@ -1,7 +1,7 @@
 """Staffing to a target: the fewest servers per station that meet it, checked by simulation.
 
 ``govsim staff FILE --target 'lead_time_workdays.p90<=120'`` and, from Python,
-``sim.staffing.staff("file.toml", "lead_time_workdays.p90<=120")``.
+``sim.staff("file.toml", "lead_time_workdays.p90<=120")``.
 
 How
 ---
@@ -27,10 +27,11 @@ Every staffing is simulated with the same seed (common random numbers), so two
 staffings differ only by their servers, and the search is repeatable.
 
 A target is ``METRIC OP VALUE`` with ``OP`` one of ``<=, <, >=, >`` and ``METRIC`` a
-sweep metric (:func:`sim.sweep.metric_names`): ``lead_time_workdays.mean|p50|p90|p95``,
-``lead_time_days.*``, ``within_limit_share``, ``station.NAME.mean_wait_hours``
-(calendar hours, waiting for the office to open included) or
-``station.NAME.mean_wait_workhours`` (working hours, what Erlang C counts)... With
+sweep metric (:func:`sim.experiments.sweep.metric_names`):
+``lead_time_workdays.mean|p50|p90|p95``, ``lead_time_days.*``, ``within_limit_share``,
+``stations.NAME.mean_wait_hours`` (calendar hours, waiting for the office to open
+included) or ``stations.NAME.mean_wait_workhours`` (working hours, what Erlang C
+counts)... (``station.NAME.KPI``, the older spelling, is accepted too.) With
 ``confident=True`` the target must hold for the unfavourable end of the metric's 95%
 confidence interval, not only its mean estimate.
 """
@@ -59,6 +60,7 @@ from sim.experiments.sweep import metric_names, point_metrics
 from sim.files import json_safe
 from sim.model.assembly import build
 from sim.model.schema import Scenario
+from sim.results.kpis import STATION_PREFIX, canonical, split_station, station_kpi
 
 __all__ = ["StaffingResult", "Target", "parse_target", "staff", "station_rates"]
 
@@ -96,11 +98,11 @@ class Target:
             return f"{m}_ci95_{lo_hi}"
         if m == "within_limit_share":
             return f"{m}_ci95_{lo_hi}"
-        if m.startswith("station.") and m.endswith(".mean_wait_hours") and self.wants_low:
+        if m.startswith(STATION_PREFIX) and m.endswith(".mean_wait_hours") and self.wants_low:
             return f"{m}_ci95_hi"
         raise UsageError(f"--confident: {m} has no confidence interval to check (use one of "
                          "lead_time_*.mean, lead_time_*.p90, within_limit_share, "
-                         "station.NAME.mean_wait_hours)")
+                         "stations.NAME.mean_wait_hours)")
 
     def value_of(self, metrics: Mapping[str, Any]) -> float:
         v = metrics.get(self.column)
@@ -112,9 +114,8 @@ class Target:
 
     @property
     def station(self) -> str | None:
-        if self.metric.startswith("station."):
-            return self.metric[len("station."):].rsplit(".", 1)[0]
-        return None
+        st = split_station(self.metric)
+        return st[0] if st is not None else None
 
 
 def parse_target(text: str, scenario: Scenario | None = None, confident: bool = False) -> Target:
@@ -124,6 +125,7 @@ def parse_target(text: str, scenario: Scenario | None = None, confident: bool = 
         raise UsageError(f"--target {text!r}: expected METRIC OP VALUE, e.g. "
                          "'lead_time_workdays.p90<=120' (OP one of <=, <, >=, >)")
     metric, op, raw = m.groups()
+    metric = canonical(metric)
     try:
         value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
     except ValueError:
@@ -137,10 +139,11 @@ def parse_target(text: str, scenario: Scenario | None = None, confident: bool = 
         if alias is None:
             raise UsageError(f"--target {text!r}: unknown metric {metric!r} (known: "
                              + ", ".join(metric_names(None)[:8]) + ", within_limit_share, "
-                             "station.NAME.mean_wait_hours, ...)")
+                             "stations.NAME.mean_wait_hours, ...)")
         metric = alias
-    if scenario is not None and metric.startswith("station."):
-        st = metric[len("station."):].rsplit(".", 1)[0]
+    named = split_station(metric)
+    if scenario is not None and named is not None:
+        st = named[0]
         if st in scenario.pools:
             raise UsageError(f"--target {text!r}: {st} is an agent pool; staff sizes service "
                              "stations")
@@ -247,9 +250,9 @@ class StaffingResult:
                 "analytic": self.analytic[name], "staffed": self.servers[name],
                 "change": self.servers[name] - self.scenario_servers[name],
                 "max": self.bounds[name],
-                "utilization": self.metrics.get(f"station.{name}.utilization"),
-                "mean_wait_hours": self.metrics.get(f"station.{name}.mean_wait_hours"),
-                "mean_wait_workhours": self.metrics.get(f"station.{name}.mean_wait_workhours"),
+                "utilization": self.metrics.get(station_kpi(name, "utilization")),
+                "mean_wait_hours": self.metrics.get(station_kpi(name, "mean_wait_hours")),
+                "mean_wait_workhours": self.metrics.get(station_kpi(name, "mean_wait_workhours")),
             })
         return pd.DataFrame(rows).set_index("station")
 
@@ -377,7 +380,7 @@ def staff(source: str | Path | Scenario, target: str | Target,
             res = run(s, replications=n_rep, seed=seed, engine=engine, workers=workers)
         metrics = point_metrics(res)
         ev = Evaluation(dict(servers), tgt.value_of(metrics), tgt.met(metrics),
-                        {k: float(metrics.get(f"station.{k}.utilization") or 0.0)
+                        {k: float(metrics.get(station_kpi(k, "utilization")) or 0.0)
                          for k in names}, time.perf_counter() - t0, step)
         evaluations.append(ev)
         cache[key] = (ev, metrics)

@@ -63,6 +63,7 @@ from sim.experiments.settings import check, resolve
 from sim.experiments.sources import load_scenario
 from sim.files import json_safe, write_atomic, write_json
 from sim.model.schema import Scenario
+from sim.results.kpis import STATION_BY_NAME, canonical, station_kpi
 
 __all__ = ["POINTS_FILE", "SweepResult", "metric_names", "point_metrics", "sweep"]
 
@@ -99,14 +100,14 @@ def point_metrics(result: Any) -> dict[str, Any]:
     out["completed"] = d["cases"]["completed"]
     work_wait = result.station_summary()["mean_wait_workhours"]
     for name, s in d["stations"].items():
-        out[f"station.{name}.servers"] = s["servers"]
-        out[f"station.{name}.utilization"] = s["utilization"]
-        out[f"station.{name}.mean_wait_hours"] = s["mean_wait_hours"]
-        out[f"station.{name}.mean_wait_hours_ci95_hi"] = s["mean_wait_hours_ci95"][1]
+        out[station_kpi(name, "servers")] = s["servers"]
+        out[station_kpi(name, "utilization")] = s["utilization"]
+        out[station_kpi(name, "mean_wait_hours")] = s["mean_wait_hours"]
+        out[station_kpi(name, "mean_wait_hours_ci95_hi")] = s["mean_wait_hours_ci95"][1]
         ww = work_wait.get(name)
-        out[f"station.{name}.mean_wait_workhours"] = (float(ww) if ww is not None
-                                                      and math.isfinite(ww) else None)
-        out[f"station.{name}.mean_queue_length"] = s["mean_queue_length"]
+        out[station_kpi(name, "mean_wait_workhours")] = (float(ww) if ww is not None
+                                                         and math.isfinite(ww) else None)
+        out[station_kpi(name, "mean_queue_length")] = s["mean_queue_length"]
     out.update(_class_metrics(result))
     out["bottleneck"] = result.bottleneck()
     return out
@@ -144,10 +145,7 @@ def metric_names(s: Scenario | None = None, stations: bool = True) -> list[str]:
             names += [f"class.{cls}.lead_time_workdays.mean", f"class.{cls}.lead_time_workdays.p90",
                       f"class.{cls}.completed_share"]
         for st in (*s.stations, *s.pools):
-            names += [f"station.{st}.{k}" for k in ("servers", "utilization", "mean_wait_hours",
-                                                     "mean_wait_hours_ci95_hi",
-                                                     "mean_wait_workhours",
-                                                     "mean_queue_length")]
+            names += [station_kpi(st, k) for k in (*STATION_BY_NAME, "mean_wait_hours_ci95_hi")]
     return names
 
 
@@ -257,7 +255,10 @@ def _read_done(path: Path) -> dict[str, dict[str, Any]]:
                 rec = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if isinstance(rec, dict) and "key" in rec and "metrics" in rec:
+            if isinstance(rec, dict) and "key" in rec and isinstance(rec.get("metrics"), dict) \
+                    and rec["metrics"]:
+                # points recorded under the older station.NAME.KPI spelling read as new
+                rec["metrics"] = {canonical(str(k)): v for k, v in rec["metrics"].items()}
                 done.setdefault(str(rec["key"]), rec)
     return done
 
@@ -330,11 +331,12 @@ def sweep(source: str | Path | Scenario, grid: Mapping[str, Any] | Sequence[str]
     scenarios = [apply_point(base, pt) for pt in points]
     fp = _fingerprint(base, n_rep, s_seed, engine)
     keys = [_point_key(fp, pt) for pt in points]
+    metric = canonical(metric)
     known = set(metric_names(scenarios[0]))
     if metric not in known:
         raise UsageError(f"--metric {metric}: not a sweep metric (known: "
                          + ", ".join(metric_names(scenarios[0], stations=False)) +
-                         ", station.NAME.utilization, station.NAME.mean_wait_hours, "
+                         ", stations.NAME.utilization, stations.NAME.mean_wait_hours, "
                          "class.NAME.lead_time_workdays.p90, ...)")
     settings = {"scenario": name, "replications": n_rep, "seed": s_seed, "engine": engine,
                 "reforms": list(reforms), "fingerprint": fp, "metric": metric,
