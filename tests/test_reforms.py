@@ -118,6 +118,18 @@ def test_catalogue_is_documented_and_typed() -> None:
                 assert a.convert(a.default) == a.default or a.kind == "names"
 
 
+def test_catalogue_order_and_layer() -> None:
+    # `govsim reforms` lists the catalogue in registration order: the family modules'
+    # import order in sim/reforms/__init__.py
+    assert list(R.CATALOGUE) == [
+        "cut_items", "merge_items", "one_go", "cut_materials", "online", "proxy",
+        "conditional", "commitment", "handle_at_once", "parallel", "regional_assessment"]
+    banned = re.compile(r"^\s*(import|from)\s+(argparse|rich|sim\.cli|sim\.api)\b"
+                        r"|^\s*from\s+sim\s+import\s+(api|cli)\b", re.M)
+    for path in Path(R.__file__).parent.glob("*.py"):
+        assert not banned.search(path.read_text(encoding="utf-8")), path.name
+
+
 def test_cli_lists_and_describes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["reforms"]) == 0
     out = capsys.readouterr().out

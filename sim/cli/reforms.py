@@ -1,11 +1,108 @@
-"""govsim reforms (moving here from sim.reforms)."""
+"""``govsim reforms`` (list the reform catalogue, or describe one reform) and ``govsim
+reform`` (apply reforms to a scenario file, show what changed, write it out)."""
 
 from __future__ import annotations
 
+import argparse
+import sys
+from pathlib import Path
 from typing import Any
+
+from rich.table import Table
+
+from sim import api
+from sim.cli.common import console
+from sim.errors import UsageError
+from sim.model import scenario as scenario_io
+from sim.reforms import CATALOGUE, changes, describe_changes, lookup
+
+
+def _print_catalogue(name: str | None) -> None:
+    if name:
+        r = lookup(name)
+        console.print(f"[bold]{r.name}[/bold] -- {r.title}"
+                      + (f"  (aliases: {', '.join(r.aliases)})" if r.aliases else ""))
+        for para in r.doc.split("\n\n"):
+            console.print(" ".join(para.split()), markup=False, highlight=False)
+            console.print()
+        t = Table(title="arguments", title_justify="left")
+        for col in ("argument", "type", "default", "meaning"):
+            t.add_column(col)
+        for a in r.args:
+            t.add_row(a.name, a.type_text(), a.default_text(), a.help)
+        console.print(t)
+        return
+    t = Table(title="Reforms (govsim reforms NAME for details; use as --reform NAME[:ARGS])",
+              title_justify="left")
+    t.add_column("reform", no_wrap=True)
+    t.add_column("what it does")
+    t.add_column("arguments (default)")
+    for r in CATALOGUE.values():
+        args = ", ".join(f"{a.name}={a.default_text()}" if not a.required else f"{a.name}"
+                         for a in r.args)
+        t.add_row(r.name, f"{r.title}: {r.summary}", args or "-")
+    console.print(t)
+
+
+def cmd_reforms(args: argparse.Namespace) -> int:
+    _print_catalogue(args.name)
+    return 0
+
+
+def cmd_reform(args: argparse.Namespace) -> int:
+    before = scenario_io.load(args.file)
+    specs = [*before.reforms, *args.reform]
+    if not specs:
+        raise UsageError("no reform to apply: give --reform NAME[:ARGS] (see `govsim reforms`)")
+    after = api.load(args.file, args.reform)
+    diff = changes(before, after)
+    if args.write and args.write != "-":
+        out = Path(args.write)
+        if not out.parent.exists():
+            raise UsageError(f"--write: the folder {out.parent} does not exist")
+        scenario_io.save(after, out)
+    elif args.write == "-":
+        sys.stdout.write(scenario_io.to_toml(after))
+        return 0
+    mats = (sum(i.materials for i in before.items.values()),
+            sum(i.materials for i in after.items.values()))
+    console.print(f"[bold]{args.file}[/bold]: {len(specs)} reform(s) applied: "
+                  + "; ".join(specs), highlight=False)
+    console.print(f"  items {len(before.items)} -> {len(after.items)}, materials "
+                  f"{mats[0]} -> {mats[1]}, stations {len(before.stations)} -> "
+                  f"{len(after.stations)}, pools {len(before.pools)} -> {len(after.pools)}")
+    lines = describe_changes(before, after, diff)
+    limit = len(lines) if args.all else 40
+    for line in lines[:limit]:
+        console.print(f"  {line}", markup=False, highlight=False)
+    if len(lines) > limit:
+        console.print(f"  ... and {len(lines) - limit} more changes (--all shows them)")
+    if args.write:
+        console.print(f"reformed scenario written to {args.write}")
+    return 0
 
 
 def register(sub: Any) -> None:
-    from sim.reforms import register_cli
+    """Add ``govsim reforms`` (the catalogue) and ``govsim reform`` (apply and write)."""
+    if "reforms" in getattr(sub, "choices", {}):
+        return  # already added
+    p = sub.add_parser("reforms", help="list the reform catalogue",
+                       description="List the reforms, or describe one in full.")
+    p.add_argument("name", nargs="?", help="a reform to describe")
+    p.set_defaults(func=cmd_reforms)
 
-    register_cli(sub)
+    p = sub.add_parser(
+        "reform", help="apply reforms to a scenario and write it out",
+        description="Apply the file's own reforms list and each --reform, in order; show what "
+                    "changed; with --write, save the reformed scenario (atomically) as a file "
+                    "that loads to the same scenario (its reforms list is emptied and the "
+                    "applied specs are recorded under assumptions).",
+        epilog="example: govsim reform scenarios/hohhot-construction-2023.toml "
+               "--reform cut_materials:total=145 --reform online:0.9 --write reformed.toml")
+    p.add_argument("file", help="scenario file (TOML)")
+    p.add_argument("--reform", action="append", default=[], metavar="NAME[:ARGS]",
+                   help="a reform to apply (repeatable; see `govsim reforms`)")
+    p.add_argument("--write", "-w", metavar="OUT.toml",
+                   help="write the reformed scenario here ('-' prints it as TOML)")
+    p.add_argument("--all", action="store_true", help="list every changed field")
+    p.set_defaults(func=cmd_reform)
