@@ -19,6 +19,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
+# paths as a user types them from the checkout's root (the JSON records a compare's sources)
 RUN_ARGS = ("-n", "2", "--seed", "1")
 COMPARE = ("hohhot-construction-2023.toml", "hohhot-construction-2023-reformed.toml")
 REL_TOL = 1e-9
@@ -27,20 +28,21 @@ REL_TOL = 1e-9
 def commands() -> Iterator[tuple[str, list[str]]]:
     """(golden file name, govsim arguments without ``--json PATH``) for every golden output."""
     for path in SCENARIOS:
-        yield f"run-{path.stem}.json", ["run", str(path), "-q", *RUN_ARGS]
+        yield f"run-{path.stem}.json", ["run", f"scenarios/{path.name}", "-q", *RUN_ARGS]
     yield ("compare-construction.json",
-           ["compare", *(str(ROOT / "scenarios" / name) for name in COMPARE), *RUN_ARGS])
+           ["compare", *(f"scenarios/{name}" for name in COMPARE), *RUN_ARGS])
 
 
 def produce(args: list[str], out: Path) -> dict[str, Any]:
-    """Run ``govsim ARGS --json OUT`` in this process and read the JSON back."""
-    from contextlib import redirect_stdout
+    """Run ``govsim ARGS --json OUT`` in this process, from the checkout's root, and read
+    the JSON back."""
+    from contextlib import chdir, redirect_stdout
     from io import StringIO
 
     from sim.cli import main
 
-    with redirect_stdout(StringIO()):
-        code = main([*args, "--json", str(out)])
+    with chdir(ROOT), redirect_stdout(StringIO()):
+        code = main([*args, "--json", str(out.resolve())])
     if code != 0:
         raise RuntimeError(f"govsim {' '.join(args)} exited with {code}")
     data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
