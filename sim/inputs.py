@@ -25,6 +25,7 @@ the stream whichever channel it takes.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -109,8 +110,8 @@ def _uniforms(seed: int, key: tuple[int, ...], n: int, width: int = 0) -> F64:
     return _uniforms_range(seed, key, 0, n, width)
 
 
-def _profile_weight(t: F64, start_weekday: int, weekday: list[float] | None,
-                    hour: list[float] | None) -> F64:
+def _profile_weight(t: F64, start_weekday: int, weekday: Sequence[float] | None,
+                    hour: Sequence[float] | None) -> F64:
     w = np.ones_like(t)
     if weekday is not None:
         w *= np.asarray(weekday)[((t // 24.0).astype(np.int64) + start_weekday) % 7]
@@ -120,7 +121,8 @@ def _profile_weight(t: F64, start_weekday: int, weekday: list[float] | None,
 
 
 def arrival_times(e: F64, total: float, cal: WorkCalendar, end: float, start_weekday: int,
-                  weekday: list[float] | None = None, hour: list[float] | None = None) -> F64:
+                  weekday: Sequence[float] | None = None,
+                  hour: Sequence[float] | None = None) -> F64:
     """Map points ``e`` in [0, total) to times in [0, end) with intensity ∝ open x profile.
 
     Without profiles the map is linear in the calendar's working time. With profiles the
@@ -154,7 +156,7 @@ def arrival_times(e: F64, total: float, cal: WorkCalendar, end: float, start_wee
 
 def draw(model: Model, replication: int, seed: int | None = None, *,
          cases: slice | None = None) -> Inputs:
-    """Draw every random input of one replication (``seed`` defaults to the scenario's).
+    """Draw every random input of one replication (``seed`` defaults to ``model.seed``).
 
     ``cases=slice(a, b)``: only cases ``a .. b - 1`` in arrival order, equal to the
     same rows of the whole draw (see :func:`draw_cases`).
@@ -191,14 +193,12 @@ def arrival_stream(model: Model, replication: int, seed: int | None = None) -> A
     Costs O(cases) floats, not O(cases x items): the streaming engine reads it to know
     every arrival time before drawing the other inputs chunk by chunk.
     """
-    sc = model.scenario
-    seed = sc.run.seed if seed is None else seed
+    seed = model.seed if seed is None else seed
     rep = replication
-    start_weekday = sc.run.start_date.weekday()
+    start_weekday = model.start_weekday
     always = WorkCalendar.always_open("always")
     arrs, clss, chans, keys = [], [], [], []
     for c, cname in enumerate(model.class_names):
-        cls = sc.classes[cname]
         hc = _h(cname)
         total = model.expected_arrivals(c)
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
@@ -206,14 +206,14 @@ def arrival_stream(model: Model, replication: int, seed: int | None = None) -> A
         n = int(rng.poisson(total)) if total > 0 else 0
         e = np.sort(rng.random(n)) * total
         u_ch = _uniforms(seed, (rep, Q_CHANNEL, hc), n)
-        channel = np.where(u_ch < cls.online_share, ONLINE,
-                           np.where(u_ch < cls.online_share + cls.proxy_share, PROXY, WINDOW))
+        channel = _channels(model, c, u_ch)
         arrival = np.empty(n)
         for ch, cal in ((WINDOW, model.report), (ONLINE, always), (PROXY, always)):
             m = channel == ch
             if m.any():
                 arrival[m] = arrival_times(e[m], total, cal, model.arrival_end, start_weekday,
-                                           cls.weekday_profile, cls.hour_profile)
+                                           model.class_weekday_profile[c],
+                                           model.class_hour_profile[c])
         arrs.append(arrival)
         clss.append(np.full(n, c, dtype=np.int64))
         chans.append(channel.astype(np.int64))
@@ -222,6 +222,12 @@ def arrival_stream(model: Model, replication: int, seed: int | None = None) -> A
     channel, key = np.concatenate(chans), np.concatenate(keys)
     order = np.lexsort((key, cls_a, arrival))
     return ArrivalStream(arrival[order], cls_a[order], channel[order], key[order])
+
+
+def _channels(model: Model, c: int, u: F64) -> NDArray[np.int64]:
+    """The channel of each case of class ``c`` from its channel uniform ``u``."""
+    online, proxy = float(model.class_online_share[c]), float(model.class_proxy_share[c])
+    return np.where(u < online, ONLINE, np.where(u < online + proxy, PROXY, WINDOW))
 
 
 def _uniforms_range(seed: int, key: tuple[int, ...], k0: int, k1: int, width: int = 0) -> F64:
@@ -260,8 +266,7 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
     cases (broadcast arrays stay broadcast), but draws only the random-number blocks
     those cases use. ``stream`` (from :func:`arrival_stream`) saves recomputing it.
     """
-    sc = model.scenario
-    seed = sc.run.seed if seed is None else seed
+    seed = model.seed if seed is None else seed
     rep = replication
     J, K_max = model.n_items, model.max_attempts
     q_any = any(model.deficiency_probability(j, 0) > 0 for j in range(J))
@@ -289,15 +294,13 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
         rows = np.flatnonzero(out["cls"] == c)
         if rows.size == 0:
             continue
-        cls = sc.classes[cname]
         hc = _h(cname)
         keys = out["key"][rows]
         k0, k1 = int(keys.min()), int(keys.max()) + 1
         sel = keys - k0
         m = k1 - k0
         u_ch = _uniforms_range(seed, (rep, Q_CHANNEL, hc), k0, k1)
-        channel = np.where(u_ch < cls.online_share, ONLINE,
-                           np.where(u_ch < cls.online_share + cls.proxy_share, PROXY, WINDOW))
+        channel = _channels(model, c, u_ch)
         pool = int(model.class_pool[c])
         r = int(model.class_route[c])
         for s in range(model.route_stage_ptr[r], model.route_stage_ptr[r + 1]):
@@ -307,14 +310,14 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
                         _uniforms_range(seed, (rep, Q_STAGE, hc, hs), k0, k1) < p_stage)
             for j in model.stage_items[model.stage_item_ptr[s]:model.stage_item_ptr[s + 1]]:
                 j = int(j)
-                it = sc.items[model.item_names[j]]
                 key = (hc, _h(model.item_names[j]))
                 on = stage_on.copy()
-                if it.skip_probability > 0:
-                    on &= _uniforms_range(seed, (rep, Q_SKIP, *key), k0, k1) >= it.skip_probability
+                p_skip = float(model.item_skip_probability[j])
+                if p_skip > 0:
+                    on &= _uniforms_range(seed, (rep, Q_SKIP, *key), k0, k1) >= p_skip
                 out["run_item"][rows, j] = on[sel]
                 out["visit"][rows, j] = ((channel == WINDOW)
-                                         | ((channel == ONLINE) & ~it.online))[sel]
+                                         | ((channel == ONLINE) & ~model.item_online[j]))[sel]
                 on_sel = on[sel]
                 dfam = model.item_delay[j]
                 if dfam is not None:
@@ -349,7 +352,7 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
                         seed, (rep, Q_PATIENCE, *key), k0, k1, K)[sel], made, np.inf)
                 if model.item_audit_station[j] >= 0:
                     au = (_uniforms_range(seed, (rep, Q_AUDIT, *key), k0, k1)
-                          < it.audit_probability) & on
+                          < float(model.item_audit_probability[j])) & on
                     out["audit"][rows, j] = au[sel]
                     afam = model.item_audit_service[j]
                     assert afam is not None
@@ -357,5 +360,5 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
                         seed, (rep, Q_AUDIT_SERVICE, *key), k0, k1)[sel], au[sel])
                     out["revoked"][rows, j] = (au & (
                         _uniforms_range(seed, (rep, Q_REVOKE, *key), k0, k1)
-                        < it.revoke_probability))[sel]
+                        < float(model.item_revoke_probability[j])))[sel]
     return Inputs(replication=rep, **out)

@@ -98,6 +98,24 @@ def test_bad_file_no_traceback_nothing_written(tmp_path: Path, mini: dict[str, A
     assert list(tmp_path.iterdir()) == [bad]
 
 
+@pytest.mark.parametrize("command", ["validate", "run"])
+@pytest.mark.parametrize(("field", "weights", "shown"), [
+    ("hour_profile", [0.0] * 24,
+     "[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0..."),
+    ("weekday_profile", [0.0] * 7, "[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]"),
+])
+def test_all_zero_profile_is_a_scenario_error(tmp_path: Path, mini: dict[str, Any], command: str,
+                                              field: str, weights: list[float], shown: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    mini["classes"]["ordinary"][field] = weights
+    p = tmp_path / "mini.toml"
+    p.write_text(tomli_w.dumps(mini))
+    assert main([command, str(p), "-q"] if command == "run" else [command, str(p)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (f"govsim: error: mini.toml: classes.ordinary.{field} must have at "
+                           f"least one positive weight (got {shown})")
+
+
 def test_json_into_missing_folder_is_an_error(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", MINI, "-q", "-n", "1", "--json", str(tmp_path / "no" / "x.json")]) == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import math
 from typing import Any
 
@@ -10,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import sim.inputs
 from sim.inputs import BLOCK, _uniforms, arrival_times, draw
 from sim.model import ONLINE, PROXY, WINDOW, build
 from sim.model import scenario as S
@@ -152,3 +155,29 @@ def test_computed_durations_are_the_full_transforms(mini: dict[str, Any]) -> Non
                     assert np.all(done[inp.run_item[rows, j], 0])
                     assert not done[~inp.run_item[rows, j]].any()
     assert checked > 500
+
+
+def _scenario_reads(source: str) -> list[int]:
+    """Lines of ``source`` that read an attribute named ``scenario`` or import the schema."""
+    schema = ("sim.model.schema", "sim.model.scenario")
+    return [node.lineno for node in ast.walk(ast.parse(source))
+            if (isinstance(node, ast.Attribute) and node.attr == "scenario")
+            or (isinstance(node, ast.ImportFrom) and node.module in schema)]
+
+
+def test_inputs_read_only_the_assembled_model() -> None:
+    """sim/inputs.py draws from the Model's fields, never from the raw scenario."""
+    path = sim.inputs.__file__
+    with open(path, encoding="utf-8") as f:
+        lines = _scenario_reads(f.read())
+    assert lines == [], f"{path} reads the scenario at lines {lines}: carry it in Model"
+    assert _scenario_reads("def f(model):\n    return model.scenario.run.seed\n") == [2]
+
+
+def test_draw_does_not_need_the_scenario(mini: dict[str, Any]) -> None:
+    """A model whose scenario is gone draws the same inputs."""
+    m = build(S.parse(mini))
+    bare = dataclasses.replace(m, scenario=None)
+    a, b = draw(m, 3), draw(bare, 3)
+    for f in dataclasses.fields(a):
+        np.testing.assert_array_equal(getattr(a, f.name), getattr(b, f.name), err_msg=f.name)

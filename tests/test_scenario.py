@@ -59,6 +59,12 @@ CASES = [
      "mini.toml: stations.front.priority must be true or false (got 'yes')"),
     (lambda d: d["classes"]["key"].update(agent_pool="nobody"),
      "mini.toml: classes.key.agent_pool names an unknown pool (known: helpers) (got 'nobody')"),
+    (lambda d: d["classes"]["ordinary"].update(hour_profile=[0.0] * 24),
+     "mini.toml: classes.ordinary.hour_profile must have at least one positive weight "
+     "(got [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0...)"),
+    (lambda d: d["classes"]["key"].update(weekday_profile=[0.0] * 7),
+     "mini.toml: classes.key.weekday_profile must have at least one positive weight "
+     "(got [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])"),
 ]
 
 

@@ -43,10 +43,22 @@ class LoadWarning(UserWarning):
 
 @dataclass(frozen=True)
 class Model:
-    """Everything an engine needs, as arrays indexed by station, item, class, route, stage."""
+    """Everything an engine needs, as arrays indexed by station, item, class, route, stage.
+
+    ``scenario`` is kept for what reports and experiments show or re-run (its name, run
+    settings, TOML text); the engines and :mod:`sim.inputs` read only the other fields,
+    which :func:`build` computes once. The class arrival rates (``class_rate`` per
+    ``class_per``), the per-class arrival mix (``class_online_share``,
+    ``class_proxy_share``, the profiles), the per-item draw probabilities
+    (``item_skip_probability``, ``item_audit_probability``, ``item_revoke_probability``),
+    the default ``seed`` and ``start_weekday`` are copied here so that drawing the inputs
+    of a replication never reaches into the schema objects.
+    """
 
     scenario: Scenario
     name: str
+    seed: int  # run.seed: the default seed of a run
+    start_weekday: int  # weekday of run.start_date (hour 0), Monday = 0 .. Sunday = 6
     horizon: float  # hours; the simulation stops here
     arrival_end: float  # hours; arrivals happen in [0, arrival_end)
     warmup: float  # hours; cases arriving before are left out of KPIs
@@ -70,11 +82,21 @@ class Model:
     item_deadline_hours: F64  # conditional acceptance: the longest fix run in parallel
     item_audit_station: I64  # -1: no audit
     item_deficiency_q: F64  # per-material deficiency probability
+    item_skip_probability: F64  # P(a case that reaches the item's stage skips the item)
+    item_audit_probability: F64  # P(an audit visit follows a completion); 0: no audit
+    item_revoke_probability: F64  # P(that audit revokes the approval)
     # classes
     class_names: tuple[str, ...]
     class_route: I64
     class_priority: I64
     class_pool: I64  # station index of the agent pool, -1 for none
+    class_rate: F64  # mean arrivals per class_per
+    class_per: tuple[str, ...]  # "workday", "day" or "hour"
+    class_online_share: F64  # share of the class's cases that come online
+    class_proxy_share: F64  # share handled by help-and-proxy agents (window: the rest)
+    # arrival intensity weights: 7 (Mon..Sun) and 24 (0h..23h) per class, None for flat
+    class_weekday_profile: tuple[tuple[float, ...] | None, ...]
+    class_hour_profile: tuple[tuple[float, ...] | None, ...]
     # routes
     route_names: tuple[str, ...]
     route_stage_ptr: I64  # stages of route r: route_stage_ptr[r] .. route_stage_ptr[r+1]
@@ -129,10 +151,10 @@ class Model:
 
     def expected_arrivals(self, cls: int) -> float:
         """Mean number of arrivals of class ``cls`` over the arrival window."""
-        c = self.scenario.classes[self.class_names[cls]]
         units = {"workday": self.report.workdays(0.0, self.arrival_end),
-                 "day": self.arrival_end / HOURS_PER_DAY, "hour": self.arrival_end}[c.per]
-        return float(c.rate * units)
+                 "day": self.arrival_end / HOURS_PER_DAY,
+                 "hour": self.arrival_end}[self.class_per[cls]]
+        return float(self.class_rate[cls] * units)
 
     def expected_attempts(self, item: int, channel: int = WINDOW, pool: int = -1) -> float:
         """Mean submissions of an item: 1 + p + p^2 + ... up to max_attempts terms."""
@@ -150,7 +172,7 @@ class Model:
                 p_stage = float(self.stage_probability[s])
                 for j in self.stage_items[self.stage_item_ptr[s]:self.stage_item_ptr[s + 1]]:
                     j = int(j)
-                    skip = self.scenario.items[self.item_names[j]].skip_probability
+                    skip = float(self.item_skip_probability[j])
                     subs[j] += n * p_stage * (1 - skip) * self.expected_attempts(j)
         return subs
 
@@ -288,6 +310,8 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
     model = Model(
         scenario=s,
         name=s.scenario.name or "scenario",
+        seed=run.seed,
+        start_weekday=run.start_date.weekday(),
         horizon=run.horizon_days * HOURS_PER_DAY,
         arrival_end=(run.arrival_days or run.horizon_days) * HOURS_PER_DAY,
         warmup=run.warmup_days * HOURS_PER_DAY,
@@ -312,11 +336,27 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
             [st_index[it.audit_station] if it.audit_station and it.audit_probability > 0 else -1
              for it in items], dtype=np.int64),
         item_deficiency_q=np.asarray(q, dtype=np.float64),
+        item_skip_probability=np.asarray([it.skip_probability for it in items],
+                                         dtype=np.float64),
+        item_audit_probability=np.asarray([it.audit_probability for it in items],
+                                          dtype=np.float64),
+        item_revoke_probability=np.asarray([it.revoke_probability for it in items],
+                                           dtype=np.float64),
         class_names=tuple(c_names),
         class_route=np.asarray([r_index[s.classes[c].route] for c in c_names], dtype=np.int64),
         class_priority=np.asarray([s.classes[c].priority for c in c_names], dtype=np.int64),
         class_pool=np.asarray([st_index[ap] if (ap := s.classes[c].agent_pool) is not None
                                else -1 for c in c_names], dtype=np.int64),
+        class_rate=np.asarray([s.classes[c].rate for c in c_names], dtype=np.float64),
+        class_per=tuple(s.classes[c].per for c in c_names),
+        class_online_share=np.asarray([s.classes[c].online_share for c in c_names],
+                                      dtype=np.float64),
+        class_proxy_share=np.asarray([s.classes[c].proxy_share for c in c_names],
+                                     dtype=np.float64),
+        class_weekday_profile=tuple(tuple(w) if (w := s.classes[c].weekday_profile) is not None
+                                    else None for c in c_names),
+        class_hour_profile=tuple(tuple(w) if (w := s.classes[c].hour_profile) is not None
+                                 else None for c in c_names),
         route_names=tuple(r_names),
         route_stage_ptr=np.asarray(stage_ptr, dtype=np.int64),
         route_limit_workdays=np.asarray(r_limit, dtype=np.float64),

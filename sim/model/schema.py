@@ -16,7 +16,15 @@ import datetime as dt
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 
 # --------------------------------------------------------------------------- checked scalars
 
@@ -200,6 +208,14 @@ class CaseClass(Strict):
     weekday_profile: list[NonNegFloat] | None = Field(None, description="7 weights, Mon..Sun")
     hour_profile: list[NonNegFloat] | None = Field(None, description="24 weights, 0h..23h")
     note: str = ""
+
+    @field_validator("weekday_profile", "hour_profile")
+    @classmethod
+    def _some_positive_weight(cls, v: list[float] | None) -> list[float] | None:
+        # all-zero weights leave no hour for an arrival (the arrival map would divide by 0)
+        if v is not None and not any(w > 0 for w in v):
+            raise ValueError("must have at least one positive weight")
+        return v
 
     @model_validator(mode="after")
     def _shares_and_profiles(self) -> CaseClass:
