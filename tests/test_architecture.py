@@ -24,7 +24,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("sim.analytic",),
     ("sim.model",),
     ("sim.reforms",),
-    ("sim.inputs",),
+    # the record types the engines write (RepResult, visit kinds) and the tables made of
+    # them sit with the inputs, below the engines: both are the engines' contract
+    ("sim.inputs", "sim.results.records"),
     ("sim.engines",),
     ("sim.results",),
     ("sim.present",),

@@ -60,6 +60,7 @@ from sim.experiments.sweep import metric_names, point_metrics
 from sim.files import json_safe
 from sim.model.assembly import build
 from sim.model.schema import Scenario
+from sim.results.display import esc
 from sim.results.kpis import STATION_PREFIX, canonical, split_station, station_kpi
 
 __all__ = ["StaffingResult", "Target", "parse_target", "staff", "station_rates"]
@@ -275,8 +276,6 @@ class StaffingResult:
         })
 
     def _repr_html_(self) -> str:
-        from sim.results.display import esc
-
         head = (f"<p><b>Staffing for {esc(self.target)}</b>"
                 + (" (checked on the 95% CI end)" if self.target.confident else "")
                 + f": {'met' if self.met else 'NOT met'} with {sum(self.servers.values())} "

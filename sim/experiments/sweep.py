@@ -63,6 +63,7 @@ from sim.experiments.settings import check, resolve
 from sim.experiments.sources import load_scenario
 from sim.files import json_safe, write_atomic, write_json
 from sim.model.schema import Scenario
+from sim.results.display import esc
 from sim.results.kpis import STATION_BY_NAME, canonical, station_kpi
 
 __all__ = ["POINTS_FILE", "SweepResult", "metric_names", "point_metrics", "sweep"]
@@ -190,7 +191,7 @@ class SweepResult:
     def heatmap(self, metric: str = DEFAULT_METRIC, x: str | None = None,
                 y: str | None = None) -> Any:
         """A heatmap of ``metric`` over two parameters (a line plot over one)."""
-        from sim.present import plots
+        from sim.present import plots  # matplotlib: imported when a figure is drawn
 
         swept = [p for p in self.params if self.table[p].nunique() > 1] or self.params
         x = x or swept[0]
@@ -211,8 +212,6 @@ class SweepResult:
                        "missing": self.missing})
 
     def _repr_html_(self) -> str:
-        from sim.results.display import esc
-
         cols = [*self.params, *[m for m in ("lead_time_workdays.mean", "lead_time_workdays.p90",
                                             "within_limit_share", "bottleneck")
                                 if m in self.table.columns]]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import NDArray
 
+from sim.errors import ScenarioError
 from sim.model.calendar import WorkCalendar
 from sim.model.distributions import Family, family
 from sim.model.schema import Dist, Scenario
@@ -222,7 +223,6 @@ def _calendar(name: str, s: Scenario, days: int) -> WorkCalendar:
 
 def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
     """Assemble the model of a checked scenario."""
-    from sim.errors import ScenarioError
 
     run = s.run
     days = math.ceil(run.horizon_days) + CAL_MARGIN_DAYS

@@ -18,6 +18,7 @@ import pandas as pd
 from sim.files import json_safe
 from sim.model.assembly import Model
 from sim.model.schema import Scenario
+from sim.results.display import run_result_html
 from sim.results.stats import QUANTILES, ci95, summarize
 
 
@@ -157,8 +158,6 @@ class RunResult:
 
     def _repr_html_(self) -> str:
         """What Jupyter shows: headline KPIs with CIs and the stations, busiest first."""
-        from sim.results.display import run_result_html
-
         return run_result_html(self)
 
     def bottleneck(self) -> str:
