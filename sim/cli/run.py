@@ -83,6 +83,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, d)
     if getattr(args, "out", None):
+        # matplotlib (via sim.present.plots): loaded when a report is written, not with the CLI
         from sim.present import report
 
         report.write_run_report(result, args.out)

@@ -460,7 +460,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, res.to_dict())
     if args.out:
-        from sim.present.report import write_compare_report
+        # matplotlib (via sim.present.plots): loaded when a report is written, not with the CLI
+        from sim.present.compare_report import write_compare_report
 
         write_compare_report(res, args.out)
     if not args.quiet:
