@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 import sim
 from sim.cli import main
 from sim.model.scenario import parse
-from sim.present import plots, report
+from sim.present import compare_report, plots, report
 from sim.results.records import CASE_COLUMNS, STATION_COLUMNS
 from sim.results.result import RunResult
 from tests.conftest import DATA
@@ -161,7 +161,7 @@ def test_out_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_compare_report_folder(compared: Any, tmp_path: Path) -> None:
-    path = report.write_compare_report(compared, tmp_path / "cmp")
+    path = compare_report.write_compare_report(compared, tmp_path / "cmp")
     html = path.read_text(encoding="utf-8")
     assert len(_imgs(html)) == 7  # 5 overlaid + one station chart per scenario
     assert "minus" in html and "95% CI of the difference" in html
@@ -232,6 +232,6 @@ def test_run_report_renders_in_chromium(result: RunResult, tmp_path: Path) -> No
 
 
 def test_compare_report_renders_in_chromium(compared: Any, tmp_path: Path) -> None:
-    path = report.write_compare_report(compared, tmp_path / "cmp")
+    path = compare_report.write_compare_report(compared, tmp_path / "cmp")
     dom = _dump_dom(path, tmp_path)
     _check_rendered(dom, figures=7, tables=6)

@@ -147,7 +147,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, res.to_dict())
     if args.out:
-        from sim.present.report import write_compare_report  # matplotlib: only with --out
+        from sim.present.compare_report import write_compare_report  # matplotlib: only with --out
 
         write_compare_report(res, args.out)
     if not args.quiet:

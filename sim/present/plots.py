@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-if TYPE_CHECKING:
-    from sim.results.result import RunResult
+from sim.results.result import RunResult
 
 __all__ = [
     "as_results",
@@ -57,8 +56,6 @@ UNITS = {"workdays": ("lead_workdays", "working days"), "days": ("lead_days", "c
 
 def as_results(results: Any) -> dict[str, RunResult]:
     """Normalize the accepted result shapes to an ordered ``{label: RunResult}``."""
-    from sim.results.result import RunResult
-
     if isinstance(results, RunResult):
         return {results.model.name: results}
     if isinstance(results, Mapping):
@@ -235,8 +232,6 @@ def station_chart(result: RunResult, title: str | None = None) -> Figure:
 
     Agent pools are hatched; their "utilization" is the share of slots held.
     """
-    from sim.results.result import RunResult
-
     if not isinstance(result, RunResult):
         res = as_results(result)
         result = next(iter(res.values()))

@@ -1,0 +1,155 @@
+"""The report folder of a comparison: the scenarios side by side, and their differences.
+
+``govsim compare A B ... --out DIR`` calls :func:`write_compare_report`. The folder holds
+``report.html`` (the KPIs per scenario, the paired differences to the first scenario with
+95% CIs, the overlaid figures, the stations and the scenario of each),
+``compare.json`` (the comparison's ``to_dict()``), ``figures/*.png``, and per scenario a
+folder ``<k>_<label>/`` with the records a run report writes (``cases.csv``,
+``stations.csv``, ``per_replication.csv``, ``result.json``, ``scenario.toml``).
+
+A comparison is taken duck-typed (its ``labels`` and ``results``, or a mapping
+``{label: RunResult}``): this layer does not import :mod:`sim.experiments`. The per-scenario
+sections come from :mod:`sim.present.report`, the page machinery from
+:mod:`sim.present.html`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sim.files import write_atomic, write_json
+from sim.present import plots
+from sim.present.html import REPORT_NAME, _files_section, _header, _page, _prepare, _slug
+from sim.present.report import _figures, _scenario_section, _split_table_html, _write_records
+from sim.results.display import ci, esc, num, stations_html, table
+from sim.results.result import RunResult
+from sim.results.stats import paired_differences
+
+__all__ = ["write_compare_report"]
+
+
+def _compare_parts(cr: Any) -> tuple[dict[str, RunResult], dict[str, Any] | None]:
+    """The named RunResults of a comparison and its JSON (duck-typed on CompareResult)."""
+    res = plots.as_results(cr)
+    d = None
+    to_dict = getattr(cr, "to_dict", None)
+    if callable(to_dict):
+        d = to_dict()
+    return res, d
+
+
+DIFF_KPIS: tuple[tuple[str, str, int, bool], ...] = (
+    ("lead_time_workdays.mean", "mean lead time (working days)", 1, False),
+    ("lead_time_workdays.p90", "P90 lead time (working days)", 1, False),
+    ("lead_time_days.mean", "mean lead time (calendar days)", 1, False),
+    ("lead_time_days.p90", "P90 lead time (calendar days)", 1, False),
+    ("within_limit_share", "share within the limit", 1, True),
+    ("visits.mean", "in-person visits", 2, False),
+    ("rework_rounds.mean", "rework rounds", 2, False),
+    ("split.service_days", "days in government work", 1, False),
+    ("split.queue_days", "days queueing", 1, False),
+    ("split.applicant_days", "days with the applicant", 1, False),
+    ("throughput_per_day", "completed per day", 2, False),
+)
+
+
+def _differences_html(cr: Any, results: Mapping[str, RunResult]) -> str:
+    """Differences (other - first) per replication with 95% CIs of the headline KPIs."""
+    names = list(results)
+    base_name = names[0]
+    base = results[base_name]
+    crn = bool(getattr(cr, "crn", True))
+    parts = ["<p class=\"note\">Differences to the first scenario, " + (
+        "paired by replication: every scenario ran from the same seed, so cases share their "
+        "random numbers (common random numbers) and the intervals are sharp."
+        if crn else "from independent runs (each scenario its own seed): the intervals are "
+        "wider than with common random numbers.") + "</p>"]
+    for name in names[1:]:
+        r = results[name]
+        diff = paired_differences(base.per_replication, r.per_replication)
+        rows = []
+        for key, label, dg, pct in DIFF_KPIS:
+            if key not in diff.index:
+                continue
+            b = base.per_replication[key].mean()
+            o = r.per_replication[key].mean()
+            row = diff.loc[key]
+            rows.append([label, num(b, dg, pct), num(o, dg, pct),
+                         ("+" if row["mean"] > 0 else "") + num(row["mean"], dg, pct),
+                         ci([row["ci95_lo"], row["ci95_hi"]], dg, pct)])
+        parts.append(f"<h3>{esc(name)} minus {esc(base_name)}</h3>")
+        parts.append(table(("KPI", base_name, name, "difference", "95% CI of the difference"),
+                           rows, numeric=(False, True, True, True, True)))
+    return "\n".join(parts)
+
+
+def write_compare_report(compare_result: Any, out_dir: str | Path) -> Path:
+    """Write the report folder of a comparison; returns the path of ``report.html``.
+
+    ``compare_result`` is a :class:`sim.experiments.compare.CompareResult` (its ``labels`` and
+    ``results``; a mapping ``{label: RunResult}`` works too), the first the baseline. Per
+    scenario the folder gets ``<k>_<label>/`` with its own records; the top level gets
+    ``report.html``, ``compare.json`` (the comparison's ``to_dict()`` when it has one)
+    and the overlaid figures.
+    """
+    out = _prepare(out_dir)
+    results, d = _compare_parts(compare_result)
+    if d is not None:
+        write_json(out / "compare.json", d)
+    files: list[tuple[str, str]] = [(REPORT_NAME, "this report")]
+    if d is not None:
+        files.append(("compare.json", "the comparison (JSON)"))
+    for k, (name, r) in enumerate(results.items()):
+        sub = out / f"{k}_{_slug(name)}"
+        sub.mkdir(exist_ok=True)
+        _write_records(r, sub)
+        files.append((f"{sub.name}/", f"records of {name}: cases.csv, stations.csv, "
+                      "per_replication.csv, result.json, scenario.toml"))
+    files.append(("figures/", "the figures as PNG files"))
+    figs = _figures(results, None, out / "figures")
+    first = next(iter(results.values()))
+    title = "govsim comparison: " + " vs ".join(results)
+    sub_title = (f"{first.replications} replications each, seed {first.seed}, engine "
+                 f"{first.engine}.")
+    cards = []
+    for name, r in results.items():
+        per = r.per_replication
+        cards.append((num(per["lead_time_workdays.mean"].mean()),
+                      f"{name}: mean lead time (working days)"))
+    body = [
+        _header(title, sub_title, cards),
+        "<nav><a href=\"#kpis\">KPIs</a><a href=\"#differences\">Differences</a>"
+        "<a href=\"#figures\">Figures</a><a href=\"#stations\">Stations</a>"
+        "<a href=\"#scenario\">Scenarios</a><a href=\"#files\">Files</a></nav>",
+        "<h2 id=\"kpis\">Key figures per scenario</h2>",
+    ]
+    rows = []
+    for name, r in results.items():
+        dd = r.to_dict()
+        k = dd["kpis"]
+        rows.append([name, num(k["lead_time_workdays"]["mean"]),
+                     ci(k["lead_time_workdays"]["ci95"]), num(k["lead_time_workdays"]["p90"]),
+                     num(k["lead_time_days"]["mean"]),
+                     num(k["within_limit_share"], 1, pct=True), num(k["visits"]["mean"], 2),
+                     r.bottleneck()])
+    body.append(table(("scenario", "mean lead time (wd)", "95% CI", "P90 (wd)",
+                       "mean (calendar days)", "within limit", "visits", "bottleneck"), rows,
+                      numeric=(False, True, True, True, True, True, True, False)))
+    body.append("<h3>Lead time split (calendar days, critical path)</h3>")
+    body.append(_split_table_html(results))
+    body.append("<h2 id=\"differences\">Paired differences</h2>")
+    body.append(_differences_html(compare_result, results))
+    body.append("<h2 id=\"figures\">Figures</h2>")
+    body.extend(figs)
+    body.append("<h2 id=\"stations\">Stations</h2>")
+    for name, r in results.items():
+        body.append(f"<h3>{esc(name)}</h3>")
+        body.append(stations_html(r.to_dict()))
+    for k, (name, r) in enumerate(results.items()):
+        body.append(_scenario_section(r, heading=f"Scenario: {name}", anchors=k == 0))
+    body.append(_files_section(files))
+    path = out / REPORT_NAME
+    write_atomic(path, _page(title, "\n".join(body)))
+    return path
