@@ -27,8 +27,9 @@ import numpy as np
 
 from benchmarks.suite import CONSTRUCTION
 from sim.engines import des, vector
-from sim.engines.vector import HB, _aligned, _hpop, _hpush
+from sim.engines.vector.heap import _hpop, _hpush
 from sim.engines.vector.kernels import F64, _inline, _u, no_nrt
+from sim.engines.vector.layout import HB, _aligned
 from sim.inputs import draw
 from sim.model import build
 from sim.model.scenario import load

@@ -107,7 +107,7 @@ def test_budget_hold_models_pop_what_a_sorted_queue_pops() -> None:
     import heapq
 
     from benchmarks.budget import heap_hold, tree_hold
-    from sim.engines.vector import HB, _aligned
+    from sim.engines.vector.layout import HB, _aligned
 
     pending, steps = 37, 3000
     incs = np.random.default_rng(5).exponential(10.0, pending + steps)

@@ -16,6 +16,8 @@ DEFAULT_ENGINE = "vector"  # the compiled core; "des" is the SimPy reference
 
 def simulate(engine: str, model: Model, inputs: Inputs, record_visits: bool = True) -> RepResult:
     """Run one replication on the named engine."""
+    # the engines are imported when run: des imports simpy, vector compiles (or loads
+    # from cache) its numba kernels; both are heavy for a command that runs neither
     if engine == "des":
         from sim.engines import des
 
