@@ -19,11 +19,11 @@ def simulate(engine: str, model: Model, inputs: Inputs, record_visits: bool = Tr
     # the engines are imported when run: des imports simpy, vector compiles (or loads
     # from cache) its numba kernels; both are heavy for a command that runs neither
     if engine == "des":
-        from sim.engines import des
+        from sim.engines import des  # simpy: heavy, imported when this engine runs
 
         return des.simulate(model, inputs, record_visits=record_visits)
     if engine == "vector":
-        from sim.engines import vector
+        from sim.engines import vector  # numba kernels: compiled or loaded when run
 
         return vector.simulate(model, inputs, record_visits=record_visits)
     raise UsageError(f"unknown engine '{engine}' (choose from: {', '.join(ENGINES)})")
