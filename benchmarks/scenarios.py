@@ -1,4 +1,4 @@
-"""Scenarios the benchmarks run, built in code (dict -> ``sim.scenario.parse``)."""
+"""Scenarios the benchmarks run, built in code (dict -> ``sim.model.scenario.parse``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of the working calendar (sim.calendar)."""
+"""Tests of the working calendar (sim.model.calendar)."""
 
 from __future__ import annotations
 

@@ -313,7 +313,7 @@ def test_simulate_many(mini: dict[str, Any]) -> None:
        edge=st.booleans())
 def test_serve_is_the_calendar_arithmetic(t: float, s: float, pick: int, edge: bool) -> None:
     """The kernel's W⁻¹(W(T) + s) and next_open(T), found through the bucket tables, are
-    sim.calendar's (by bisection), also past the calendar's end (3,600 h)."""
+    sim.model.calendar's (by bisection), also past the calendar's end (3,600 h)."""
     from sim.model.calendar import WorkCalendar, next_open_scalar, to_abs_scalar, to_work_scalar
 
     cal = WorkCalendar.build("office", dt.date(2023, 1, 1), 150,

@@ -11,7 +11,7 @@ Exact time keeping. Every event is put on SimPy's heap at the very float time th
 says (:meth:`Env.at`), never as ``now + (t - now)``, so that two events meant to be
 simultaneous are, and every time recorded is the time computed by the documented
 expression (``a = t + delay``, ``a = end + fix``, ``end = W⁻¹(W(T) + s)`` with the
-scalar functions of :mod:`sim.calendar` on ``cal.scalar_tables``).
+scalar functions of :mod:`sim.model.calendar` on ``cal.scalar_tables``).
 
 Simultaneity rule. A change at a station that may allow a dispatch (a join while a
 server is free, a release while entries wait) schedules ONE dispatcher event at the
@@ -47,7 +47,7 @@ do the same):
    into the case's triple directly.
 4. Reneging: the reneged visit's ``end`` is the time it left (``joined + patience``),
    ``start`` is nan. (docs/model.md says ``end`` is nan when not dispatched, but
-   :func:`sim.records.station_table` reads the renege time from ``end`` to measure the
+   :func:`sim.results.records.station_table` reads the renege time from ``end`` to measure the
    queue; this keeps it right.) The reneged branch adds queue time ``renege - a``. The
    case is abandoned at its stage's end as defined in rule 4 of the doc: the latest of
    the branch ends (the reneged one included) and of the supplements started in the
@@ -148,8 +148,8 @@ class Station:
         """(start, end) of ``s`` working hours dispatched at ``T``.
 
         ``start = next_open(T)``, ``end = to_abs(to_work(T) + s)``: the operations of
-        :func:`sim.calendar.next_open_scalar`, :func:`~sim.calendar.to_work_scalar` and
-        :func:`~sim.calendar.to_abs_scalar`, inlined (tests check they agree bit for bit).
+        :func:`sim.model.calendar.next_open_scalar`, :func:`~sim.model.calendar.to_work_scalar` and
+        :func:`~sim.model.calendar.to_abs_scalar`, inlined (tests check they agree bit for bit).
         """
         if self.always:
             e = T + s

@@ -8,8 +8,8 @@ only where they differ. The difference of a KPI is then taken replication by rep
 (paired), and its 95% Student-t interval is far narrower than that of two independent
 runs (``crn=False`` shows how much). A scenario compared with itself gives exactly zero.
 
-A scenario is a file path, a :class:`~sim.schema.Scenario` or a :class:`~sim.model.Model`;
-a path may carry reforms as ``FILE@REFORM[:ARGS][@REFORM...]`` (``@`` because reform
+A scenario is a file path, a :class:`~sim.model.schema.Scenario` or a
+:class:`~sim.model.assembly.Model`; a path may carry reforms as ``FILE@REFORM[:ARGS][@REFORM...]`` (``@`` because reform
 arguments use ``,`` and ``+``), e.g. ``base.toml@online:0.9@proxy:classes=key``.
 """
 

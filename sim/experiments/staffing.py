@@ -7,7 +7,7 @@ How
 ---
 1. **Queueing formulas first.** Each service station's offered work (Erlangs: mean work
    that cases bring per working hour, rework included, from
-   :meth:`sim.model.Model.offered_load`) and its mean service time give an M/M/c
+   :meth:`sim.model.assembly.Model.offered_load`) and its mean service time give an M/M/c
    approximation. The starting staffing is the smallest ``c`` with Erlang C mean wait
    no longer than one mean service time (:func:`sim.analytic.min_servers_mmc`); for a
    target on one station's wait, :func:`sim.analytic.staffing_for_wait` sizes that
@@ -294,7 +294,7 @@ def staff(source: str | Path | Scenario, target: str | Target,
     """The fewest servers per station that meet ``target`` (see the module doc).
 
     Args:
-        source: a scenario file or a :class:`~sim.schema.Scenario`.
+        source: a scenario file or a :class:`~sim.model.schema.Scenario`.
         target: ``"METRIC OP VALUE"`` or a :class:`Target`.
         max_servers: the bound per station (one number for all, or ``{station: n}``);
             default: twice the scenario's servers or 20, whichever is more.

@@ -293,7 +293,7 @@ def sweep(source: str | Path | Scenario, grid: Mapping[str, Any] | Sequence[str]
     """Run a scenario over a grid of parameter values; one row per point.
 
     Args:
-        source: a scenario file or a :class:`~sim.schema.Scenario`.
+        source: a scenario file or a :class:`~sim.model.schema.Scenario`.
         grid: ``{path: values}`` (values a list or a string such as ``"2,3,4"`` or
             ``"3:6:1"``), or a list of ``"PATH=VALUES"`` strings; the points are the
             Cartesian product, the first parameter varying slowest.

@@ -3,7 +3,7 @@
 Inputs are drawn as uniforms and transformed here (never inside an engine). Drawing
 uniforms first keeps common random numbers strong: when a reform changes a mean, the
 same uniform maps to the new value, so two scenarios differ only where they differ.
-Each family declares its parameters through :class:`~sim.schema.Dist` and exposes
+Each family declares its parameters through :class:`~sim.model.schema.Dist` and exposes
 ``mean`` and ``variance`` so tests can compare them with samples.
 """
 

@@ -1,7 +1,7 @@
 """Loading, checking and writing scenario files.
 
 Two validation stages (as in Ciw's routing checks): :func:`parse` checks each field
-as the file loads (the pydantic schema in :mod:`sim.schema`); :func:`check_references`
+as the file loads (the pydantic schema in :mod:`sim.model.schema`); :func:`check_references`
 checks what parts say of each other once the whole scenario is there. Both raise
 :class:`~sim.errors.ScenarioError` with the file, the field, the rule and the value.
 """

@@ -3,7 +3,7 @@
 A scenario file is TOML. Its sections map one to one onto the models below; every
 model forbids unknown keys so that a typo is an error, not a silent default. The
 second stage, which checks references between parts (a route names items that
-exist, an item names a station that exists...), is :func:`sim.scenario.check_references`.
+exist, an item names a station that exists...), is :func:`sim.model.scenario.check_references`.
 
 Units are in the field names or in a distribution's ``unit``: service times are
 *working* hours of the station's calendar; applicant delays and fix times are

@@ -4,10 +4,10 @@ Every function takes results and returns a :class:`matplotlib.figure.Figure`; no
 touches pyplot's global state, so they work the same in a notebook, in a script and in
 the report writer (which renders them with the Agg canvas). Results may be given as
 
-* one :class:`~sim.runner.RunResult`,
+* one :class:`~sim.results.result.RunResult`,
 * a mapping ``{label: RunResult}`` (scenarios overlaid, in the mapping's order),
 * a sequence of RunResults (labelled by their scenario names), or
-* a :class:`sim.compare.CompareResult` (its ``labels`` and ``results``).
+* a :class:`sim.experiments.compare.CompareResult` (its ``labels`` and ``results``).
 
 Figures
 -------
@@ -331,7 +331,7 @@ def sweep_heatmap(table: pd.DataFrame, metric: str, x: str, y: str | None = None
     and ``y`` down (mean over any other swept parameters), or a line when ``y`` is None.
 
     ``table`` has one row per point, a column per parameter and per metric (what
-    :class:`sim.sweep.SweepResult` ``.table`` holds).
+    :class:`sim.experiments.sweep.SweepResult` ``.table`` holds).
     """
     for col in (metric, x, *([y] if y else [])):
         if col not in table.columns:

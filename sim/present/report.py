@@ -8,7 +8,7 @@
     KPIs with 95% confidence intervals, where lead time goes, the stations (bottleneck
     first), work in progress, and the assumptions and sources the scenario rests on;
 ``cases.csv``
-    one row per case and replication (``sim.records.CASE_COLUMNS``);
+    one row per case and replication (``sim.results.records.CASE_COLUMNS``);
 ``stations.csv``, ``per_replication.csv``
     per station and replication; one row of KPIs per replication;
 ``result.json``

@@ -184,7 +184,7 @@ class Reform:
     """A catalogued reform: call it as ``reform(scenario, **args)``.
 
     The call checks the arguments, runs the transformation on a deep copy, and checks the
-    result (both validation stages of :mod:`sim.scenario`): a reform can never return a
+    result (both validation stages of :mod:`sim.model.scenario`): a reform can never return a
     scenario that would not load.
     """
 

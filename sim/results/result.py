@@ -51,12 +51,13 @@ class RunResult:
 
     @property
     def cases(self) -> pd.DataFrame:
-        """One row per case and replication (columns: ``sim.records.CASE_COLUMNS``)."""
+        """One row per case and replication (columns: ``sim.results.records.CASE_COLUMNS``)."""
         return pd.concat([r.cases for r in self.reps], ignore_index=True)
 
     @property
     def stations(self) -> pd.DataFrame:
-        """One row per station and replication (columns: ``sim.records.STATION_COLUMNS``)."""
+        """One row per station and replication (columns:
+        ``sim.results.records.STATION_COLUMNS``)."""
         return pd.concat([r.stations for r in self.reps], ignore_index=True)
 
     @property

@@ -498,7 +498,7 @@ def simulate_ff(model: Model, inp: Inputs, plan: tuple[I64, I64, I64],
                 calendars: tuple[Any, ...], has_lag: bool, lag: Any,
                 record: bool) -> RepResult:
     """One replication by :func:`_ff_run`; ``calendars`` is ``(servers, *cals)``, ``cals``
-    the :class:`~sim.engines.kernels.PackedCalendars` of the model, as the event loop
+    the :class:`~sim.engines.vector.kernels.PackedCalendars` of the model, as the event loop
     takes them, ``lag`` the C-contiguous lag array (a dummy when ``has_lag`` is false)."""
     topo, ptr, items = plan
     n = inp.n

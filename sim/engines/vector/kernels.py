@@ -1,6 +1,6 @@
 """Compiled helpers shared by the two kernels of the vector engine.
 
-The working calendar of :mod:`sim.calendar` as scalar kernels over concatenated
+The working calendar of :mod:`sim.model.calendar` as scalar kernels over concatenated
 calendars (a station's calendar is the slice ``off .. off + m`` of the arrays): the same
 interval indices as the bisections there (found from bucket tables, which give the
 bisection's index exactly) and the same floating-point operations, no fastmath, so
@@ -143,10 +143,10 @@ def _bucket(x: float, width: float, inv: float, nb: int) -> int:
 def serve(cal_open: F64, cal_close: F64, cal_cum: F64, cal_cend: F64, cal_tab: I64,
           st_cal: I64, st_calw: F64, st: int, T: float, s: float) -> tuple[float, float]:
     """(start, end) of ``s`` working hours dispatched at ``T`` at station ``st``:
-    sim.calendar's expressions.
+    sim.model.calendar's expressions.
 
     ``start = next_open(T)``, ``end = W⁻¹(W(T) + s)``, with the interval indices of
-    :func:`sim.calendar.to_work_scalar` & co (found from the bucket tables, see
+    :func:`sim.model.calendar.to_work_scalar` & co (found from the bucket tables, see
     :func:`pack_calendars`) and the same floating-point operations.
     """
     if st_cal[_u(st), SC_ALWAYS]:
