@@ -9,8 +9,9 @@ only where they differ. The difference of a KPI is then taken replication by rep
 runs (``crn=False`` shows how much). A scenario compared with itself gives exactly zero.
 
 A scenario is a file path, a :class:`~sim.model.schema.Scenario` or a
-:class:`~sim.model.assembly.Model`; a path may carry reforms as ``FILE@REFORM[:ARGS][@REFORM...]`` (``@`` because reform
-arguments use ``,`` and ``+``), e.g. ``base.toml@online:0.9@proxy:classes=key``.
+:class:`~sim.model.assembly.Model`; a path may carry reforms as
+``FILE@REFORM[:ARGS][@REFORM...]`` (``@`` because reform arguments use ``,`` and ``+``),
+e.g. ``base.toml@online:0.9@proxy:classes=key``.
 """
 
 from __future__ import annotations
