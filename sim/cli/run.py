@@ -21,6 +21,7 @@ from sim.cli.common import (
 from sim.experiments.run import run
 from sim.files import write_atomic, write_json
 from sim.model.schema import Scenario
+from sim.results.kpis import BY_NAME
 
 
 def print_run(d: dict[str, Any]) -> None:
@@ -50,14 +51,13 @@ def print_run(d: dict[str, Any]) -> None:
               "-" if share is None else f"{share:.1%}",
               fmt_ci([x * 100 if x is not None else None for x in k["within_limit_share_ci95"]])
               + (" %" if k["within_limit_share_ci95"][0] is not None else ""))
-    for key, label in (("visits", "in-person visits"), ("rework_rounds", "rework rounds"),
-                       ("supplements", "conditional supplements")):
-        t.add_row(label, fmt(k[key]["mean"], 2), fmt_ci(k[key]["ci95"], 2))
+    for key in ("visits", "rework_rounds", "supplements"):
+        t.add_row(BY_NAME[key].label, fmt(k[key]["mean"], 2), fmt_ci(k[key]["ci95"], 2))
     for part in ("service", "queue", "applicant"):
         v = k["lead_time_split_days"][part]
-        t.add_row(f"days in {part}" if part != "applicant" else "days with the applicant",
-                  fmt(v["mean"]), fmt_ci(v["ci95"]))
-    t.add_row("throughput (cases/day)", fmt(k["throughput_per_day"]["mean"], 2),
+        t.add_row(BY_NAME[f"lead_time_split_days.{part}"].label, fmt(v["mean"]),
+                  fmt_ci(v["ci95"]))
+    t.add_row(BY_NAME["throughput_per_day"].label, fmt(k["throughput_per_day"]["mean"], 2),
               fmt_ci(k["throughput_per_day"]["ci95"], 2))
     console.print(t)
     t = Table(title="Stations (busiest first)", title_justify="left")

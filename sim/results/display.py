@@ -11,6 +11,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from sim.results.kpis import BY_NAME
+
 if TYPE_CHECKING:
     from sim.results.result import RunResult
 
@@ -84,20 +86,17 @@ def per_case_rows(d: Mapping[str, Any]) -> list[list[Any]]:
         [f"share within the statutory limit{f' ({lim:g} working days)' if lim else ''}",
          num(k["within_limit_share"], 1, pct=True), ci(k["within_limit_share_ci95"], 1, True)],
     ]
-    for key, label, dg in (("visits", "in-person visits", 2), ("rework_rounds", "rework rounds", 2),
-                           ("supplements", "conditional supplements", 2),
-                           ("throughput_per_day", "throughput (cases per day)", 2),
-                           ("open_at_horizon", "cases open at the horizon (per replication)", 1),
-                           ("abandoned_share", "share abandoned", 3),
-                           ("revoked", "approvals revoked by audits", 3)):
+    for key, dg in (("visits", 2), ("rework_rounds", 2), ("supplements", 2),
+                    ("throughput_per_day", 2), ("open_at_horizon", 1), ("abandoned_share", 3),
+                    ("revoked", 3)):
         v = k.get(key)
         if v is None:
             continue
-        rows.append([label, num(v["mean"], dg), ci(v["ci95"], dg)])
-    for part, label in (("service", "days in government work"), ("queue", "days queueing"),
-                        ("applicant", "days with the applicant")):
+        rows.append([BY_NAME[key].label, num(v["mean"], dg), ci(v["ci95"], dg)])
+    for part in ("service", "queue", "applicant"):
         v = k["lead_time_split_days"][part]
-        rows.append([label + " (critical path)", num(v["mean"]), ci(v["ci95"])])
+        rows.append([BY_NAME[f"lead_time_split_days.{part}"].label + " (critical path)",
+                     num(v["mean"]), ci(v["ci95"])])
     return rows
 
 
