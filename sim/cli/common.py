@@ -19,19 +19,21 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def add_run_options(p: argparse.ArgumentParser, engine_default: str | None = None) -> None:
-    """Flags every simulating command shares."""
-
+def add_run_options(p: argparse.ArgumentParser, workers_default: int | None = 1,
+                    workers_help: str = "processes to spread replications over (default: 1)",
+                    reform_help: str = "apply a reform (repeatable; see `govsim reforms`)",
+                    ) -> None:
+    """Flags every simulating command shares (a command words its workers and reforms)."""
     p.add_argument("--replications", "-n", type=int, default=None, metavar="N",
                    help="replications (default: the scenario's run.replications)")
     p.add_argument("--seed", type=int, default=None, metavar="S",
                    help="seed (default: the scenario's run.seed)")
-    p.add_argument("--engine", default=engine_default or DEFAULT_ENGINE, metavar="NAME",
+    p.add_argument("--engine", default=DEFAULT_ENGINE, metavar="NAME",
                    help=f"simulation engine: {', '.join(ENGINES)} (default: %(default)s)")
-    p.add_argument("--workers", type=int, default=1, metavar="W",
-                   help="processes to spread replications over (default: 1)")
+    p.add_argument("--workers", type=int, default=workers_default, metavar="W",
+                   help=workers_help)
     p.add_argument("--reform", action="append", default=[], metavar="NAME[:ARGS]",
-                   help="apply a reform (repeatable; see `govsim reforms`)")
+                   help=reform_help)
 
 
 def check_run_options(args: argparse.Namespace) -> None:

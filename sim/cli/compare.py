@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from rich.table import Table
 from sim.cli.common import add_run_options, check_run_options, console, progress_bar
 from sim.errors import UsageError
 from sim.experiments.compare import CompareResult, alone_variants, compare, prepare
+from sim.experiments.pool import default_workers
 from sim.experiments.sources import split_source
 from sim.files import write_json
 from sim.model.assembly import build
@@ -187,17 +187,12 @@ lead_time_workdays and lead_time_days (means), their .p50/.p90/.p95, visits,
 rework_rounds, within_limit_share and stations.NAME.utilization.""")
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
                    help="FILE or FILE@REFORM[:ARGS][@...]; the first is the baseline")
-    add_run_options(p)
-    cpus = max(1, min(os.cpu_count() or 1, 8))
-    for action in p._actions:
-        if action.dest == "workers":
-            action.default = cpus
-            action.help = ("processes to spread the replications of all scenarios over "
-                           "(default: the number of CPUs, here %(default)s; the numbers do "
-                           "not depend on it)")
-        if action.dest == "reform":
-            action.help = ("apply a reform to EVERY scenario, after its own (repeatable; see "
-                           "`govsim reforms`)")
+    add_run_options(
+        p, workers_default=min(default_workers(), 8),
+        workers_help=("processes to spread the replications of all scenarios over (default: "
+                      "the number of CPUs, here %(default)s; the numbers do not depend on it)"),
+        reform_help=("apply a reform to EVERY scenario, after its own (repeatable; see "
+                     "`govsim reforms`)"))
     p.add_argument("--json", metavar="PATH", help="write the comparison as JSON")
     p.add_argument("--out", metavar="DIR", help="write a report folder (HTML, CSV, JSON)")
     p.add_argument("--independent", action="store_true",

@@ -43,11 +43,8 @@ def register(sub: Any) -> None:
     p.add_argument("--out", required=True, metavar="DIR",
                    help="folder for points.jsonl (resume), results.csv, results.json, "
                    "heatmap.png")
-    add_run_options(p)
-    for a in p._actions:
-        if a.dest == "workers":
-            a.default = None
-            a.help = "processes to spread points over (default: every CPU)"
+    add_run_options(p, workers_default=None,
+                    workers_help="processes to spread points over (default: every CPU)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run the points on a Dask cluster (e.g. tcp://10.0.0.5:8786)")
     p.add_argument("--metric", default=DEFAULT_METRIC, metavar="NAME",

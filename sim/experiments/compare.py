@@ -28,10 +28,10 @@ import pandas as pd
 from sim.errors import UsageError
 from sim.experiments.run import run_models
 from sim.experiments.settings import resolve
-from sim.experiments.sources import apply_reforms, load, load_model, split_source
+from sim.experiments.sources import apply_reforms, load_model, split_source
 from sim.files import json_safe
 from sim.model import scenario as scenario_io
-from sim.model.assembly import Model, build
+from sim.model.assembly import Model
 from sim.model.schema import Scenario
 from sim.results.kpis import CASE_KPIS, station_kpi
 from sim.results.result import RunResult
@@ -170,7 +170,7 @@ def prepare(sources: Sequence[str | Path | Scenario | Model],
         else:
             path, inline = split_source(str(src))
             mine = [*inline, *extra]
-            model = build(load(path, [*mine, *reforms]), Path(path).name)
+            model = load_model(path, [*mine, *reforms])
             labels.append(_label(path, mine))
             srcs.append(path)
         refs.append(mine)

@@ -312,13 +312,11 @@ def staff(source: str | Path | Scenario, target: str | Target,
     base = load_scenario(source, reforms)
     cfg = resolve(base.run, replications=replications, seed=seed, engine=engine,
                   workers=workers)
-    engine = cfg.engine
     tgt = target if isinstance(target, Target) else parse_target(target, base, confident)
     if confident and not tgt.confident:
         tgt = Target(tgt.metric, tgt.op, tgt.value, True)
         _ = tgt.column
-    n_rep = cfg.replications
-    if tgt.confident and n_rep < 2:
+    if tgt.confident and cfg.replications < 2:
         raise UsageError("--confident needs at least 2 replications")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -359,8 +357,8 @@ def staff(source: str | Path | Scenario, target: str | Target,
             f"worth arrives) but --max-servers allows {bounds[k]}")
     start = {k: min(max(analytic_start(rates[k], tgt), floor[k]), bounds[k]) for k in names}
 
-    settings = {"replications": n_rep, "seed": base.run.seed if seed is None else seed,
-                "engine": engine, "reforms": list(reforms), "stations": names}
+    settings = {"replications": cfg.replications, "seed": cfg.seed,
+                "engine": cfg.engine, "reforms": list(reforms), "stations": names}
     cache: dict[tuple[int, ...], tuple[Evaluation, dict[str, Any]]] = {}
     evaluations: list[Evaluation] = []
 
@@ -376,7 +374,8 @@ def staff(source: str | Path | Scenario, target: str | Target,
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = run(s, replications=n_rep, seed=seed, engine=engine, workers=workers)
+            res = run(s, replications=cfg.replications, seed=cfg.seed, engine=cfg.engine,
+                      workers=cfg.workers)
         metrics = point_metrics(res)
         ev = Evaluation(dict(servers), tgt.value_of(metrics), tgt.met(metrics),
                         {k: float(metrics.get(station_kpi(k, "utilization")) or 0.0)
