@@ -29,6 +29,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("sim.inputs", "sim.results.records"),
     ("sim.engines",),
     ("sim.results",),
+    ("sim.logs",),
+    ("sim.calibrate",),
     ("sim.present",),
     ("sim.experiments",),
     ("sim.api",),
