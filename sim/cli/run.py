@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
@@ -18,9 +19,13 @@ from sim.cli.common import (
     load_model,
     progress_bar,
 )
+from sim.errors import UsageError
 from sim.experiments.run import run
 from sim.files import write_atomic, write_json
+from sim.logs import log_format
+from sim.logs import write as write_log
 from sim.model.schema import Scenario
+from sim.results.eventlog import event_chunks
 from sim.results.kpis import BY_NAME
 
 
@@ -74,6 +79,10 @@ def print_run(d: dict[str, Any]) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     check_run_options(args)
+    if args.log:  # a bad log path fails before the run, not after it
+        log_format(args.log)
+        if not Path(args.log).parent.is_dir():
+            raise UsageError(f"{args.log}: the folder {Path(args.log).parent} does not exist")
     model = load_model(args.file, args.reform)
     n = args.replications or model.scenario.run.replications
     with progress_bar(n, "replications") as adv:
@@ -82,6 +91,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     d = result.to_dict()
     if args.json:
         write_json(args.json, d)
+    events = write_log(event_chunks(result), args.log) if args.log else 0
     if getattr(args, "out", None):
         from sim.present import report  # matplotlib: only when a report is asked for
 
@@ -90,6 +100,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print_run(d)
         if args.json:
             console.print(f"JSON written to {args.json}")
+        if args.log:
+            console.print(f"event log written to {args.log} ({events:,} events, "
+                          f"{result.replications} replications)")
     return 0
 
 
@@ -118,6 +131,9 @@ def register(sub: Any) -> None:
     p.add_argument("file", help="scenario file (TOML)")
     add_run_options(p)
     p.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    p.add_argument("--log", metavar="PATH",
+                   help="write the simulated event log, every replication (format by "
+                        "suffix: .csv, .csv.gz, .parquet, .xes, .xes.gz)")
     p.add_argument("--out", metavar="DIR", help="write a report folder (HTML, CSV, JSON)")
     p.add_argument("--quiet", "-q", action="store_true", help="print no tables")
     p.set_defaults(func=cmd_run)

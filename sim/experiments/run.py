@@ -18,6 +18,7 @@ from sim.experiments.sources import Source, load_model
 from sim.inputs import draw
 from sim.model.assembly import Model, build
 from sim.model.schema import Scenario
+from sim.results.eventlog import visit_log
 from sim.results.records import case_table, station_table
 from sim.results.result import Replication, RunResult
 from sim.results.stats import replication_kpis
@@ -30,7 +31,8 @@ def run_replication(model: Model, replication: int, seed: int, engine: str) -> R
     cases = case_table(model, inp, res)
     st = station_table(model, res)
     st.insert(0, "replication", replication)
-    return Replication(replication, cases, st, replication_kpis(cases, model.window))
+    return Replication(replication, cases, st, replication_kpis(cases, model.window),
+                       visits=visit_log(model, inp, res))
 
 
 _MODEL_CACHE: dict[str, Model] = {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import zoneinfo
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -317,10 +318,34 @@ class Route(Strict):
     note: str = ""
 
 
+#: the zone simulated times are reported in when a scenario names none
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+
+
 class Meta(Strict):
     name: str = ""
     description: str = ""
     sources: list[str] = Field(default_factory=list)
+    time_zone: str | None = Field(
+        None, description="IANA time zone of the scenario's clock (run.start_date 00:00 "
+        f"local is hour 0); the event log's timestamps carry it (default {DEFAULT_TIME_ZONE})")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone name such as 'Asia/Shanghai'") \
+                from None
+        return v
+
+    @property
+    def zone(self) -> str:
+        """The time zone in force: ``time_zone`` or the default."""
+        return self.time_zone or DEFAULT_TIME_ZONE
 
 
 class Scenario(Strict):

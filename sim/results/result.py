@@ -19,6 +19,7 @@ from sim.files import json_safe
 from sim.model.assembly import Model
 from sim.model.schema import Scenario
 from sim.results.display import run_result_html
+from sim.results.eventlog import VisitLog, event_log
 from sim.results.stats import QUANTILES, ci95, summarize
 
 
@@ -30,6 +31,8 @@ class Replication:
     cases: pd.DataFrame
     stations: pd.DataFrame
     kpis: dict[str, float]
+    #: the visits (compact arrays) the event log is made of; None when not kept
+    visits: VisitLog | None = field(default=None, repr=False)
 
 
 @dataclass(repr=False)
@@ -65,6 +68,11 @@ class RunResult:
         """One row per replication, one column per KPI."""
         return pd.DataFrame([r.kpis for r in self.reps],
                             index=pd.Index([r.replication for r in self.reps], name="replication"))
+
+    def event_log(self, replication: int | None = None) -> pd.DataFrame:
+        """The simulated event log, one row per event (docs/logs.md), every replication
+        or one; ``sim.logs.write`` writes it (CSV, Parquet, XES)."""
+        return event_log(self, replication)
 
     def summary(self) -> pd.DataFrame:
         """Mean and 95% CI of every KPI over replications."""
