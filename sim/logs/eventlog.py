@@ -143,7 +143,7 @@ def _text(col: pd.Series, source: str, label: Callable[[int], str], name: str,
     """A column of ids/names as str (NA kept where allowed)."""
     missing = col.isna().to_numpy()
     text = col.astype("string").str.strip()
-    missing |= (text == "").fillna(True).to_numpy(dtype=bool)
+    missing = missing | (text == "").fillna(True).to_numpy(dtype=bool)
     if required and missing.any():
         i = int(np.flatnonzero(missing)[0])
         raise LogError(source, _where(label, i, name), "value is missing")

@@ -48,6 +48,10 @@ class Stamps:
     zone: str
     assumed: bool
 
+    def __post_init__(self) -> None:
+        # one resolution whatever pandas infers (pandas 3 parses text to microseconds)
+        object.__setattr__(self, "values", self.values.dt.as_unit("ns"))
+
 
 def _offset_minutes(text: str) -> int:
     if text in ("Z", "UTC"):
