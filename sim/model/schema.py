@@ -288,6 +288,9 @@ class Item(Strict):
     audit_service: Dist | None = None
     revoke_probability: Probability = 0.0
     department: str = ""
+    activity: str = Field(
+        "", description="the event-log activity this item stands for (default: its name); "
+        "`govsim calibrate` writes it, `govsim score` matches on it")
     note: str = ""
 
     @model_validator(mode="after")
@@ -348,6 +351,26 @@ class Meta(Strict):
         return self.time_zone or DEFAULT_TIME_ZONE
 
 
+class Calibration(Strict):
+    """Where a calibrated scenario came from (written by ``govsim calibrate``), and how
+    ``govsim score`` measures a log against it."""
+
+    log: str = Field(description="file name of the event log it was discovered from")
+    cases: NonNegInt = Field(0, description="cases trained on")
+    events: NonNegInt = Field(0, description="events trained on")
+    train_from: dt.date | None = Field(None, description="first training case started on")
+    train_until: dt.date | None = Field(
+        None, description="training cases started before this date (--train-until)")
+    log_end: dt.date | None = Field(None, description="last event of the log")
+    decision: list[str] = Field(
+        default_factory=list, description="activities whose first completion is the decision "
+        "(time to decision); empty: the case's last event")
+    term_days: PosFloat | None = Field(
+        None, description="legal term to decision in calendar days, as the log records it")
+    method: str = ""
+    note: str = ""
+
+
 class Scenario(Strict):
     """A whole scenario file."""
 
@@ -361,6 +384,8 @@ class Scenario(Strict):
     routes: dict[Name, Route] = Field(min_length=1)
     rework: Rework = Field(default_factory=Rework)
     reforms: list[str] = Field(default_factory=list, description="reforms applied on load")
+    calibration: Calibration | None = Field(
+        None, description="present in a scenario discovered from an event log")
     assumptions: dict[str, str] = Field(
         default_factory=dict, description="parameter -> source or reasoning"
     )
