@@ -129,6 +129,11 @@ def test_pm4py_reads_the_xes(result: sim.RunResult, tmp_path: Path) -> None:
     n = logs.write(result.event_log(), path)
     df = pm4py.read_xes(str(path))
     assert len(df) == n and df["case:concept:name"].nunique() == len(result.cases)
+    ours = result.event_log()
+    assert sorted(df["concept:name"]) == sorted(ours["concept:name"])
+    theirs = pd.to_datetime(df["time:timestamp"], utc=True).sort_values().to_numpy()
+    mine = pd.to_datetime(ours["time:timestamp"], utc=True).sort_values().to_numpy()
+    np.testing.assert_array_equal(theirs.astype("datetime64[ms]"), mine.astype("datetime64[ms]"))
 
 
 def test_abandonment_events_on_the_hotline(tmp_path: Path) -> None:
