@@ -334,3 +334,15 @@ def test_points_without_metrics_are_not_done(tmp_path: Path) -> None:
     log.write_text("".join(json.dumps(r) + "\n" for r in recs))
     res = sweep(_short(), grid, replications=1, workers=1, out=out)
     assert (res.resumed, res.computed) == (0, 2)
+
+
+def test_bytes_that_are_not_utf8_are_recomputed_not_a_traceback(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    grid = {"stations.front.servers": [1, 2]}
+    sweep(_short(), grid, replications=1, workers=1, out=out)
+    log = out / POINTS_FILE
+    lines = log.read_bytes().splitlines(keepends=True)
+    log.write_bytes(lines[0] + b"\xff\xfe{not json\n")  # the second point's line is garbage
+    with pytest.warns(UserWarning, match="1 line"):
+        res = sweep(_short(), grid, replications=1, workers=1, out=out)
+    assert (res.resumed, res.computed) == (1, 1)

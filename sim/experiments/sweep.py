@@ -241,24 +241,34 @@ def _point_key(fingerprint: str, point: Mapping[str, Any]) -> str:
 
 
 def _read_done(path: Path) -> dict[str, dict[str, Any]]:
-    """Finished points in a points file (a torn last line from a kill is skipped)."""
+    """Finished points in a points file. A line that is not a whole record (a torn last
+    line from a kill, bytes that are not UTF-8, ``"metrics": null`` or ``{}``) is not
+    taken as done: its point is computed again, and a warning says how many there were."""
     done: dict[str, dict[str, Any]] = {}
     if not path.exists():
         return done
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
+    bad = 0
+    with open(path, "rb") as fh:
+        for raw in fh:
             try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
+                line = raw.decode("utf-8").strip()
+                rec = json.loads(line) if line else None
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                bad += 1
+                continue
+            if rec is None:
                 continue
             if isinstance(rec, dict) and "key" in rec and isinstance(rec.get("metrics"), dict) \
                     and rec["metrics"]:
                 # points recorded under the older station.NAME.KPI spelling read as new
                 rec["metrics"] = {canonical(str(k)): v for k, v in rec["metrics"].items()}
                 done.setdefault(str(rec["key"]), rec)
+            else:
+                bad += 1
+    if bad:
+        warnings.warn(f"{path}: {bad} line(s) are not a finished point (torn, not UTF-8 or "
+                      "without metrics): skipped, and any point without a finished record is "
+                      "computed again", stacklevel=2)
     return done
 
 
