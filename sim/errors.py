@@ -24,10 +24,15 @@ class ScenarioError(GovsimError):
         self.field = field
         self.rule = rule
         self.value = value
-        where = f"{source}: " if source else ""
+        where = f"{_clip(source)}: " if source else ""
         got = "" if value is ... else f" (got {format_value(value)})"
-        subject = f"{field} " if field else ""
+        subject = f"{_clip(field)} " if field else ""
         super().__init__(f"{where}{subject}{rule}{got}")
+
+
+def _clip(text: str, most: int = 120) -> str:
+    """A name or path as a message shows it: a runaway one cut, saying how long it was."""
+    return text if len(text) <= most else f"{text[:most - 30]}... ({len(text):,} characters)"
 
 
 class ReformError(GovsimError):

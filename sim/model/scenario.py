@@ -20,6 +20,9 @@ from sim.errors import ScenarioError
 from sim.files import write_atomic
 from sim.model.schema import Scenario
 
+#: the largest scenario file read (the shipped ones are under 40 kB)
+MAX_SCENARIO_BYTES = 4_000_000
+
 _RULES: dict[str, str] = {
     "missing": "is required",
     "extra_forbidden": "is not a known field",
@@ -62,8 +65,9 @@ def _rule(err: Mapping[str, Any]) -> str:
     if kind == "string_pattern_mismatch":
         return "must be a name of letters, digits, '_', '-' or '.'" if "A-Za-z" in str(
             ctx.get("pattern", "")) else "must be a time of day HH:MM"
-    if kind in ("too_short", "too_long"):
-        return str(err["msg"]).lower()
+    if kind in ("too_short", "too_long", "string_too_short", "string_too_long"):
+        msg = str(err["msg"])
+        return "must" + msg[msg.index(" should") + 7:] if " should" in msg else msg.lower()
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         sign = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">",
                 "less_than": "<"}[kind]
@@ -93,6 +97,8 @@ def parse(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
         scenario = Scenario.model_validate(dict(data))
     except ValidationError as exc:
         raise error_from_validation(source, exc) from None
+    except RecursionError:
+        raise ScenarioError(source, "", "nests values too deep to be a scenario") from None
     check_references(scenario, source)
     return scenario
 
@@ -112,7 +118,14 @@ def load(path: str | Path) -> Scenario:
         raise ScenarioError(str(p), "", "file not found")
     if p.is_dir():
         raise ScenarioError(str(p), "", "is a directory, not a scenario file")
+    if not p.is_file():
+        # a FIFO would block and a device such as /dev/zero never ends
+        raise ScenarioError(str(p), "", "is not a regular file (a pipe or a device?)")
     try:
+        size = p.stat().st_size
+        if size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(source, "", f"is {size:,} bytes: a scenario file must be at most "
+                                f"{MAX_SCENARIO_BYTES:,} bytes")
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(source, "", f"cannot be read: {exc}") from None
@@ -123,6 +136,9 @@ def load(path: str | Path) -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(source, "", f"is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(source, "", "nests arrays or tables too deep to be a "
+                            "scenario") from None
     scenario = parse(data, source)
     if not scenario.scenario.name:
         scenario.scenario.name = p.stem

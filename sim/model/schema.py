@@ -18,6 +18,7 @@ import zoneinfo
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -34,10 +35,17 @@ def _is_number(v: object) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
-def _int_at_least(n: int) -> Any:
+#: the largest integer a count field takes: far above any real office, far below what
+#: overflows a 64-bit array or asks for memory no machine has
+MAX_COUNT = 1_000_000_000
+
+
+def _int_at_least(n: int, hi: int = MAX_COUNT) -> Any:
     def check(v: object) -> object:
         if isinstance(v, bool) or not isinstance(v, int) or v < n:
             raise ValueError(f"must be an integer >= {n}")
+        if v > hi:
+            raise ValueError(f"must be an integer in [{n}, {hi:,}]")
         return v
 
     return BeforeValidator(check)
@@ -79,7 +87,20 @@ PosFloat = Annotated[float, _number(0.0, lo_open=True),
 NonNegFloat = Annotated[float, _number(0.0), Field(json_schema_extra={"minimum": 0})]
 Probability = Annotated[float, BeforeValidator(_probability),
                         Field(json_schema_extra={"minimum": 0, "maximum": 1})]
-Name = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")]
+Name = Annotated[str, Field(min_length=1, max_length=100,
+                            pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")]
+#: free text (notes, descriptions): bounded so a runaway file is refused, not stored
+Text = Annotated[str, Field(max_length=20_000)]
+Days = Annotated[float, _number(0.0, lo_open=True), Field(le=36_525)]
+
+
+def _plausible_date(v: dt.date) -> dt.date:
+    if not 1900 <= v.year <= 2200:
+        raise ValueError("must be a date between 1900 and 2200")
+    return v
+
+
+Date = Annotated[dt.date, AfterValidator(_plausible_date)]
 
 
 class Strict(BaseModel):
@@ -164,23 +185,23 @@ class Calendar(Strict):
         default_factory=lambda: [1, 2, 3, 4, 5], description="ISO weekdays that work (Mon=1)"
     )
     holidays: Literal["cn", "none"] = "cn"
-    closed_dates: list[dt.date] = Field(default_factory=list)
-    extra_workdays: list[dt.date] = Field(default_factory=list)
-    note: str = ""
+    closed_dates: list[Date] = Field(default_factory=list)
+    extra_workdays: list[Date] = Field(default_factory=list)
+    note: Text = ""
 
 
 class Run(Strict):
     """How long, how often and from which seed to simulate."""
 
-    start_date: dt.date = dt.date(2023, 1, 1)
-    horizon_days: PosFloat = 365.0
+    start_date: Date = dt.date(2023, 1, 1)
+    horizon_days: Days = 365.0
     arrival_days: PosFloat | None = Field(
         None, description="cases arrive during the first arrival_days (default: horizon_days)"
     )
     warmup_days: NonNegFloat = 0.0
-    replications: PosInt = 10
-    seed: NonNegInt = 2023
-    max_attempts: PosInt = Field(
+    replications: Annotated[int, _int_at_least(1, 100_000)] = 10
+    seed: Annotated[int, _int_at_least(0, 2**63 - 1)] = 2023
+    max_attempts: Annotated[int, _int_at_least(1, 1_000)] = Field(
         6, description="submissions of one item at most; the last one is accepted whatever"
     )
     calendar: Name = Field("office", description="calendar that working days are reported in")
@@ -208,7 +229,7 @@ class CaseClass(Strict):
     agent_pool: Name | None = None
     weekday_profile: list[NonNegFloat] | None = Field(None, description="7 weights, Mon..Sun")
     hour_profile: list[NonNegFloat] | None = Field(None, description="24 weights, 0h..23h")
-    note: str = ""
+    note: Text = ""
 
     @field_validator("weekday_profile", "hour_profile")
     @classmethod
@@ -240,7 +261,7 @@ class Station(Strict):
     patience: Dist | None = Field(
         None, description="calendar time a waiting case stays before it gives up (reneging)"
     )
-    note: str = ""
+    note: Text = ""
 
 
 class Pool(Strict):
@@ -251,7 +272,7 @@ class Pool(Strict):
     deficiency_factor: Annotated[float, BeforeValidator(_probability)] = Field(
         1.0, description="multiplies the per-material deficiency probability"
     )
-    note: str = ""
+    note: Text = ""
 
 
 class Rework(Strict):
@@ -287,11 +308,11 @@ class Item(Strict):
     audit_station: Name | None = None
     audit_service: Dist | None = None
     revoke_probability: Probability = 0.0
-    department: str = ""
-    activity: str = Field(
+    department: Text = ""
+    activity: Text = Field(
         "", description="the event-log activity this item stands for (default: its name); "
         "`govsim calibrate` writes it, `govsim score` matches on it")
-    note: str = ""
+    note: Text = ""
 
     @model_validator(mode="after")
     def _audit_complete(self) -> Item:
@@ -308,7 +329,7 @@ class Stage(Strict):
     mode: Literal["sequential", "parallel"] = "sequential"
     items: list[Name] = Field(min_length=1)
     probability: Probability = Field(1.0, description="chance a case goes through this stage")
-    note: str = ""
+    note: Text = ""
 
 
 class Route(Strict):
@@ -318,7 +339,7 @@ class Route(Strict):
     limit_workdays: PosFloat | None = Field(
         None, description="statutory limit of the whole route (default: sum over stages)"
     )
-    note: str = ""
+    note: Text = ""
 
 
 #: the zone simulated times are reported in when a scenario names none
@@ -326,8 +347,8 @@ DEFAULT_TIME_ZONE = "Asia/Shanghai"
 
 
 class Meta(Strict):
-    name: str = ""
-    description: str = ""
+    name: Annotated[str, Field(max_length=200)] = ""
+    description: Text = ""
     sources: list[str] = Field(default_factory=list)
     time_zone: str | None = Field(
         None, description="IANA time zone of the scenario's clock (run.start_date 00:00 "
@@ -367,8 +388,8 @@ class Calibration(Strict):
         "(time to decision); empty: the case's last event")
     term_days: PosFloat | None = Field(
         None, description="legal term to decision in calendar days, as the log records it")
-    method: str = ""
-    note: str = ""
+    method: Text = ""
+    note: Text = ""
 
 
 class Scenario(Strict):

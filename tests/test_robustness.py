@@ -1,0 +1,96 @@
+"""Malformed and extreme scenario files: each is refused before anything runs, with one
+line (file, field, rule, value) and exit code 2, never a traceback, a hang or a runaway.
+
+The corpus is made from a shipped scenario with one thing broken, as a user or a fuzzer
+would break it: files that are not regular files, nesting past any real file, names and
+notes of runaway length, integers past 64 bits, counts that would ask for memory no machine
+has, dates past any plausible plan.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+HOTLINE = ROOT / "scenarios" / "hohhot-12345-hotline.toml"
+
+
+def _edit(pattern: str, repl: str) -> Callable[[str], str]:
+    def edit(text: str) -> str:
+        out, n = re.subn(pattern, repl, text, count=1, flags=re.M)
+        assert n == 1, f"the corpus edit {pattern!r} found nothing to change"
+        return out
+
+    return edit
+
+
+#: name -> (edit of the hotline file, what the one line must say)
+CORPUS: dict[str, tuple[Callable[[str], str], str]] = {
+    "deep nesting": (lambda t: "x = " + "[" * 3000 + "]" * 3000 + "\n" + t, "too deep"),
+    "long station name": (_edit(r"^\[stations\.agents\]", "[stations." + "a" * 100_000 + "]"),
+                          "at most 100 characters"),
+    "long note": (_edit(r'^note = "', 'note = "' + "x" * 50_000), "at most 20000 characters"),
+    "integer past 64 bits": (_edit(r"^servers = 9", "servers = " + "9" * 25),
+                             "servers must be an integer in [1, 1,000,000,000]"),
+    "a billion replications": (_edit(r"^replications = 10", "replications = 1000000000"),
+                               "run.replications must be an integer in [1, 100,000]"),
+    "a billion attempts": (_edit(r"^max_attempts = \d+", "max_attempts = 1000000000"),
+                           "run.max_attempts must be an integer in [1, 1,000]"),
+    "date past 9999": (_edit(r"^start_date = 2023-01-01", "start_date = 9999-12-30"),
+                       "run.start_date must be a date between 1900 and 2200"),
+    "horizon of ages": (_edit(r"^horizon_days = 8", "horizon_days = 1e12"),
+                        "run.horizon_days must be <= 36525"),
+    "seed past 64 bits": (_edit(r"^seed = 12345", "seed = " + "9" * 25),
+                          "run.seed must be an integer in [0, "),
+    "not UTF-8": (lambda t: t.replace("[run]", "[run]\n# \udcff", 1), "cannot be read"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CORPUS))
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_corpus_is_refused_in_one_line(case: str, command: str, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    edit, expected = CORPUS[case]
+    path = tmp_path / "bad.toml"
+    path.write_bytes(edit(HOTLINE.read_text(encoding="utf-8")).encode("utf-8", "surrogateescape"))
+    began = time.perf_counter()
+    assert main([command, str(path), "-q"] if command == "run" else [command, str(path)]) == 2
+    assert time.perf_counter() - began < 10  # refused up front, not after a long parse or run
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err[:500]
+    assert err.startswith("govsim: error: bad.toml: ") and expected in err, err[:500]
+    assert len(err) < 400  # a runaway name or value is cut in the message
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_fifo_is_refused_not_waited_on(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    fifo = tmp_path / "pipe.toml"
+    os.mkfifo(fifo)
+    assert main(["validate", str(fifo)]) == 2  # reading it would block for ever
+    assert "is not a regular file" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
+def test_a_device_is_refused_not_read_for_ever(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "/dev/zero"]) == 2
+    assert "is not a regular file" in capsys.readouterr().err
+
+
+def test_a_huge_file_is_refused_by_its_size(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "huge.toml"
+    path.write_text(HOTLINE.read_text(encoding="utf-8") + "#" * 5_000_000 + "\n")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "a scenario file must be at most 4,000,000 bytes" in err
