@@ -17,7 +17,10 @@ from pathlib import Path
 
 import pytest
 
+import sim
 from sim.cli import main
+from sim.experiments import budget
+from sim.experiments.sources import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 HOTLINE = ROOT / "scenarios" / "hohhot-12345-hotline.toml"
@@ -94,3 +97,41 @@ def test_a_huge_file_is_refused_by_its_size(tmp_path: Path,
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert "a scenario file must be at most 4,000,000 bytes" in err
+
+
+def test_a_runaway_rate_is_refused_with_its_estimate(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "rate.toml"
+    path.write_text(_edit(r"^rate = 100\.0", "rate = 1e9")(HOTLINE.read_text(encoding="utf-8")))
+    began = time.perf_counter()
+    assert main(["run", str(path), "-q", "-n", "1"]) == 2
+    assert time.perf_counter() - began < 10
+    err = capsys.readouterr().err
+    # 1e9 calls an hour for 8 days: the estimate names the cases the model expects
+    assert "192,000,000,000 cases" in err and "--max-memory GB" in err
+    assert "Traceback" not in err and sorted(p.name for p in tmp_path.iterdir()) == ["rate.toml"]
+
+
+def test_the_estimate_covers_what_a_run_keeps() -> None:
+    path = ROOT / "scenarios" / "hohhot-business-startup-2023.toml"
+    model = load_model(path, ())
+    r = sim.run(path, replications=2, seed=4)
+    kept = sum(rep.cases.memory_usage(deep=True).sum() + rep.visits.nbytes for rep in r.reps)
+    est = budget.estimate([model], 2, 1)
+    n_cases = sum(len(rep.cases) for rep in r.reps) / 2
+    assert abs(est.cases - n_cases) < 4 * n_cases ** 0.5  # Poisson: 4 sd
+    est_kept = 2 * (est.cases * budget.KEPT_PER_CASE + est.visits * budget.KEPT_PER_VISIT)
+    assert kept <= est_kept <= 1.5 * kept
+
+
+def test_max_memory_flag_refuses_and_lasts_one_command(capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(budget.ENV, raising=False)
+    assert main(["run", str(HOTLINE), "-q", "-n", "2", "--max-memory", "0.1"]) == 2
+    assert "more than its limit of 0.10 GB" in capsys.readouterr().err
+    assert budget.ENV not in os.environ
+    assert main(["run", str(HOTLINE), "-q", "-n", "1", "--max-memory", "-1"]) == 2
+    assert "--max-memory must be a number of GB > 0 (got -1)" in capsys.readouterr().err
+    monkeypatch.setenv(budget.ENV, "lots")
+    assert main(["run", str(HOTLINE), "-q", "-n", "1"]) == 2
+    assert "GOVSIM_MAX_MEMORY must be a number of GB (got 'lots')" in capsys.readouterr().err

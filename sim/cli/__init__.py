@@ -9,6 +9,7 @@ code is 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from types import ModuleType
 
 from sim.cli import compare, reforms, run, staff, sweep
 from sim.errors import GovsimError
+from sim.experiments import budget
 
 #: the command modules, in the order ``govsim --help`` lists them; each has ``register(sub)``
 COMMANDS: tuple[ModuleType, ...] = (run, reforms, compare, sweep, staff)
@@ -33,6 +35,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    limit = os.environ.get(budget.ENV)  # --max-memory sets it for one command only
+    try:
+        return _dispatch(args)
+    finally:
+        if limit is None:
+            os.environ.pop(budget.ENV, None)
+        else:
+            os.environ[budget.ENV] = limit
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

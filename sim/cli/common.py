@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -12,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sim.engines import DEFAULT_ENGINE, ENGINES
-from sim.experiments import sources
+from sim.experiments import budget, sources
 from sim.experiments.settings import check
 
 console = Console()
@@ -34,12 +35,20 @@ def add_run_options(p: argparse.ArgumentParser, workers_default: int | None = 1,
                    help=workers_help)
     p.add_argument("--reform", action="append", default=[], metavar="NAME[:ARGS]",
                    help=reform_help)
+    p.add_argument("--max-memory", type=float, default=None, metavar="GB",
+                   help=f"refuse a run estimated to need more memory than this (default: "
+                        f"${budget.ENV}, else half this machine's memory)")
 
 
 def check_run_options(args: argparse.Namespace) -> None:
-    """The run flags' one check (:func:`sim.experiments.settings.check`), named by flag."""
+    """The run flags' one check (:func:`sim.experiments.settings.check`), named by flag.
+    ``--max-memory`` becomes ``$GOVSIM_MAX_MEMORY`` for this command and its workers."""
     check(engine=args.engine, replications=args.replications, seed=args.seed,
           workers=args.workers, flags=True)
+    limit = getattr(args, "max_memory", None)
+    if limit is not None:
+        budget.limit_bytes(limit)  # its rule, named by its flag
+        os.environ[budget.ENV] = repr(limit)
 
 
 def load_model(path: str, reforms: Sequence[str] = ()) -> Any:

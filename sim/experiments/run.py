@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 from sim import engines
+from sim.experiments import budget
 from sim.experiments.pool import execute
 from sim.experiments.settings import Settings, resolve
 from sim.experiments.sources import Source, load_model
@@ -52,19 +53,27 @@ def _worker(payload: tuple[str, int, int, str]) -> Replication:
 
 def run(source: Source, replications: int | None = None, seed: int | None = None,
         engine: str | None = None, workers: int = 1, reforms: Sequence[str] = (),
-        progress: Callable[[int], None] | None = None) -> RunResult:
-    """Run ``replications`` replications (default: the scenario's) from ``seed``."""
+        progress: Callable[[int], None] | None = None,
+        max_memory: float | None = None) -> RunResult:
+    """Run ``replications`` replications (default: the scenario's) from ``seed``.
+
+    A run whose estimated memory is past ``max_memory`` GB (default: ``$GOVSIM_MAX_MEMORY``,
+    else half this machine's memory) is refused before it starts (:mod:`sim.experiments.budget`).
+    """
     model = load_model(source, reforms)
     cfg = resolve(model.scenario.run, replications=replications, seed=seed, engine=engine,
                   workers=workers)
+    budget.check([model], cfg.replications, cfg.workers, max_memory)
     return run_models([model], [cfg.seed], cfg, progress)[0]
 
 
 def run_models(models: Sequence[Model], seeds: Sequence[int], cfg: Settings,
                progress: Callable[[int], None] | None = None) -> list[RunResult]:
     """Every replication of every model (model ``k`` from ``seeds[k]``), on ``cfg.workers``
-    processes: one pool for all of them, so a comparison keeps every worker busy."""
+    processes: one pool for all of them, so a comparison keeps every worker busy. Refused
+    before anything runs when the estimated memory is past the limit (:mod:`.budget`)."""
     n = cfg.replications
+    budget.check(models, n, cfg.workers)
     reps: list[Replication | None] = [None] * (n * len(models))
 
     def done(k: int, rep: Replication) -> None:

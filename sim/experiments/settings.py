@@ -34,11 +34,14 @@ def check(*, engine: str | None = None, replications: int | None = None,
     if engine is not None and engine not in ENGINES:
         raise UsageError(f"{dash + 'engine: ' if flags else ''}unknown engine '{engine}' "
                          f"(choose from: {', '.join(ENGINES)})")
-    for name, value, low in (("replications", replications, 1), ("seed", seed, 0),
-                             ("workers", workers, 1)):
+    for name, value, low, high in (("replications", replications, 1, 100_000),
+                                   ("seed", seed, 0, 2**63 - 1), ("workers", workers, 1, 1_024)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)
                                   or value < low):
             raise UsageError(f"{dash}{name} must be an integer >= {low} (got {value})")
+        if value is not None and value > high:
+            raise UsageError(f"{dash}{name} must be an integer in [{low}, {high:,}] "
+                             f"(got {value})")
 
 
 def resolve(run: Run, *, replications: int | None = None, seed: int | None = None,
