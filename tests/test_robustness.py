@@ -21,6 +21,8 @@ import sim
 from sim.cli import main
 from sim.experiments import budget
 from sim.experiments.sources import load_model
+from sim.files import write_atomic
+from sim.present import report
 
 ROOT = Path(__file__).resolve().parents[1]
 HOTLINE = ROOT / "scenarios" / "hohhot-12345-hotline.toml"
@@ -135,3 +137,46 @@ def test_max_memory_flag_refuses_and_lasts_one_command(capsys: pytest.CaptureFix
     monkeypatch.setenv(budget.ENV, "lots")
     assert main(["run", str(HOTLINE), "-q", "-n", "1"]) == 2
     assert "GOVSIM_MAX_MEMORY must be a number of GB (got 'lots')" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+@pytest.mark.parametrize("flag,name", [("--json", "out.json"), ("--log", "out.csv")])
+def test_a_pipe_as_output_is_refused_and_left_as_it_is(flag: str, name: str, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / name
+    os.mkfifo(target)
+    assert main(["run", str(HOTLINE), "-q", "-n", "1", flag, str(target)]) == 2
+    assert "is not a regular file (a device or a pipe?): not replaced" in capsys.readouterr().err
+    assert target.is_fifo() and sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_a_planted_link_is_replaced_not_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    link = tmp_path / "out.json"
+    link.symlink_to(victim)
+    write_atomic(link, "{}")
+    assert victim.read_text() == "keep me"
+    assert not link.is_symlink() and link.read_text() == "{}"
+
+
+def test_a_report_that_fails_half_way_leaves_no_folder(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    result = sim.run(HOTLINE, replications=1, seed=1)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("figure failed")
+
+    monkeypatch.setattr(report, "_figures", broken)
+    with pytest.raises(RuntimeError, match="figure failed"):
+        report.write_run_report(result, tmp_path / "rep")
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor its temporary sibling
+    (tmp_path / "rep").mkdir()
+    (tmp_path / "rep" / "mine.txt").write_text("a user's file")
+    with pytest.raises(RuntimeError, match="figure failed"):
+        report.write_run_report(result, tmp_path / "rep")
+    assert [p.name for p in (tmp_path / "rep").iterdir()] == ["mine.txt"]
+    monkeypatch.undo()
+    report.write_run_report(result, tmp_path / "rep")
+    assert {"mine.txt", "report.html", "result.json"} <= {p.name for p in
+                                                         (tmp_path / "rep").iterdir()}

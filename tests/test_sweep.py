@@ -21,7 +21,8 @@ from sim import sweep as sweep_mod
 from sim.cli import main
 from sim.errors import GovsimError, UsageError
 from sim.experiments.grid import apply_point, parse_set, parse_values
-from sim.experiments.sweep import POINTS_FILE, sweep
+from sim.experiments.sweep import LOCK_FILE, POINTS_FILE, sweep
+from sim.files import FolderLock
 from sim.model.scenario import load
 from tests.conftest import DATA
 
@@ -346,3 +347,20 @@ def test_bytes_that_are_not_utf8_are_recomputed_not_a_traceback(tmp_path: Path) 
     with pytest.warns(UserWarning, match="1 line"):
         res = sweep(_short(), grid, replications=1, workers=1, out=out)
     assert (res.resumed, res.computed) == (1, 1)
+
+
+def test_a_second_sweep_into_a_held_folder_says_who_holds_it(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    out.mkdir()
+    held = FolderLock(out, LOCK_FILE)  # another sweep, still running
+    try:
+        with pytest.raises(UsageError, match=rf"--out {out}: in use by pid {os.getpid()} since"):
+            sweep(_short(), {"stations.front.servers": [1, 2]}, replications=1, workers=1,
+                  out=out)
+        assert not (out / POINTS_FILE).exists()
+    finally:
+        held.release()
+    res = sweep(_short(), {"stations.front.servers": [1, 2]}, replications=1, workers=1, out=out)
+    assert res.computed == 2
+    res = sweep(_short(), {"stations.front.servers": [1, 2]}, replications=1, workers=1, out=out)
+    assert (res.resumed, res.computed) == (2, 0)  # released at the end: the next one resumes

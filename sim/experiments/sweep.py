@@ -61,7 +61,7 @@ from sim.experiments.pool import default_workers, execute
 from sim.experiments.run import run
 from sim.experiments.settings import check, resolve
 from sim.experiments.sources import load_scenario
-from sim.files import json_safe, write_atomic, write_json
+from sim.files import FolderLock, json_safe, write_atomic, write_json
 from sim.model.schema import Scenario
 from sim.results.display import esc
 from sim.results.kpis import STATION_BY_NAME, canonical, station_kpi
@@ -69,6 +69,8 @@ from sim.results.kpis import STATION_BY_NAME, canonical, station_kpi
 __all__ = ["POINTS_FILE", "SweepResult", "metric_names", "point_metrics", "sweep"]
 
 POINTS_FILE = "points.jsonl"
+#: held by the sweep writing the folder (it says which process, since when)
+LOCK_FILE = ".sweep.lock"
 DEFAULT_METRIC = "lead_time_workdays.p90"
 #: version of the metrics a point records; bump when point_metrics changes meaning
 METRICS_VERSION = 3
@@ -354,6 +356,7 @@ def sweep(source: str | Path | Scenario, grid: Mapping[str, Any] | Sequence[str]
     out_dir = Path(out) if out is not None else None
     done: dict[str, dict[str, Any]] = {}
     log: _Log | None = None
+    lock: FolderLock | None = None
     if out_dir is not None:
         if out_dir.exists() and not out_dir.is_dir():
             raise UsageError(f"--out {out_dir}: exists and is not a folder")
@@ -362,6 +365,7 @@ def sweep(source: str | Path | Scenario, grid: Mapping[str, Any] | Sequence[str]
         except OSError as exc:
             raise UsageError(f"--out {out_dir}: cannot create the folder ({exc.strerror})") \
                 from None
+        lock = FolderLock(out_dir, LOCK_FILE)  # one sweep writes a folder at a time
         done = _read_done(out_dir / POINTS_FILE)
 
     results: dict[str, dict[str, Any]] = {}
@@ -419,6 +423,8 @@ def sweep(source: str | Path | Scenario, grid: Mapping[str, Any] | Sequence[str]
         if out_dir is not None:
             with contextlib.suppress(Exception) if error is not None else contextlib.nullcontext():
                 _write_outputs(res, out_dir)
+        if lock is not None:
+            lock.release()
     return res
 
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -24,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import UsageError
+from sim.files import open_atomic
 from sim.logs.read import log_format
 
 CASE = "case:concept:name"
@@ -36,35 +35,14 @@ EXTENSIONS = (("Concept", "concept", "http://www.xes-standard.org/concept.xesext
 
 @contextlib.contextmanager
 def atomic_stream(path: Path, compress: bool) -> Iterator[IO[bytes]]:
-    """A binary file that becomes ``path`` only if the block ends without an error."""
-    folder = path.parent
-    if not folder.exists():
-        raise UsageError(f"{path}: the folder {folder} does not exist")
-    if path.is_dir():
-        raise UsageError(f"{path}: is a folder, not a file")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot write in {folder} ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            if compress:
-                with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-                    yield gz  # type: ignore[misc]
-            else:
-                yield raw
-            raw.flush()
-            os.fsync(raw.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600: a log is for sharing
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise UsageError(f"{path}: cannot write the file ({exc.strerror})") from None
-        raise
+    """A binary file that becomes ``path`` only if the block ends without an error (the one
+    atomic writer, :func:`sim.files.open_atomic`), gzip-compressed when asked."""
+    with open_atomic(path) as raw:
+        if compress:
+            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+                yield gz  # type: ignore[misc]
+        else:
+            yield raw
 
 
 def _chunks(data: pd.DataFrame | Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:

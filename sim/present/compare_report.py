@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sim.files import write_atomic, write_json
+from sim.files import atomic_folder, write_atomic, write_json
 from sim.present import plots
 from sim.present.html import REPORT_NAME, _files_section, _header, _page, _prepare, _slug
 from sim.present.report import _figures, _scenario_section, _split_table_html, _write_records
@@ -94,7 +94,12 @@ def write_compare_report(compare_result: Any, out_dir: str | Path) -> Path:
     ``report.html``, ``compare.json`` (the comparison's ``to_dict()`` when it has one)
     and the overlaid figures.
     """
-    out = _prepare(out_dir)
+    with atomic_folder(out_dir) as tmp:
+        _compare_report(compare_result, _prepare(tmp))
+    return Path(out_dir) / REPORT_NAME
+
+
+def _compare_report(compare_result: Any, out: Path) -> Path:
     results, d = _compare_parts(compare_result)
     if d is not None:
         write_json(out / "compare.json", d)

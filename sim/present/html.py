@@ -19,7 +19,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.errors import UsageError
 from sim.results.display import esc
 
 if TYPE_CHECKING:
@@ -92,14 +91,9 @@ def _version() -> str:
         return "unknown"
 
 
-def _prepare(out_dir: str | Path) -> Path:
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: exists and is not a folder")
-    try:
-        (out / "figures").mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
+def _prepare(out: Path) -> Path:
+    """A report's (temporary) folder, with its figures subfolder."""
+    (out / "figures").mkdir(parents=True, exist_ok=True)
     return out
 
 

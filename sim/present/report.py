@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sim.files import write_atomic, write_json
+from sim.files import atomic_folder, write_atomic, write_json
 from sim.model.scenario import to_toml
 from sim.present import plots
 from sim.present.html import (
@@ -210,8 +210,14 @@ def _split_table_html(results: Mapping[str, RunResult]) -> str:
 
 
 def write_run_report(result: RunResult, out_dir: str | Path) -> Path:
-    """Write the report folder of one run; returns the path of ``report.html``."""
-    out = _prepare(out_dir)
+    """Write the report folder of one run (all of it or, after an error, none of it);
+    returns the path of ``report.html``."""
+    with atomic_folder(out_dir) as tmp:
+        _run_report(result, _prepare(tmp))
+    return Path(out_dir) / REPORT_NAME
+
+
+def _run_report(result: RunResult, out: Path) -> Path:
     d = result.to_dict()
     _write_records(result, out)
     figs = _figures({result.model.name: result}, result, out / "figures")
