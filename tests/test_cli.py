@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +137,27 @@ def test_overload_warning_is_printed(tmp_path: Path, mini: dict[str, Any],
     p.write_text(tomli_w.dumps(mini))
     assert main(["validate", str(p)]) == 0
     assert "station 'review' is loaded at" in capsys.readouterr().err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert re.fullmatch(r"govsim \d+\.\d+\.\d+.*\n", capsys.readouterr().out)
+
+
+def test_json_dash_is_standard_output_and_tables_go_to_stderr(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", MINI, "-n", "2", "--seed", "3", "--json", "-"]) == 0
+    cap = capsys.readouterr()
+    d = json.loads(cap.out)  # nothing but the JSON on stdout
+    assert d["replications"] == 2 and d["seed"] == 3
+    assert "Lead time" in cap.err and not (tmp_path / "-").exists()
+    assert main(["run", MINI, "-n", "1", "--json", str(tmp_path / "r.json"), "--out",
+                 str(tmp_path / "rep")]) == 0
+    out = capsys.readouterr().out  # the next command prints its tables to stdout again
+    assert "Lead time" in out
+    assert f"JSON written to {tmp_path / 'r.json'}" in out.replace("\n", "")
+    assert f"report written to {tmp_path / 'rep' / 'report.html'}" in out.replace("\n", "")

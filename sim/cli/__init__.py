@@ -13,9 +13,10 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from importlib import metadata
 from types import ModuleType
 
-from sim.cli import compare, reforms, run, staff, sweep
+from sim.cli import common, compare, reforms, run, staff, sweep
 from sim.errors import GovsimError
 from sim.experiments import budget
 
@@ -26,6 +27,7 @@ COMMANDS: tuple[ModuleType, ...] = (run, reforms, compare, sweep, staff)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="govsim", description="Simulate government-service processes and their reforms.")
+    parser.add_argument("--version", action="version", version=f"govsim {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub)
@@ -36,13 +38,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     limit = os.environ.get(budget.ENV)  # --max-memory sets it for one command only
+    to_stderr = common.console.stderr  # --json - sends the tables to stderr for one command
     try:
         return _dispatch(args)
     finally:
+        common.console.stderr = to_stderr
         if limit is None:
             os.environ.pop(budget.ENV, None)
         else:
             os.environ[budget.ENV] = limit
+
+
+def _version() -> str:
+    try:
+        return metadata.version("govsim")
+    except metadata.PackageNotFoundError:  # a bare checkout, not installed
+        return "unknown (not installed)"
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sim.engines import DEFAULT_ENGINE, ENGINES
 from sim.experiments import budget, sources
 from sim.experiments.settings import check
+from sim.files import json_text, write_json
 
 console = Console()
 err_console = Console(stderr=True)
@@ -45,10 +47,28 @@ def check_run_options(args: argparse.Namespace) -> None:
     ``--max-memory`` becomes ``$GOVSIM_MAX_MEMORY`` for this command and its workers."""
     check(engine=args.engine, replications=args.replications, seed=args.seed,
           workers=args.workers, flags=True)
+    if getattr(args, "json", None) == "-":
+        # --json -: the JSON is standard output; tables and notes go to standard error
+        console.stderr = True
     limit = getattr(args, "max_memory", None)
     if limit is not None:
         budget.limit_bytes(limit)  # its rule, named by its flag
         os.environ[budget.ENV] = repr(limit)
+
+
+def write_json_out(path: str, data: Any) -> None:
+    """``--json PATH``: the file, written atomically, or standard output for ``-``."""
+    if path == "-":
+        sys.stdout.write(json_text(data))
+        sys.stdout.flush()
+    else:
+        write_json(path, data)
+
+
+def written(what: str, path: str) -> None:
+    """The line every command prints for each file it wrote (none for standard output)."""
+    if path != "-":
+        console.print(f"{what} written to {path}", markup=False, highlight=False)
 
 
 def load_model(path: str, reforms: Sequence[str] = ()) -> Any:

@@ -10,12 +10,18 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from sim.cli.common import add_run_options, check_run_options, console, progress_bar
+from sim.cli.common import (
+    add_run_options,
+    check_run_options,
+    console,
+    progress_bar,
+    write_json_out,
+    written,
+)
 from sim.errors import UsageError
 from sim.experiments.compare import CompareResult, alone_variants, compare, prepare
 from sim.experiments.pool import default_workers
 from sim.experiments.sources import split_source
-from sim.files import write_json
 from sim.model.assembly import build
 from sim.results.kpis import BY_NAME, format_value, split_station
 
@@ -145,18 +151,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
                       labels=labels, progress=adv)
     res.sources, res.reforms = srcs, refs
     if args.json:
-        write_json(args.json, res.to_dict())
+        write_json_out(args.json, res.to_dict())
     if args.out:
         from sim.present.compare_report import write_compare_report  # matplotlib: only with --out
 
-        write_compare_report(res, args.out)
+        report_path = write_compare_report(res, args.out)
     if not args.quiet:
         if len(res.labels) > 3 and not args.full:
             print_compact(res)
         else:
             print_compare(res)
         if args.json:
-            console.print(f"JSON written to {args.json}")
+            written("JSON", args.json)
+        if args.out:
+            written("report", str(report_path))
     return 0
 
 

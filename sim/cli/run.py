@@ -18,10 +18,12 @@ from sim.cli.common import (
     fmt_ci,
     load_model,
     progress_bar,
+    write_json_out,
+    written,
 )
 from sim.errors import UsageError
 from sim.experiments.run import run
-from sim.files import write_atomic, write_json
+from sim.files import write_atomic
 from sim.logs import log_format
 from sim.logs import write as write_log
 from sim.model.schema import Scenario
@@ -90,16 +92,18 @@ def cmd_run(args: argparse.Namespace) -> int:
                          engine=args.engine, workers=args.workers, progress=adv)
     d = result.to_dict()
     if args.json:
-        write_json(args.json, d)
+        write_json_out(args.json, d)
     events = write_log(event_chunks(result), args.log) if args.log else 0
     if getattr(args, "out", None):
         from sim.present import report  # matplotlib: only when a report is asked for
 
-        report.write_run_report(result, args.out)
+        report_path = report.write_run_report(result, args.out)
     if not args.quiet:
         print_run(d)
         if args.json:
-            console.print(f"JSON written to {args.json}")
+            written("JSON", args.json)
+        if getattr(args, "out", None):
+            written("report", str(report_path))
         if args.log:
             console.print(f"event log written to {args.log} ({events:,} events, "
                           f"{result.replications} replications)")

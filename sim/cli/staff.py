@@ -9,10 +9,16 @@ from typing import Any
 import pandas as pd
 from rich.table import Table
 
-from sim.cli.common import add_run_options, check_run_options, console, err_console
+from sim.cli.common import (
+    add_run_options,
+    check_run_options,
+    console,
+    err_console,
+    write_json_out,
+    written,
+)
 from sim.errors import UsageError
 from sim.experiments.staffing import staff
-from sim.files import write_json
 from sim.model.scenario import save
 
 
@@ -61,7 +67,7 @@ def cmd_staff(args: argparse.Namespace) -> int:
                 reforms=args.reform, workers=args.workers, confident=args.confident,
                 max_evaluations=args.max_evaluations, log=log)
     if args.json:
-        write_json(args.json, res.to_dict())
+        write_json_out(args.json, res.to_dict())
     if args.write and res.scenario is not None:
         save(res.scenario, args.write)
     t = Table(title=f"Staffing for {res.target}"
@@ -83,7 +89,9 @@ def cmd_staff(args: argparse.Namespace) -> int:
                   "-" if w is None or pd.isna(w) else f"{w:.3g}",
                   "-" if ww is None or pd.isna(ww) else f"{ww:.3g}")
     console.print(t)
+    if args.json:
+        written("JSON", args.json)
     if args.write:
-        console.print(f"staffed scenario written to {args.write}")
+        written("staffed scenario", args.write)
     sys.stdout.flush()
     return 0

@@ -20,10 +20,11 @@ from sim.cli.common import (
     err_console,
     fmt,
     progress_bar,
+    write_json_out,
+    written,
 )
 from sim.experiments.grid import fmt_value, parse_set
 from sim.experiments.sweep import DEFAULT_METRIC, POINTS_FILE, sweep
-from sim.files import write_json
 from sim.results.kpis import canonical
 
 
@@ -102,7 +103,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                     scheduler=args.scheduler, out=args.out, progress=adv, on_point=on_point,
                     metric=args.metric)
     if args.json:
-        write_json(args.json, res.to_dict())
+        write_json_out(args.json, res.to_dict())
     if not args.quiet:
         t = Table(title=f"Sweep of {res.settings['scenario']} ({len(res.table)} points, "
                   f"{res.computed} computed, {res.resumed} resumed, "
@@ -120,4 +121,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         console.print(t)
         console.print(f"results in {args.out}/ (results.csv, results.json, heatmap.png, "
                       f"{POINTS_FILE})")
+        if args.json:
+            written("JSON", args.json)
     return 0
