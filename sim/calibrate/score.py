@@ -277,8 +277,12 @@ def distances(real: Cases, sim: Cases) -> dict[str, float]:
     return out
 
 
-def _ci_row(values: Sequence[float]) -> tuple[float, float, float]:
-    return ci95(np.asarray(values, dtype=float))
+def _ci_row(values: Sequence[float], lo: float = 0.0,
+            hi: float = math.inf) -> tuple[float, float, float]:
+    """Mean and 95% t interval, clipped to the range the figure can take (a distance is
+    >= 0, a share in [0, 1])."""
+    m, a, b = ci95(np.asarray(values, dtype=float))
+    return m, min(max(a, lo), hi), min(max(b, lo), hi)
 
 
 def compare(real: Cases, sims: Sequence[Cases], period: Period,
@@ -295,13 +299,13 @@ def compare(real: Cases, sims: Sequence[Cases], period: Period,
     per["replication"] = per["replication"].astype(int)
     dist = []
     for key, label, unit, what in DISTANCES:
-        m, lo, hi = _ci_row(per[key])
+        m, lo, hi = _ci_row(per[key], hi=1.0 if key.startswith("ngram") else math.inf)
         dist.append({"metric": key, "label": label, "value": m, "ci_low": lo, "ci_high": hi,
                      "unit": unit, "meaning": what})
     rk = kpis(real, period, term_days)
     table = []
     for key, label, unit in KPIS:
-        m, lo, hi = _ci_row(per[f"kpi.{key}"])
+        m, lo, hi = _ci_row(per[f"kpi.{key}"], hi=1.0 if unit == "share" else math.inf)
         x = rk[key]
         inside = None if (math.isnan(lo) or math.isnan(x)) else bool(lo <= x <= hi)
         table.append({"kpi": key, "label": label, "unit": unit, "real": x, "simulated": m,

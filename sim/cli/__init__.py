@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from sim.cli import compare, reforms, run, staff, sweep
+from sim.cli import score as score_cmd
 from sim.errors import GovsimError
 
 #: the command modules, in the order ``govsim --help`` lists them; each has ``register(sub)``
 COMMANDS: tuple[ModuleType, ...] = (run, reforms, compare, sweep, staff)
+COMMANDS += (score_cmd,)
 
 
 def build_parser() -> argparse.ArgumentParser:
