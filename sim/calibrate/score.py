@@ -55,7 +55,7 @@ DISTANCES: tuple[tuple[str, str, str, str], ...] = (
      f"sum of absolute differences of the {N_GRAM}-gram frequencies over their total, on the "
      "matched activities (0: the same sequences, 1: none in common)"),
     ("ngram_all", f"{N_GRAM}-gram control flow, all real activities", "share [0, 1]",
-     f"the same over every real activity (the ones no item stands for count as misses)"),
+     "the same over every real activity (the ones no item stands for count as misses)"),
 )
 
 #: (key, label, unit) of every KPI, in the order reported
@@ -225,7 +225,7 @@ def kpis(cases: Cases, period: Period, term_days: float | None) -> dict[str, flo
     tb = cases.table
     n = len(tb)
     decided = tb["decision"].notna().to_numpy()
-    days = ((tb["decision"] - tb["start"]) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+    days = (tb["decision"] - tb["start"]).dt.days.to_numpy(dtype=float, na_value=np.nan)
     d = days[decided]
     out = {"cases_started": float(n),
            "decided_share": float(decided.mean()) if n else math.nan,
@@ -236,7 +236,7 @@ def kpis(cases: Cases, period: Period, term_days: float | None) -> dict[str, flo
            "within_term_share": math.nan}
     if term_days is not None and n:
         end = pd.Timestamp(period.end)
-        eligible = ((end - tb["start"]) / pd.Timedelta(days=1)).to_numpy() >= term_days
+        eligible = (end - tb["start"]).dt.days.to_numpy(dtype=float) >= term_days
         within = decided & (np.nan_to_num(days, nan=math.inf) <= term_days)
         if eligible.any():
             out["within_term_share"] = float(within[eligible].mean())
@@ -277,7 +277,7 @@ def distances(real: Cases, sim: Cases) -> dict[str, float]:
     return out
 
 
-def _ci_row(values: Sequence[float], lo: float = 0.0,
+def _ci_row(values: pd.Series, lo: float = 0.0,
             hi: float = math.inf) -> tuple[float, float, float]:
     """Mean and 95% t interval, clipped to the range the figure can take (a distance is
     >= 0, a share in [0, 1])."""

@@ -18,8 +18,15 @@ import numpy as np
 from sim.calibrate.score import Cases
 from sim.files import json_text, write_atomic
 from sim.present import score_plots
-from sim.present.html import REPORT_NAME, _files_section, _header, _page, _prepare, fig_png, \
-    figure_html
+from sim.present.html import (
+    REPORT_NAME,
+    _files_section,
+    _header,
+    _page,
+    _prepare,
+    fig_png,
+    figure_html,
+)
 from sim.results.display import ci, esc, num, table
 
 __all__ = ["write_score_report"]
@@ -54,6 +61,7 @@ def write_score_report(sr: Any, out_dir: str | Path) -> Path:
                          num(r["simulated"], digits, pct), ci(r["ci95"], digits, pct),
                          inside])
     p, c = d["period"], d["cases"]
+    decision = ", ".join(d["decision"]) or "none named: the case's end"
     title = f"govsim score: {d['scenario']} against {d['log']}"
     sub = (f"cases started {p['start']} to {p['end']} ({p['days']} days); "
            f"{d['replications']} replications, seed {d['seed']}, engine {d['engine']}; "
@@ -72,7 +80,7 @@ def write_score_report(sr: Any, out_dir: str | Path) -> Path:
         table(("distance", "value", "95% CI", "unit", "what it measures"), dist_rows,
               numeric=(False, True, True, False, False)),
         "<h2 id=\"kpis\">KPIs, real vs simulated</h2>",
-        f"<p class=\"note\">Decision: first completion of {esc(', '.join(d['decision']) or 'none: the case end')}; "
+        f"<p class=\"note\">Decision: first completion of {esc(decision)}; "
         f"legal term {esc(num(d['term_days'], 0) if d['term_days'] else 'none')} calendar "
         "days. Time to decision in calendar days from the case's first event (simulated: its "
         "arrival). The real value is one number; the simulated one a mean over replications "
