@@ -170,6 +170,18 @@ def test_kpis_on_a_hand_built_log():
     assert k4["decision_mean"] == pytest.approx(69 / 5)
 
 
+def test_a_start_stamp_starts_the_case():
+    """Where the log records start stamps, a case starts at its first event's start."""
+    df = pd.DataFrame({"case": ["a", "a"], "act": ["A", "D"],
+                       "begin": ["2024-01-01T09:00:00+01:00", "2024-01-05T09:00:00+01:00"],
+                       "end": ["2024-01-03T10:00:00+01:00", "2024-01-08T10:00:00+01:00"]})
+    log = EventLog.from_frame(df, "starts.csv", case="case", activity="act",
+                              timestamp="end", start_timestamp="begin")
+    period = measure.Period(dt.date(2024, 1, 1), dt.date(2024, 1, 31))
+    k = measure.kpis(measure.real_cases(log, ["D"], {"A", "D"}, period), period, None)
+    assert k["decision_median"] == 7.0  # Jan 1 (A's start) to Jan 8 (D's completion)
+
+
 def test_json_keys_and_table(self_score):
     d = self_score.to_json()
     for key in ("distances", "kpis", "period", "cases", "scenario", "log"):

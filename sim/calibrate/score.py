@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -105,13 +105,12 @@ class Score:
     kpis: pd.DataFrame
     per_replication: pd.DataFrame
     real: dict[str, float]
-    notes: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- reducing the logs
 
 
-def _local(ts: pd.Series) -> pd.Series:
+def local_times(ts: pd.Series) -> pd.Series:
     """tz-aware stamps -> naive local wall-clock times (a local day is then 24 hours)."""
     s = pd.Series(pd.to_datetime(ts), index=ts.index)
     if s.dt.tz is not None:
@@ -129,30 +128,37 @@ def _ordered(ev: pd.DataFrame) -> pd.DataFrame:
     return ev
 
 
-def _case_table(case: pd.Series, time: pd.Series, decided: pd.Series) -> pd.DataFrame:
-    """Per case: first day, first decision day, last day."""
+def _case_table(case: pd.Series, time: pd.Series, begun: pd.Series,
+                decided: pd.Series) -> pd.DataFrame:
+    """Per case: first day (of ``begun``: a start stamp where the log has one), first
+    decision day, last day."""
     day = time.dt.normalize()
     f = pd.DataFrame({"case": case.to_numpy(), "day": day.to_numpy(),
+                      "begun": begun.dt.normalize().to_numpy(),
                       "decision": day.where(decided.to_numpy(dtype=bool)).to_numpy()})
     g = f.groupby("case", sort=False)
-    return pd.DataFrame({"start": g["day"].min(), "decision": g["decision"].min(),
+    return pd.DataFrame({"start": g["begun"].min(), "decision": g["decision"].min(),
                          "last": g["day"].max()})
 
 
 def real_cases(log: EventLog, decision: Sequence[str], matched: Iterable[str],
                period: Period | None = None) -> Cases:
-    """The real log reduced: a case's start is its first event, its decision the first
+    """The real log reduced: a case's start is its first event (its start stamp where the
+    log has them), its decision the first
     completion of a ``decision`` activity (none given: its last event); only cases
     started in ``period`` are kept, and only events by its end."""
     ev = log.events
-    t = _local(ev["timestamp"])
+    t = local_times(ev["timestamp"])
     keep = np.ones(len(ev), dtype=bool)
     if period is not None:
         keep = (t < pd.Timestamp(period.end) + pd.Timedelta(days=1)).to_numpy()
     ev, t = ev[keep], t[keep]
     act = ev["activity"].astype(object)
     dec = act.isin(list(decision)) if decision else pd.Series(False, index=ev.index)
-    table = _case_table(ev["case"], t, dec)
+    begun = t
+    if "start" in ev.columns and ev["start"].notna().any():
+        begun = local_times(ev["start"]).fillna(t)
+    table = _case_table(ev["case"], t, begun, dec)
     if not decision:
         table["decision"] = table["last"]
     if period is not None:
@@ -180,7 +186,7 @@ def simulated_cases(log: pd.DataFrame, activity: Mapping[str, str], decision: Se
     name = log["concept:name"].astype(object)
     item = log["item"].astype(object)
     life = log["lifecycle:transition"].astype(object)
-    t = _local(log["time:timestamp"])
+    t = local_times(log["time:timestamp"])
     service = ((name == item) & (life == "complete")).to_numpy()
     mapped = item.map(dict(activity)).to_numpy(dtype=object)
     arrival = (name == "arrival").to_numpy()

@@ -58,9 +58,8 @@ def print_score(sr: ScoreResult) -> None:
 def cmd_score(args: argparse.Namespace) -> int:
     check_run_options(args)
     path, reforms = split_source(args.scenario)
-    if reforms or args.reform:
-        raise UsageError("govsim score takes a scenario file as it is (no reforms): "
-                         "score the scenario that was calibrated")
+    specs = [*reforms, *args.reform]
+    scenario = load_scenario(path, specs)
     if not Path(args.log).is_file():
         raise UsageError(f"{args.log}: no such log file")
     if args.json and not Path(args.json).parent.is_dir():
@@ -69,11 +68,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     mapping = {"case": args.case, "activity": args.activity, "timestamp": args.timestamp,
                "resource": args.resource, "start_timestamp": args.start_timestamp,
                "duplicates": args.duplicates}
-    n = args.replications or load_scenario(path).run.replications
+    n = args.replications or scenario.run.replications
     with progress_bar(n, "replications") as adv:
-        sr = score(path, args.log, from_date=args.from_date, until=args.until,
-                   replications=args.replications, seed=args.seed, engine=args.engine,
-                   workers=args.workers, mapping=mapping, progress=adv)
+        sr = score(scenario if specs else path, args.log, from_date=args.from_date,
+                   until=args.until, replications=args.replications, seed=args.seed,
+                   engine=args.engine, workers=args.workers, mapping=mapping, progress=adv)
     if args.out:
         from sim.present import score_report  # matplotlib: only when a report is asked for
 

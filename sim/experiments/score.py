@@ -159,7 +159,7 @@ def activity_map(s: Scenario) -> dict[str, str]:
 
 def _period(log: EventLog, from_date: dt.date | None,
             until: dt.date | None) -> tuple[dt.date, measure.Period]:
-    t = measure._local(log.events["timestamp"])
+    t = measure.local_times(log.events["timestamp"])
     first = t.groupby(log.events["case"].to_numpy()).min().min().date()
     last = t.max().date()
     end = last if until is None else min(last, until - dt.timedelta(days=1))
