@@ -239,9 +239,15 @@ def test_cli_bad_input(own_csv, tmp_path, capsys):
     assert "no such log file" in err(str(MINI), str(tmp_path / "none.csv"))
     assert "--case" in err(str(MINI), str(own_csv), "--case", "caseid")
     bad = tmp_path / "nodecision.toml"
-    bad.write_text(MINI.read_text().replace('decision = ["01_HOOFD_510_1"]',
-                                            'decision = ["NOPE"]'))
+    bad.write_text(MINI.read_text().replace('"01_HOOFD_510_1"', '"NOPE"'))
     assert "none of the decision activities (NOPE)" in err(str(bad), str(own_csv))
+    unmodelled = tmp_path / "unmodelled.toml"
+    unmodelled.write_text(MINI.read_text().replace('activity = "01_HOOFD_510_1"',
+                                                   'activity = "decide"'))
+    assert "calibration.decision: no item stands for" in err(str(unmodelled), str(own_csv))
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    assert "exists and is not a folder" in err(str(MINI), str(own_csv), "--out", str(afile))
     out = tmp_path / "never"
     err(str(MINI), str(own_csv), "--from", "2030-01-01", "--out", str(out))
     assert not out.exists()

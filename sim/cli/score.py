@@ -62,6 +62,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     scenario = load_scenario(path, specs)
     if not Path(args.log).is_file():
         raise UsageError(f"{args.log}: no such log file")
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"--out {args.out}: exists and is not a folder")
     if args.json and not Path(args.json).parent.is_dir():
         raise UsageError(f"--json {args.json}: the folder {Path(args.json).parent} "
                          "does not exist")

@@ -157,6 +157,13 @@ def activity_map(s: Scenario) -> dict[str, str]:
     return {name: (it.activity or name) for name, it in s.items.items()}
 
 
+def label_of(s: Scenario, source: str | Path | Scenario) -> str:
+    """The scenario's name, else its file name."""
+    if s.scenario.name:
+        return s.scenario.name
+    return Path(source).name if not isinstance(source, Scenario) else "<scenario>"
+
+
 def _period(log: EventLog, from_date: dt.date | None,
             until: dt.date | None) -> tuple[dt.date, measure.Period]:
     t = measure.local_times(log.events["timestamp"])
@@ -223,6 +230,11 @@ def score(scenario: str | Path | Scenario, log: str | Path | EventLog, *,
                      "case's last event (real) / its end (simulated)")
     amap = activity_map(s)
     matched = set(amap.values())
+    unmodelled = [d for d in decision if d not in matched]
+    if decision and len(unmodelled) == len(decision):
+        raise UsageError(f"{label_of(s, scenario)}: calibration.decision: no item stands for "
+                         f"any of {', '.join(decision)} (items' activities: "
+                         f"{', '.join(sorted(matched))}), so no simulated case is decided")
     acts = real_log.events["activity"].astype(object)
     unmatched = int((~acts.isin(matched)).sum())
     if unmatched:
@@ -252,7 +264,5 @@ def score(scenario: str | Path | Scenario, log: str | Path | EventLog, *,
                                     decision, period, period.start)
             for rep in result.reps]
     sc = measure.compare(real, sims, period, term)
-    label = s.scenario.name or (Path(scenario).name if not isinstance(scenario, Scenario)
-                                else "<scenario>")
-    return ScoreResult(label, Path(real_log.source).name, period, f, decision, term, sc,
-                       result, real, sims, unmatched, len(acts), notes)
+    return ScoreResult(label_of(s, scenario), Path(real_log.source).name, period, f,
+                       decision, term, sc, result, real, sims, unmatched, len(acts), notes)
