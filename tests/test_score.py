@@ -84,18 +84,20 @@ def test_self_score_is_near_zero(self_score, real):
     n = len(sr.real.table)
     m = int(np.mean([len(s.table) for s in sr.simulated]))
     cycle = ((sr.real.table["last"] - sr.real.table["start"]).dt.days).to_numpy(float)
-    # three times the bound on the expected distance: cases of one run share its queues,
-    # so they are not independent (the bound is for i.i.d. samples)
-    assert d["cycle_time"] < 3 * _w1_bound(cycle, n, m)
+    # the bound on the expected distance of i.i.d. samples (here about 2 days, measured
+    # about 0.9 for seeds 2, 5 and 9; cases of one run share its queues, so they are not
+    # quite independent, but the mean over 4 replications is well inside)
+    assert d["cycle_time"] < _w1_bound(cycle, n, m)
     start = ((sr.real.table["start"] - sr.real.table["start"].min()).dt.days).to_numpy(float)
-    assert d["case_arrival"] < 3 * _w1_bound(start, n, m)
-    # n-grams: for multinomial counts with total T, E sum|x_k - y_k| / 2T is about
-    # sum_k sqrt(p_k) / sqrt(pi T); three times that
+    assert d["case_arrival"] < _w1_bound(start, n, m)
+    # n-grams: for multinomial counts with one total T, E sum|x_k - y_k| / 2T is about
+    # sum_k sqrt(p_k) / sqrt(pi T) (0.045 here); twice that, as the totals differ too
+    # (the number of cases varies from replication to replication; measured 0.05-0.06)
     grams = _compute_n_grams(sr.real.events, measure.IDS,
                              list(sr.real.events["activity"].unique()), 3)
     t = sum(grams.values())
     p = np.array(list(grams.values()), dtype=float) / t
-    assert d["ngram"] < 3 * np.sqrt(p).sum() / math.sqrt(math.pi * t)
+    assert d["ngram"] < 2 * np.sqrt(p).sum() / math.sqrt(math.pi * t)
     # the real log is one more replication: its KPIs lie in the 99% prediction interval
     per = sr.per_replication
     for key in ("cases_started", "decided_share", "decision_mean", "decision_p90"):
