@@ -23,6 +23,7 @@ import numpy as np
 
 from benchmarks.reference_loop import tandem_exit_times, tandem_exit_times_adaptive
 from benchmarks.scenarios import tandem, tandem_dict
+from benchmarks.score import bench_score
 from sim.engines import des, vector
 from sim.engines.vector import feedforward
 from sim.inputs import draw
@@ -38,12 +39,12 @@ SIZES: dict[str, dict[str, int]] = {
     # cases x replications of the tandem; the DES runs des_cases of it
     "full": {"cases": 100_000, "reps": 20, "des_cases": 10_000, "construction_reps": 2,
              "scaling_cases": 100_000, "scaling_reps": 4, "scaling_rounds": 8,
-             "memory_cases": 1_000_000},
+             "memory_cases": 1_000_000, "score_reps": 10},
     "quick": {"cases": 10_000, "reps": 3, "des_cases": 1_000, "construction_reps": 1,
               "scaling_cases": 20_000, "scaling_reps": 4, "scaling_rounds": 3,
-              "memory_cases": 100_000},
+              "memory_cases": 100_000, "score_reps": 2},
 }
-SECTIONS = ("tandem_mmc", "construction", "scaling", "memory")
+SECTIONS = ("tandem_mmc", "construction", "scaling", "memory", "score")
 # (section, key, direction): +1 higher is better, -1 lower is better
 COMPARED = (
     ("tandem_mmc", "ratio_vs_des", 1),
@@ -52,6 +53,7 @@ COMPARED = (
     ("construction", "ratio_vs_des", 1),
     ("scaling", "ratio", 1),
     ("memory", "peak_rss_mb", -1),
+    ("score", "ratio_vs_read", 1),
 )
 
 
@@ -272,6 +274,8 @@ def run_all(quick: bool = False, only: list[str] | None = None) -> dict[str, Any
         figures["scaling"] = bench_scaling(size)
     if "memory" in wanted:
         figures["memory"] = bench_memory(size, quick)
+    if "score" in wanted:
+        figures["score"] = bench_score(size["score_reps"], quick)
     return figures
 
 
@@ -339,7 +343,7 @@ def compare(figures: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
     if mem and not mem.get("quick") and not mem.get("within_2gb"):
         problems.append(f"memory.peak_rss_mb: {mem.get('peak_rss_mb')} MB > 2048 MB")
     for section, key in (("tandem_mmc", "reference_loop_agrees"),
-                         ("construction", "engines_agree")):
+                         ("construction", "engines_agree"), ("score", "within_60s")):
         if figures.get(section, {}).get(key) is False:
             problems.append(f"{section}.{key} is false")
     if not math.isfinite(default) or default < 0:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from importlib import import_module, metadata
 from typing import Any
 
-from sim.api import apply_reforms, compare, load, load_model, run, staff, sweep
+from sim.api import apply_reforms, compare, load, load_model, run, score, staff, sweep
 from sim.errors import GovsimError, ReformError, ScenarioError, UsageError
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "load_model",
     "plots",
     "run",
+    "score",
     "staff",
     "sweep",
 ]

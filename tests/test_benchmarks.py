@@ -29,6 +29,7 @@ BASELINE: dict[str, Any] = {
     "construction": {"ratio_vs_des": 70.0, "engines_agree": True},
     "scaling": {"ratio": 1.8},
     "memory": {"cases": 100_000, "peak_rss_mb": 400.0, "quick": True, "within_2gb": True},
+    "score": {"ratio_vs_read": 0.7},
 }
 
 
@@ -58,6 +59,9 @@ def test_same_figures_pass() -> None:
     ("tandem_mmc__accuracy_rel_err", 0.06, True),  # an absolute bound, not a ratio
     ("tandem_mmc__reference_loop_agrees", False, True),
     ("construction__engines_agree", False, True),
+    ("score__ratio_vs_read", 0.5, False),  # -28.6%
+    ("score__ratio_vs_read", 0.48, True),
+    ("score__within_60s", False, True),  # the bound: scoring a BPIC log in < 60 s
 ])
 def test_regressions_are_flagged(change: str, value: float | bool, flagged: bool) -> None:
     problems = compare(figures(**{change: value}), BASELINE)

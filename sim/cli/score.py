@@ -1,0 +1,117 @@
+"""``govsim score SCENARIO LOG``: simulate a scenario over a real log's period and compare
+the simulated event log with the real one (docs/logs.md, "Scoring a scenario")."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from sim.cli.common import add_run_options, check_run_options, console, progress_bar
+from sim.errors import UsageError
+from sim.experiments.score import ScoreResult, score
+from sim.experiments.sources import load_scenario, split_source
+from sim.files import write_json
+from sim.logs.eventlog import DUPLICATES
+
+
+def _num(x: Any, share: bool = False) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{x:.1%}" if share else f"{x:,.2f}"
+
+
+def print_score(sr: ScoreResult) -> None:
+    d = sr.to_json()
+    p, c = d["period"], d["cases"]
+    console.print(f"[bold]{d['scenario']}[/bold] against [bold]{d['log']}[/bold]: cases "
+                  f"started {p['start']} to {p['end']} ({p['days']} days), "
+                  f"{d['replications']} replications, seed {d['seed']}, engine {d['engine']}")
+    console.print(f"real: {c['real']:,} cases, {c['real_events']:,} events "
+                  f"({c['unmatched_real_events']:,} of activities no item stands for); "
+                  f"simulated: {c['simulated_mean']:,.1f} cases per replication")
+    t = Table(title="Distances, simulated vs real (mean over replications)",
+              title_justify="left")
+    for col in ("distance", "value", "95% CI", "unit"):
+        t.add_column(col, justify="right" if col in ("value", "95% CI") else "left")
+    for r in sr.distances.to_dict("records"):
+        t.add_row(r["label"], _num(r["value"]),
+                  f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}]", r["unit"])
+    console.print(t)
+    t = Table(title="KPIs, real vs simulated (time to decision in calendar days)",
+              title_justify="left")
+    for col in ("KPI", "real", "simulated", "95% CI", "real in CI"):
+        t.add_column(col, justify="left" if col == "KPI" else "right")
+    for r in sr.kpis.to_dict("records"):
+        sh = r["unit"] == "share"
+        t.add_row(r["label"], _num(r["real"], sh), _num(r["simulated"], sh),
+                  f"[{_num(r['ci_low'], sh)}, {_num(r['ci_high'], sh)}]",
+                  {True: "yes", False: "[bold]no[/bold]", None: "-"}[r["real_in_ci"]])
+    console.print(t)
+    for n in sr.notes:
+        console.print(f"note: {n}")
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    check_run_options(args)
+    path, reforms = split_source(args.scenario)
+    specs = [*reforms, *args.reform]
+    scenario = load_scenario(path, specs)
+    if not Path(args.log).is_file():
+        raise UsageError(f"{args.log}: no such log file")
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"--out {args.out}: exists and is not a folder")
+    if args.json and not Path(args.json).parent.is_dir():
+        raise UsageError(f"--json {args.json}: the folder {Path(args.json).parent} "
+                         "does not exist")
+    mapping = {"case": args.case, "activity": args.activity, "timestamp": args.timestamp,
+               "resource": args.resource, "start_timestamp": args.start_timestamp,
+               "duplicates": args.duplicates}
+    n = args.replications or scenario.run.replications
+    with progress_bar(n, "replications") as adv:
+        sr = score(scenario if specs else path, args.log, from_date=args.from_date,
+                   until=args.until, replications=args.replications, seed=args.seed,
+                   engine=args.engine, workers=args.workers, mapping=mapping, progress=adv)
+    if args.out:
+        from sim.present import score_report  # matplotlib: only when a report is asked for
+
+        score_report.write_score_report(sr, args.out)
+    if args.json:
+        write_json(args.json, sr.to_json())
+    if not args.quiet:
+        print_score(sr)
+        if args.out:
+            console.print(f"report written to {args.out}")
+        if args.json:
+            console.print(f"JSON written to {args.json}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``govsim score``."""
+    p = sub.add_parser("score", help="simulate a scenario over a real event log's period "
+                                     "and compare the two logs")
+    p.add_argument("scenario", help="scenario file (TOML), e.g. one govsim calibrate wrote")
+    p.add_argument("log", help="the real event log (.xes, .xes.gz, .csv, .csv.gz, .parquet)")
+    p.add_argument("--from", dest="from_date", metavar="DATE",
+                   help="compare only the cases started on or after DATE (the days before "
+                        "are the simulation's warm-up)")
+    p.add_argument("--until", metavar="DATE",
+                   help="compare only the cases started before DATE, and events before it")
+    add_run_options(p)
+    p.add_argument("--out", metavar="DIR", help="write a report folder (HTML, score.json)")
+    p.add_argument("--json", metavar="PATH", help="write the score as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="print no tables")
+    g = p.add_argument_group("log columns (defaults: the XES / pm4py names)")
+    g.add_argument("--case", default="case:concept:name", metavar="COL")
+    g.add_argument("--activity", default="concept:name", metavar="COL")
+    g.add_argument("--timestamp", default="time:timestamp", metavar="COL")
+    g.add_argument("--resource", default="org:resource", metavar="COL")
+    g.add_argument("--start-timestamp", default=None, metavar="COL")
+    g.add_argument("--duplicates", default="error", choices=DUPLICATES,
+                   help="events repeating another's case, activity, timestamp, resource: "
+                        "error, keep or drop (BPIC 2015 needs keep)")
+    p.set_defaults(func=cmd_score)
