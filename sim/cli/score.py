@@ -10,11 +10,17 @@ from typing import Any
 
 from rich.table import Table
 
-from sim.cli.common import add_run_options, check_run_options, console, progress_bar
+from sim.cli.common import (
+    add_run_options,
+    check_run_options,
+    console,
+    progress_bar,
+    write_json_out,
+    written,
+)
 from sim.errors import UsageError
 from sim.experiments.score import ScoreResult, score
 from sim.experiments.sources import load_scenario, split_source
-from sim.files import write_json
 from sim.logs.eventlog import DUPLICATES
 
 
@@ -78,15 +84,15 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.out:
         from sim.present import score_report  # matplotlib: only when a report is asked for
 
-        score_report.write_score_report(sr, args.out)
+        report_path = score_report.write_score_report(sr, args.out)
     if args.json:
-        write_json(args.json, sr.to_json())
+        write_json_out(args.json, sr.to_json())
     if not args.quiet:
         print_score(sr)
         if args.out:
-            console.print(f"report written to {args.out}")
+            written("report", str(report_path))
         if args.json:
-            console.print(f"JSON written to {args.json}")
+            written("JSON", args.json)
     return 0
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from sim.calibrate.score import Cases
-from sim.files import json_text, write_atomic
+from sim.files import atomic_folder, json_text, write_atomic
 from sim.present import score_plots
 from sim.present.html import (
     REPORT_NAME,
@@ -95,10 +95,10 @@ def write_score_report(sr: Any, out_dir: str | Path) -> Path:
     ]
     page = _page(title, "\n".join(body))
     text = json_text(d)
-    out = _prepare(out_dir)
-    for name, png in pngs.items():
-        write_atomic(out / "figures" / name, png)
-    write_atomic(out / "score.json", text)
-    path = out / REPORT_NAME
-    write_atomic(path, page)
-    return path
+    with atomic_folder(out_dir) as tmp:  # the folder's files appear whole or not at all
+        out = _prepare(tmp)
+        for name, png in pngs.items():
+            write_atomic(out / "figures" / name, png)
+        write_atomic(out / "score.json", text)
+        write_atomic(out / REPORT_NAME, page)
+    return Path(out_dir) / REPORT_NAME
