@@ -14,11 +14,11 @@ import warnings
 from collections.abc import Sequence
 from types import ModuleType
 
-from sim.cli import compare, reforms, run, staff, sweep
+from sim.cli import calibrate, compare, reforms, run, staff, sweep
 from sim.errors import GovsimError
 
 #: the command modules, in the order ``govsim --help`` lists them; each has ``register(sub)``
-COMMANDS: tuple[ModuleType, ...] = (run, reforms, compare, sweep, staff)
+COMMANDS: tuple[ModuleType, ...] = (run, reforms, compare, sweep, staff, calibrate)
 
 
 def build_parser() -> argparse.ArgumentParser:

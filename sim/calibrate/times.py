@@ -1,0 +1,115 @@
+"""Processing times and the waiting no resource explains.
+
+With start events the service is the working time from start to complete. With complete
+events only, an event's start is estimated as the later of the case's previous event and
+the same resource's previous completion (the resource was busy until then); the service
+is the station calendar's working time between, on events whose stamps (the event, the
+case's previous event, the resource's previous completion) carry a clock time, and only
+where it is at most one working day (longer, the clerk did other work the log does not
+show: no service sample).
+
+The applicant/extraneous delay before an item is the calendar time from the previous
+event of the case (for an item of a parallel stage: the last event before its stage) to
+the item's first completion, minus the service estimate (the sample's own span, or the
+item's median service where none could be estimated); never below 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.calibrate.view import View
+from sim.model.calendar import WorkCalendar
+from sim.model.schema import Calendar
+
+
+@dataclass
+class Samples:
+    service: dict[str, np.ndarray]  # item -> working hours
+    delay: dict[str, np.ndarray]  # item -> calendar hours
+    method: str
+
+
+def work_calendar(view: View, name: str, cal: Calendar) -> WorkCalendar:
+    return WorkCalendar.build(name, view.start_date, view.horizon_days + 2,
+                              [(a, b) for a, b in cal.hours],
+                              weekdays=tuple(d - 1 for d in cal.weekdays), holidays="none",
+                              closed_dates=tuple(cal.closed_dates))
+
+
+def samples(view: View, items: dict[str, str], stage_of: dict[str, int],
+            parallel: set[int], station_of: dict[str, str],
+            calendars: dict[str, WorkCalendar]) -> Samples:
+    ev = view.events
+    n = len(ev)
+    act_item = {a: i for i, a in items.items()}
+    item = ev["activity"].map(act_item).to_numpy(dtype=object)
+    t = ev["hour"].to_numpy()
+    timed = ev["timed"].to_numpy(dtype=bool)
+    case = ev["case"].to_numpy()
+    stage = np.array([stage_of.get(x, -1) if x is not None else -1 for x in item]
+                     if n else [], dtype=np.int64)
+    # the reference event: previous event of the case (before the stage for parallel items)
+    new_case = np.r_[True, case[1:] != case[:-1]]
+    ref = np.arange(n) - 1
+    ref[new_case] = -1
+    for i in np.flatnonzero(np.isin(stage, list(parallel))):
+        j = ref[i]
+        while j >= 0 and stage[j] == stage[i]:
+            j = -1 if new_case[j] else j - 1
+        ref[i] = j
+    # the same resource's previous completion (resource order: time, then log order)
+    rprev = np.full(n, -1)
+    res = ev["resource"].to_numpy(dtype=object)
+    staffed = np.flatnonzero(pd.notna(res))
+    if len(staffed):
+        frame = pd.DataFrame({"r": res[staffed].astype(str), "t": t[staffed], "i": staffed})
+        frame = frame.sort_values(["r", "t", "i"], kind="stable")
+        same = frame["r"].to_numpy()[1:] == frame["r"].to_numpy()[:-1]
+        idx = frame["i"].to_numpy()
+        rprev[idx[1:][same]] = idx[:-1][same]
+    has_ref, has_r = ref >= 0, rprev >= 0
+    t_ref = np.where(has_ref, t[np.maximum(ref, 0)], -np.inf)
+    t_r = np.where(has_r, t[np.maximum(rprev, 0)], -np.inf)
+    ok_ref = ~has_ref | timed[np.maximum(ref, 0)]
+    ok_r = ~has_r | timed[np.maximum(rprev, 0)]
+    if view.has_starts:
+        st = view.hours(ev["start"])
+        est = st
+        valid = np.isfinite(st)
+        method = "observed from start events (working hours of the station's calendar)"
+    else:
+        est = np.maximum(t_ref, t_r)
+        valid = timed & ok_ref & ok_r & (has_ref | has_r) & np.isfinite(est)
+        method = ("estimated from gaps between completions: start = the later of the case's "
+                  "previous event and the resource's previous completion, on stamps with a "
+                  "clock time, working hours of the station's calendar, at most one "
+                  "working day")
+    work = np.full(n, np.nan)
+    for name, cal in calendars.items():
+        m = valid & np.array([x is not None and station_of.get(x) == name for x in item],
+                             dtype=bool)
+        if m.any():
+            w = cal.to_work(t[m]) - cal.to_work(np.minimum(est[m], t[m]))
+            if not view.has_starts:
+                w = np.where(w <= cal.hours_per_day + 1e-9, w, np.nan)
+            work[m] = w
+    service = {i: work[(item == i) & np.isfinite(work)] for i in items}
+    med = {i: float(np.median(v)) if len(v) else 0.0 for i, v in service.items()}
+    # delays: first occurrence of each item in its case, from the reference event
+    first = pd.Series(item).notna().to_numpy() & ~pd.DataFrame(
+        {"c": case, "a": item}).duplicated().to_numpy()
+    delay: dict[str, np.ndarray] = {}
+    ok_span = np.isfinite(work)
+    span = np.where(ok_span, t - np.where(np.isfinite(est), est, t), np.nan)
+    for i in items:
+        m = first & (item == i) & has_ref
+        gap = t[m] - t_ref[m]
+        sp = np.where(ok_span[m], span[m], med[i])
+        if view.has_starts:
+            sp = np.where(np.isfinite(est[m]), t[m] - est[m], med[i])
+        delay[i] = np.maximum(gap - sp, 0.0)
+    return Samples(service, delay, method)
