@@ -56,9 +56,10 @@ def clock_hours(ts: pd.Series) -> np.ndarray:
     return ((wall - wall.dt.normalize()) / pd.Timedelta(hours=1)).to_numpy(dtype=np.float64)
 
 
-def closed_dates(view: View, weekdays: list[int]) -> tuple[list[dt.date], str]:
+def closed_dates(view: View, weekdays: list[int],
+                 events: pd.DataFrame) -> tuple[list[dt.date], str]:
     """Working weekdays of the training window with no event, when a normal one is busy."""
-    days = view.events["day"].dt.date
+    days = events["day"].dt.date
     counts = days.value_counts()
     end = view.train_until or view.cases["first_day"].max()
     all_days = pd.date_range(view.train_from, end, freq="D").date

@@ -101,9 +101,11 @@ def calibrate(log: EventLog, *, train_until: dt.date | str | None = None,
     approx: list[str] = list(view.notes)
     A: dict[str, str] = {}
     # calendars and arrivals
-    office_events = view.events
+    staffed = view.events["resource"].notna().to_numpy()
+    # staff's events make the calendar (an applicant's answer may come at any hour)
+    office_events = view.events[staffed] if staffed.sum() >= 2 else view.events
     pre = arr.observe_calendar(view, office_events, [])
-    closed, closed_text = arr.closed_dates(view, list(pre.calendar.weekdays))
+    closed, closed_text = arr.closed_dates(view, list(pre.calendar.weekdays), office_events)
     office = arr.observe_calendar(view, office_events, closed)
     office.calendar.note = f"{office.text}; {closed_text}"
     A["calendars.office"] = _cal(log_name, f"office calendar from every event: "

@@ -100,6 +100,13 @@ def samples(view: View, items: dict[str, str], stage_of: dict[str, int],
     service = {i: work[(item == i) & np.isfinite(work)] for i in items}
     med = {i: float(np.median(v)) if len(v) else 0.0 for i, v in service.items()}
     # delays: first occurrence of each item in its case, from the reference event
+    opened = est.copy()
+    if view.has_starts:
+        for name, cal in calendars.items():
+            m = np.isfinite(est) & np.array([x is not None and station_of.get(x) == name
+                                             for x in item], dtype=bool)
+            if m.any():
+                opened[m] = np.minimum(cal.to_abs(cal.to_work(est[m])), est[m])
     first = pd.Series(item).notna().to_numpy() & ~pd.DataFrame(
         {"c": case, "a": item}).duplicated().to_numpy()
     delay: dict[str, np.ndarray] = {}
@@ -109,7 +116,7 @@ def samples(view: View, items: dict[str, str], stage_of: dict[str, int],
         m = first & (item == i) & has_ref
         gap = t[m] - t_ref[m]
         sp = np.where(ok_span[m], span[m], med[i])
-        if view.has_starts:
-            sp = np.where(np.isfinite(est[m]), t[m] - est[m], med[i])
+        if view.has_starts:  # a start at an opening: the delay may have ended at closing
+            sp = np.where(np.isfinite(est[m]), t[m] - opened[m], med[i])
         delay[i] = np.maximum(gap - sp, 0.0)
     return Samples(service, delay, method)
