@@ -77,7 +77,7 @@ def closed_dates(view: View, weekdays: list[int],
 def observe_calendar(view: View, events: pd.DataFrame, closed: list[dt.date],
                      fallback: Calendar | None = None, note: str = "") -> ObservedCalendar:
     """The calendar of ``events`` (all of an office, or one station's resources')."""
-    iso = events["day"].dt.dayofweek.to_numpy() + 1
+    iso = events["day"].dt.day_of_week.to_numpy() + 1
     share = np.bincount(iso, minlength=8)[1:] / max(1, len(iso))
     weekdays = [d + 1 for d in range(7) if share[d] >= WEEKDAY_SHARE]
     timed = events[events["timed"].to_numpy(dtype=bool)]
@@ -125,7 +125,7 @@ def arrivals(view: View, office: Calendar) -> Arrivals:
     n = len(first)
     wd = max(1, workdays(view, office))
     rate = n / wd
-    iso = first["day"].dt.dayofweek.to_numpy()
+    iso = first["day"].dt.day_of_week.to_numpy()
     wk = np.bincount(iso, minlength=7).astype(float)
     weekday = [float(f"{w / max(wk.max(), 1):.4g}") for w in wk]
     timed = first[first["timed"].to_numpy(dtype=bool)]

@@ -154,7 +154,8 @@ def calibrate(log: EventLog, *, train_until: dt.date | str | None = None,
             stage_of[m] = k
         if len(members) > 1:
             parallel.add(k)
-    smp = tm.samples(view, disc.items, stage_of, parallel, station_of, station_cals)
+    smp = tm.samples(view, disc.items, stage_of, parallel, station_of, station_cals,
+                     {p.name: p.servers for p in pools})
     items: dict[str, Item] = {}
     fits: dict[str, Fit] = {}
     for name_i in disc.order:

@@ -51,7 +51,6 @@ def _round(v: float) -> float:
 def _candidates(x: np.ndarray) -> list[tuple[str, float, float, float, float]]:
     """(family, mean, cv, AIC, KS) of every family fitted to positive ``x``."""
     out = []
-    n = len(x)
     m = float(x.mean())
     ll = float(np.sum(stats.expon.logpdf(x, scale=m)))
     ks = float(stats.kstest(x, "expon", args=(0, m)).statistic)
@@ -63,12 +62,14 @@ def _candidates(x: np.ndarray) -> list[tuple[str, float, float, float, float]]:
         ks = float(stats.kstest(x, "lognorm", args=(s, 0, math.exp(mu))).statistic)
         out.append(("lognormal", math.exp(mu + s * s / 2), math.sqrt(math.expm1(s * s)),
                     2 * 2 - 2 * ll, ks))
-        a, _, scale = stats.gamma.fit(x, floc=0)
+        try:
+            a, _, scale = stats.gamma.fit(x, floc=0)
+        except (ValueError, RuntimeError, FloatingPointError):  # no optimum: no gamma
+            a = scale = float("nan")
         if np.isfinite(a) and a > 0:
             ll = float(np.sum(stats.gamma.logpdf(x, a, scale=scale)))
             ks = float(stats.kstest(x, "gamma", args=(a, 0, scale)).statistic)
             out.append(("gamma", a * scale, 1 / math.sqrt(a), 2 * 2 - 2 * ll, ks))
-    del n
     return out
 
 
@@ -99,6 +100,9 @@ def fit(x_hours: np.ndarray, unit: str = "hours", *, positive: bool = False) -> 
         return empirical(f"only {n} observations")
     if zero >= ZERO_MASS or len(pos) < 5:
         return empirical(f"{zero:.0%} of the observations are zero: same-stamp events")
+    if float(np.std(pos)) <= 1e-9 * float(np.mean(pos)) and zero == 0:
+        return Fit(Dist(dist="deterministic", mean=_round(med / scale),  # type: ignore
+                        unit=unit), n, f"deterministic: all {n} observations equal", med)
     sample = pos
     if len(sample) > MAX_FIT:
         sample = np.random.default_rng(0).choice(sample, MAX_FIT, replace=False)

@@ -40,9 +40,34 @@ def work_calendar(view: View, name: str, cal: Calendar) -> WorkCalendar:
                               closed_dates=tuple(cal.closed_dates))
 
 
+def queued_since(starts: np.ndarray, ends: np.ndarray, at: np.ndarray,
+                 servers: int) -> np.ndarray:
+    """For each time in ``at`` (a service start), the start of the period just before it
+    in which all ``servers`` were busy with the services ``[starts, ends)`` (a case
+    starting then may have queued since); the time itself where a server was free."""
+    t = np.concatenate([starts, ends])
+    d = np.concatenate([np.ones(len(starts)), -np.ones(len(ends))])
+    order = np.lexsort((d, t))  # at one instant, ends before starts
+    t, level = t[order], np.cumsum(d[order])
+    full = level >= servers  # on [t[i], t[i+1])
+    # the start of the run of full segments each segment belongs to
+    run = np.where(full & ~np.r_[False, full[:-1]], t, np.nan)
+    run = pd.Series(run).ffill().to_numpy()
+    run = np.where(full, run, np.nan)
+    # the segment just before each query: the last change point strictly before it
+    k = np.searchsorted(t, at, side="left") - 1
+    out = np.asarray(at, dtype=np.float64).copy()
+    ok = k >= 0
+    kk = np.maximum(k, 0)
+    # ends at ``at`` free a server for the case starting at ``at``: look before them
+    hit = ok & full[kk]
+    out[hit] = np.minimum(run[kk][hit], out[hit])
+    return out
+
+
 def samples(view: View, items: dict[str, str], stage_of: dict[str, int],
             parallel: set[int], station_of: dict[str, str],
-            calendars: dict[str, WorkCalendar]) -> Samples:
+            calendars: dict[str, WorkCalendar], servers: dict[str, int]) -> Samples:
     ev = view.events
     n = len(ev)
     act_item = {a: i for i, a in items.items()}
@@ -106,7 +131,8 @@ def samples(view: View, items: dict[str, str], stage_of: dict[str, int],
             m = np.isfinite(est) & np.array([x is not None and station_of.get(x) == name
                                              for x in item], dtype=bool)
             if m.any():
-                opened[m] = np.minimum(cal.to_abs(cal.to_work(est[m])), est[m])
+                q = queued_since(est[m], t[m], est[m], servers.get(name, 1))
+                opened[m] = np.minimum(cal.to_abs(cal.to_work(q)), q)
     first = pd.Series(item).notna().to_numpy() & ~pd.DataFrame(
         {"c": case, "a": item}).duplicated().to_numpy()
     delay: dict[str, np.ndarray] = {}
