@@ -16,5 +16,5 @@ from sim.experiments.staffing import StaffingResult, staff
 from sim.experiments.sweep import SweepResult, sweep
 from sim.results.result import RunResult
 
-__all__ = ["Calibrated", "CompareResult", "RunResult", "StaffingResult", "SweepResult", "apply_reforms",
-           "calibrate", "compare", "load", "load_model", "run", "staff", "sweep"]
+__all__ = ["Calibrated", "CompareResult", "RunResult", "StaffingResult", "SweepResult",
+           "apply_reforms", "calibrate", "compare", "load", "load_model", "run", "staff", "sweep"]

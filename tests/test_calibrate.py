@@ -158,7 +158,7 @@ def bpic() -> tuple[EventLog, object]:
 
 
 def test_bpic15_1(bpic: tuple[EventLog, object], tmp_path: Path) -> None:
-    log, cal = bpic
+    _, cal = bpic
     s = cal.scenario  # type: ignore[attr-defined]
     summary = cal.summary  # type: ignore[attr-defined]
     assert len(s.items) > 10 and 1 <= len(s.stations) <= 25

@@ -38,7 +38,7 @@ class ObservedCalendar:
 
 def _clock(hours: float) -> str:
     h = int(hours)
-    return f"{h:02d}:{int(round((hours - h) * 60)):02d}"
+    return f"{h:02d}:{round((hours - h) * 60):02d}"
 
 
 def hours_span(clock: np.ndarray) -> tuple[str, str]:

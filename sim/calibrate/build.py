@@ -5,6 +5,7 @@ method, n = ..., fit = ...``), plus what the schema could not express."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -191,19 +192,19 @@ def calibrate(log: EventLog, *, train_until: dt.date | str | None = None,
         item = Item(station=station_of[name_i], service=f.dist, skip_probability=skip,
                     delay=delay, activity=act, department=station_of[name_i])
         if name_i in disc.repeats:
-            p, gaps, occ = disc.repeats[name_i]
+            p_rep, gaps, occ = disc.repeats[name_i]
             if len(gaps):
-                ff = fit(gaps, "days")
+                fr = fit(gaps, "days")
                 item.materials = 1
-                item.deficiency_per_material = float(f"{p:.4g}")
-                item.fix = ff.dist
+                item.deficiency_per_material = float(f"{p_rep:.4g}")
+                item.fix = fr.dist
                 A[f"items.{name_i}.deficiency_per_material"] = _cal(
-                    log_name, f"the activity repeats within a case: (occurrences - cases "
-                    f"holding it) / occurrences", occ, f"proportion {p:.3f}")
+                    log_name, "the activity repeats within a case: (occurrences - cases "
+                    "holding it) / occurrences", occ, f"proportion {p_rep:.3f}")
                 A[f"items.{name_i}.fix"] = _cal(log_name, "calendar time between "
                                                 "consecutive occurrences in a case",
-                                                ff.n, ff.text)
-                approx.append(f"items.{name_i}: the repeats of {act!r} ({p:.1%} of its "
+                                                fr.n, fr.text)
+                approx.append(f"items.{name_i}: the repeats of {act!r} ({p_rep:.1%} of its "
                               "occurrences) are a rework loop of the item itself (the gap "
                               "between repeats is the fix time)")
         items[name_i] = item
@@ -236,7 +237,8 @@ def calibrate(log: EventLog, *, train_until: dt.date | str | None = None,
         rest = len(loop.folded) - len(shown)
         approx.append(f"rework: {loop.request!r} -> {loop.answer!r} is the deficiency loop "
                       f"of {li!r} (materials = 1, q = {q:.3f}); folded into it: "
-                      f"{', '.join(shown)}{f' and {rest} rarer activities' if rest else ''}; {unanswered} requests have no answer "
+                      f"{', '.join(shown)}{f' and {rest} rarer activities' if rest else ''}; "
+                      f"{unanswered} requests have no answer "
                       "(left out of the fix time); in the model the item is served again "
                       "after the answer")
         summary["deficiency"] = q
@@ -248,8 +250,7 @@ def calibrate(log: EventLog, *, train_until: dt.date | str | None = None,
         stages.append(Stage(name=f"s{k + 1:02d}_{members[0]}"[:60], mode=mode,
                             items=members))
         if len(members) > 1:
-            ev = [disc.parallel_evidence.get((a, b)) for a, b in zip(members, members[1:],
-                                                                        strict=False)]
+            ev = [disc.parallel_evidence.get(pair) for pair in itertools.pairwise(members)]
             A[f"routes.main.stages.{k}.mode"] = _cal(
                 log_name, f"consecutive items seen in both strict orders, each in >= "
                 f"{rt.PARALLEL_SHARE:.0%} of the cases holding both (cases, a<b, b<a): "

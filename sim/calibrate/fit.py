@@ -93,7 +93,7 @@ def fit(x_hours: np.ndarray, unit: str = "hours", *, positive: bool = False) -> 
     def empirical(why: str) -> Fit:
         y = np.maximum(x, ZERO_HOURS) if positive else x
         vals = [_round(v / scale) for v in _quantiles(y)]
-        return Fit(Dist(dist="empirical", values=vals, unit=unit), n,  # type: ignore[arg-type]
+        return Fit(Dist(dist="empirical", values=vals, unit=unit), n,
                    f"empirical, {len(vals)} quantiles ({why})", med)
 
     if n < 5:
@@ -101,7 +101,7 @@ def fit(x_hours: np.ndarray, unit: str = "hours", *, positive: bool = False) -> 
     if zero >= ZERO_MASS or len(pos) < 5:
         return empirical(f"{zero:.0%} of the observations are zero: same-stamp events")
     if float(np.std(pos)) <= 1e-9 * float(np.mean(pos)) and zero == 0:
-        return Fit(Dist(dist="deterministic", mean=_round(med / scale),  # type: ignore
+        return Fit(Dist(dist="deterministic", mean=_round(med / scale),
                         unit=unit), n, f"deterministic: all {n} observations equal", med)
     sample = pos
     if len(sample) > MAX_FIT:
@@ -112,8 +112,8 @@ def fit(x_hours: np.ndarray, unit: str = "hours", *, positive: bool = False) -> 
     others = ", ".join(f"{c[0]} {c[3]:.1f}" for c in cands if c is not best)
     if ks > POOR_KS:
         return empirical(f"best family {fam} fits poorly: KS = {ks:.3f} > {POOR_KS}")
-    dist = Dist(dist=fam, mean=_round(mean / scale),  # type: ignore[arg-type]
-                cv=None if fam == "exponential" else _round(cv), unit=unit)  # type: ignore
+    dist = Dist(dist=fam, mean=_round(mean / scale),
+                cv=None if fam == "exponential" else _round(cv), unit=unit)
     zeros = f"; {zero:.0%} zeros left out" if zero > 0 else ""
     return Fit(dist, n, f"{fam} by maximum likelihood, AIC = {aic:.1f} (vs {others}), "
                f"KS = {ks:.3f}{zeros}", med)

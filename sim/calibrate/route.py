@@ -14,6 +14,7 @@ the loops (the missing-information request and its answer, activities that repea
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -83,7 +84,7 @@ def rework_loop(view: View, request: str, answer: str, candidates: set[str]) -> 
     prevs: list[list[str]] = []
     bounds = np.flatnonzero(np.r_[True, case[1:] != case[:-1], True])
     with_req = 0
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         acts = act[a:b]
         if request not in acts:
             continue
@@ -108,9 +109,9 @@ def rework_loop(view: View, request: str, answer: str, candidates: set[str]) -> 
     share = (inside.reindex(total.index).fillna(0) / total)
     req_cases = set(case[act == request])
     holders = ev.groupby("activity")["case"].agg(lambda c: len(set(c) & req_cases) / c.nunique())
-    folded = [request, answer] + sorted(
+    folded = [request, answer, *sorted(
         a for a in share.index if a not in (request, answer)
-        and (share[a] >= FOLD_SHARE or holders[a] >= FOLD_SHARE))
+        and (share[a] >= FOLD_SHARE or holders[a] >= FOLD_SHARE))]
     fold_set = set(folded)
     for prev in prevs:  # the nearest candidate before each request that is not folded
         near = next((x for x in prev if x not in fold_set), None)

@@ -91,7 +91,7 @@ def pools(view: View, items: dict[str, str]) -> tuple[list[Pool], dict[str, str]
     station_of: dict[str, str] = {}
     if view.has_starts:
         sub["hour_start"] = view.hours(sub["start"])
-    for k, (g, members) in enumerate(groups.items(), start=1):
+    for num, (g, members) in enumerate(groups.items(), start=1):
         res = sorted(str(r) for r in home.index[home == g])
         mine = staffed[staffed["item"].isin(set(members))]
         n_ev = len(mine)
@@ -106,13 +106,14 @@ def pools(view: View, items: dict[str, str]) -> tuple[list[Pool], dict[str, str]
                    f"events are mostly here" if res else
                    "no resource has most of its events here (or the log names none): 1 "
                    "server assumed")
-        label = res[0] if len(res) == 1 else f"pool_{k}"
+        label = res[0] if len(res) == 1 else f"pool_{num}"
         if not label[0].isalpha():
             label = f"staff_{label}"
         name = sanitize(label, taken)
         for n in members:
             station_of[n] = name
-        text = (f"items {', '.join(members[:6])}{', ...' if len(members) > 6 else ''} "
-                f"({len(members)}) share their main resource (or profiles overlapping >= {OVERLAP:g}); {how}")
+        shown = ", ".join(members[:6]) + (", ..." if len(members) > 6 else "")
+        text = (f"items {shown} ({len(members)}) share their main resource (or profiles "
+                f"overlapping >= {OVERLAP:g}); {how}")
         out.append(Pool(name, members, res, servers, n_ev, text))
     return out, station_of

@@ -138,11 +138,11 @@ def samples(view: View, items: dict[str, str], stage_of: dict[str, int],
     delay: dict[str, np.ndarray] = {}
     ok_span = np.isfinite(work)
     span = np.where(ok_span, t - np.where(np.isfinite(est), est, t), np.nan)
-    for i in items:
-        m = first & (item == i) & has_ref
+    for name_i in items:
+        m = first & (item == name_i) & has_ref
         gap = t[m] - t_ref[m]
-        sp = np.where(ok_span[m], span[m], med[i])
+        sp = np.where(ok_span[m], span[m], med[name_i])
         if view.has_starts:  # a start at an opening: the delay may have ended at closing
-            sp = np.where(np.isfinite(est[m]), t[m] - opened[m], med[i])
-        delay[i] = np.maximum(gap - sp, 0.0)
+            sp = np.where(np.isfinite(est[m]), t[m] - opened[m], med[name_i])
+        delay[name_i] = np.maximum(gap - sp, 0.0)
     return Samples(service, delay, method)
