@@ -7,12 +7,14 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import tomli_w
 
 from sim.calibrate import arrivals as arr
 from sim.calibrate import route as rt
@@ -56,7 +58,24 @@ class Calibrated:
     summary: dict[str, Any] = field(default_factory=dict)
 
     def toml(self) -> str:
-        return scenario_mod.to_toml(self.scenario)
+        """The scenario as TOML (fields left at their defaults omitted), number lists
+        packed ten to a line; it loads back equal to ``scenario``."""
+        data = self.scenario.model_dump(mode="python", exclude_none=True,
+                                        exclude_defaults=True)
+        return _pack(tomli_w.dumps(data))
+
+
+_NUMBERS = re.compile(r"\[\n((?: {4}[-+0-9.eEinf]+,\n)+)\]")
+
+
+def _pack(text: str) -> str:
+    def packed(m: re.Match[str]) -> str:
+        nums = [x.strip().rstrip(",") for x in m.group(1).splitlines()]
+        rows = [", ".join(nums[i:i + 10]) for i in range(0, len(nums), 10)]
+        if len(rows) == 1:
+            return f"[{rows[0]}]"
+        return "[\n" + ",\n".join(f"    {r}" for r in rows) + ",\n]"
+    return _NUMBERS.sub(packed, text)
 
 
 def _cal(log_name: str, method: str, n: int, fit_text: str) -> str:
@@ -159,6 +178,8 @@ def calibrate(log: EventLog, *, train_until: dt.date | str | None = None,
                      {p.name: p.servers for p in pools})
     items: dict[str, Item] = {}
     fits: dict[str, Fit] = {}
+    repeated: list[str] = []
+    pooled_items: list[str] = []
     for name_i in disc.order:
         act = disc.items[name_i]
         x = smp.service[name_i]
@@ -170,8 +191,7 @@ def calibrate(log: EventLog, *, train_until: dt.date | str | None = None,
                 pooled = np.concatenate([smp.service[j] for j in disc.order])
             x = pooled if len(pooled) else np.array([1.0])
             how += "; no sample of its own: the station's (or all items') samples pooled"
-            approx.append(f"items.{name_i}.service: no event with an estimable service; "
-                          "pooled from its station")
+            pooled_items.append(name_i)
         f = fit(x, "hours", positive=True)
         fits[name_i] = f
         A[f"items.{name_i}.service"] = _cal(log_name, how, f.n, f.text)
@@ -204,10 +224,15 @@ def calibrate(log: EventLog, *, train_until: dt.date | str | None = None,
                 A[f"items.{name_i}.fix"] = _cal(log_name, "calendar time between "
                                                 "consecutive occurrences in a case",
                                                 fr.n, fr.text)
-                approx.append(f"items.{name_i}: the repeats of {act!r} ({p_rep:.1%} of its "
-                              "occurrences) are a rework loop of the item itself (the gap "
-                              "between repeats is the fix time)")
+                repeated.append(f"{name_i} {p_rep:.0%}")
         items[name_i] = item
+    if repeated:
+        approx.append(f"{len(repeated)} items repeat within cases (share of occurrences "
+                      f"that are repeats: {', '.join(repeated)}): each repeat is a rework "
+                      "loop of the item itself, the gap between repeats its fix time")
+    if pooled_items:
+        approx.append(f"{len(pooled_items)} items have no event with an estimable service "
+                      f"({', '.join(pooled_items)}): their station's samples pooled")
     summary: dict[str, Any] = {}
     if loop is not None:
         li = next(n for n, a in disc.items.items() if a == loop.item_activity)
@@ -233,7 +258,8 @@ def calibrate(log: EventLog, *, train_until: dt.date | str | None = None,
                                         f"the next {loop.answer!r}", ff.n, ff.text)
             summary["fix_median_days"] = ff.median_hours / 24
         unanswered = loop.requests - loop.answered
-        shown = [a for a in loop.folded if share.get(a, 0.0) >= min_share]
+        shown = [a for a in loop.folded
+                 if a in (loop.request, loop.answer) or share.get(a, 0.0) >= min_share]
         rest = len(loop.folded) - len(shown)
         approx.append(f"rework: {loop.request!r} -> {loop.answer!r} is the deficiency loop "
                       f"of {li!r} (materials = 1, q = {q:.3f}); folded into it: "
