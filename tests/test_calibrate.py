@@ -22,7 +22,7 @@ import sim
 from sim.calibrate import calibrate
 from sim.cli import main
 from sim.logs import EventLog, read
-from sim.model.scenario import load, save
+from sim.model.scenario import load
 from tests.conftest import DATA, ROOT
 
 ROUND_TRIP = DATA / "calib_roundtrip.toml"
