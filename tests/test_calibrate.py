@@ -250,3 +250,24 @@ def test_cli_writes_a_scenario_that_loads(tmp_path: Path,
         ["register"], ["review"], ["decide"]]
     # 30 cases on 30 consecutive days: 22 of them weekdays of the office calendar
     assert s.calibration is not None and s.calibration.cases == 30
+
+
+def test_cli_start_timestamp_mapping_observes_services(tmp_path: Path) -> None:
+    """With --start-timestamp the services are observed: 30 minutes each, exactly."""
+    rows = []
+    for c in range(40):
+        day = pd.Timestamp("2024-03-04T09:00:00+01:00") + pd.Timedelta(days=c)
+        for k, a in enumerate(("register", "review", "decide")):
+            end = day + pd.Timedelta(hours=2 * k + 1)
+            rows.append((f"c{c}", a, end.isoformat(),
+                         (end - pd.Timedelta(minutes=30)).isoformat()))
+    p = tmp_path / "started.csv"
+    pd.DataFrame(rows, columns=["id", "step", "done", "begun"]).to_csv(p, index=False)
+    out = tmp_path / "s.toml"
+    assert main(["calibrate", str(p), "--out", str(out), "-q", "--case", "id", "--activity",
+                 "step", "--timestamp", "done", "--start-timestamp", "begun"]) == 0
+    s = load(out)
+    for name, it in s.items.items():
+        assert it.service.dist == "deterministic" and it.service.mean == 0.5, name
+        assert s.assumptions[f"items.{name}.service"].startswith(
+            "CALIBRATED from started.csv: observed from start events")

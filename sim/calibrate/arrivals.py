@@ -23,6 +23,8 @@ from sim.model.schema import Calendar, CaseClass
 WEEKDAY_SHARE = 0.02
 HOUR_COVER = 0.98
 BUSY_DAY = 5.0
+#: empty working days in a row beyond which a closure is a gap in the log
+LONG_RUN = 5
 #: events with a clock time below which a station's hours are the office's
 MIN_TIMED = 200
 
@@ -70,8 +72,30 @@ def closed_dates(view: View, weekdays: list[int],
         return [], (f"no closed dates inferred: a median working day has {median:g} events "
                     f"(< {BUSY_DAY:g}), too few to tell a holiday from a quiet day")
     closed = [d for d, c in zip(work, per_day, strict=True) if c == 0]
-    return closed, (f"{len(closed)} working weekdays without any event closed (a median "
-                    f"working day has {median:g} events)")
+    text = (f"{len(closed)} working weekdays without any event closed (a median working "
+            f"day has {median:g} events)")
+    runs = long_runs(work, per_day == 0)
+    if runs:
+        n_long = sum(k for _, _, k in runs)
+        shown = ", ".join(f"{a}..{b}" for a, b, _ in runs[:3]) + (", ..." if len(runs) > 3
+                                                                 else "")
+        text += (f"; {n_long} of them in runs of more than {LONG_RUN} working days "
+                 f"({shown}): gaps in the log rather than holidays, closed so that no case "
+                 "arrives where the log has none")
+    return closed, text
+
+
+def long_runs(days: list[dt.date], empty: np.ndarray) -> list[tuple[dt.date, dt.date, int]]:
+    """Runs of more than LONG_RUN consecutive empty working days: (first, last, length)."""
+    out, start = [], None
+    for i, e in enumerate([*empty.tolist(), False]):
+        if e and start is None:
+            start = i
+        elif not e and start is not None:
+            if i - start > LONG_RUN:
+                out.append((days[start], days[i - 1], i - start))
+            start = None
+    return out
 
 
 def observe_calendar(view: View, events: pd.DataFrame, closed: list[dt.date],
@@ -83,7 +107,11 @@ def observe_calendar(view: View, events: pd.DataFrame, closed: list[dt.date],
     timed = events[events["timed"].to_numpy(dtype=bool)]
     n_timed = len(timed)
     if n_timed >= MIN_TIMED or (fallback is None and n_timed > 0):
-        lo, hi = hours_span(clock_hours(timed["ts"]))
+        clock = clock_hours(timed["ts"])
+        starts = timed["start"].dropna()
+        if len(starts):  # a service's start is working time too
+            clock = np.concatenate([clock, clock_hours(starts)])
+        lo, hi = hours_span(clock)
         how = f"hours {lo}-{hi} cover {HOUR_COVER:.0%} of {n_timed} events with a clock time"
     elif fallback is not None:
         (lo, hi), = fallback.hours[:1]
