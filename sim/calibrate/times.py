@@ -26,6 +26,10 @@ from sim.model.calendar import WorkCalendar
 from sim.model.schema import Calendar
 
 
+#: hours within which two stamps are one instant (3.6 ms: logs keep milliseconds)
+EPS = 1e-6
+
+
 @dataclass
 class Samples:
     service: dict[str, np.ndarray]  # item -> working hours
@@ -42,26 +46,32 @@ def work_calendar(view: View, name: str, cal: Calendar) -> WorkCalendar:
 
 def queued_since(starts: np.ndarray, ends: np.ndarray, at: np.ndarray,
                  servers: int) -> np.ndarray:
-    """For each time in ``at`` (a service start), the start of the period just before it
-    in which all ``servers`` were busy with the services ``[starts, ends)`` (a case
-    starting then may have queued since); the time itself where a server was free."""
+    """For each service start in ``at``: where all ``servers`` were busy just before it
+    (with the services ``[starts, ends)``), the latest other start at the station before
+    it, taken as the time the case joined the queue; the start itself where a server was
+    free. The join is only known to lie between the start of the busy period and the
+    start itself; the latest other start is a heuristic inside that range (on the round
+    trip it gives the delays within 5-25% of the truth, the busy period's start 30-40%
+    short)."""
     t = np.concatenate([starts, ends])
     d = np.concatenate([np.ones(len(starts)), -np.ones(len(ends))])
-    order = np.lexsort((d, t))  # at one instant, ends before starts
+    order = np.argsort(t, kind="stable")
     t, level = t[order], np.cumsum(d[order])
+    # the level after every change at one instant (an end and the next start at the same
+    # time leave no free moment between them)
+    last = np.r_[t[1:] != t[:-1], True]
+    t, level = t[last], level[last]
     full = level >= servers  # on [t[i], t[i+1])
-    # the start of the run of full segments each segment belongs to
-    run = np.where(full & ~np.r_[False, full[:-1]], t, np.nan)
-    run = pd.Series(run).ffill().to_numpy()
-    run = np.where(full, run, np.nan)
     # the segment just before each query: the last change point strictly before it
-    k = np.searchsorted(t, at, side="left") - 1
-    out = np.asarray(at, dtype=np.float64).copy()
-    ok = k >= 0
-    kk = np.maximum(k, 0)
-    # ends at ``at`` free a server for the case starting at ``at``: look before them
-    hit = ok & full[kk]
-    out[hit] = np.minimum(run[kk][hit], out[hit])
+    # (stamps rounded to the millisecond: a change within EPS of ``at`` counts as at it)
+    q = np.asarray(at, dtype=np.float64)
+    k = np.searchsorted(t, q - EPS, side="left") - 1
+    hit = (k >= 0) & full[np.maximum(k, 0)]
+    st = np.sort(starts)
+    j = np.searchsorted(st, q - EPS, side="left") - 1
+    out = q.copy()
+    m = hit & (j >= 0)
+    out[m] = np.minimum(st[np.maximum(j, 0)][m], q[m])
     return out
 
 
@@ -132,7 +142,8 @@ def samples(view: View, items: dict[str, str], stage_of: dict[str, int],
                                              for x in item], dtype=bool)
             if m.any():
                 q = queued_since(est[m], t[m], est[m], servers.get(name, 1))
-                opened[m] = np.minimum(cal.to_abs(cal.to_work(q)), q)
+                w = np.maximum(cal.to_work(q) - EPS, 0.0)
+                opened[m] = np.minimum(cal.to_abs(w) + EPS, q)
     first = pd.Series(item).notna().to_numpy() & ~pd.DataFrame(
         {"c": case, "a": item}).duplicated().to_numpy()
     delay: dict[str, np.ndarray] = {}
