@@ -25,7 +25,6 @@ from sim.calibrate.view import View
 from sim.model.calendar import WorkCalendar
 from sim.model.schema import Calendar
 
-
 #: hours within which two stamps are one instant (3.6 ms: logs keep milliseconds)
 EPS = 1e-6
 
