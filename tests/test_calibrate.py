@@ -182,6 +182,7 @@ def test_bpic15_1(bpic: tuple[EventLog, object], tmp_path: Path) -> None:
     assert all(v.startswith("CALIBRATED from BPIC15_1.xes.gz: ") and ", n = " in v
                and ", fit = " in v for v in s.assumptions.values())
     assert s.calibration.term_days == 95.0  # median endDatePlanned - startDate
+    assert s.routes["main"].limit_workdays == 66.0  # the same terms in working days
     assert s.scenario.time_zone == "Europe/Amsterdam"
     assert any("left out" in a for a in cal.approximations)  # type: ignore[attr-defined]
     path = tmp_path / "bpic1.toml"

@@ -45,6 +45,10 @@ SOURCES = {
     "BPIC15_2": "van Dongen, B.F. (2015). BPI Challenge 2015 Municipality 2. "
                 "4TU.ResearchData. https://doi.org/10.4121/uuid:63a8435a-077d-4ece-97cd-"
                 "2c76d394d99c",
+    "Receipt_phase_WABO_CoSeLoG": "Buijs, J.C.A.M. (2014). Receipt phase of an "
+                                  "environmental permit application process ('WABO'), "
+                                  "CoSeLoG project. 4TU.ResearchData. https://doi.org/"
+                                  "10.4121/uuid:a07386a5-7be3-4367-9535-70bc9e77dbe6",
 }
 DEFAULT_MIN_SHARE = 0.2
 
@@ -82,26 +86,33 @@ def _cal(log_name: str, method: str, n: int, fit_text: str) -> str:
     return f"CALIBRATED from {log_name}: {method}, n = {n}, fit = {fit_text}"
 
 
-def _term(log: EventLog, view: View, office: Any) -> tuple[float | None, float | None, str]:
-    """(term in calendar days, in working days, text) from startDate/endDatePlanned."""
+def _term(log: EventLog, view: View,
+          office: Any) -> tuple[float | None, float | None, str, int]:
+    """(term in calendar days, in working days, text, cases) from startDate and
+    endDatePlanned."""
     c = log.cases
     if not {"startDate", "endDatePlanned"} <= set(c.columns):
         return None, None, ("the log records no planned term (no case attributes "
-                            "startDate and endDatePlanned): no statutory limit set")
+                            "startDate and endDatePlanned): no statutory limit set"), 0
     c = c[c.index.astype(str).isin(set(view.cases.index))]
-    s = pd.to_datetime(c["startDate"], utc=True, errors="coerce")
-    e = pd.to_datetime(c["endDatePlanned"], utc=True, errors="coerce")
-    days = ((e - s) / pd.Timedelta(days=1)).dropna()
-    days = days[days > 0]
-    if days.empty:
+    s = pd.to_datetime(c["startDate"], utc=True, errors="coerce").dt.tz_convert(view.zone)
+    e = pd.to_datetime(c["endDatePlanned"], utc=True, errors="coerce") \
+        .dt.tz_convert(view.zone)
+    ok = (s.notna() & e.notna() & (e > s)).to_numpy()
+    if not ok.any():
         return None, None, ("startDate/endDatePlanned give no positive planned term: no "
-                            "statutory limit set")
-    med = float(days.median())
-    wd = med * len(office.weekdays) / 7
-    text = (f"median of endDatePlanned - startDate over the {len(days)} training cases that "
-            f"record both: {med:g} calendar days (= {wd:.1f} working days at "
-            f"{len(office.weekdays)} working weekdays)")
-    return med, wd, text
+                            "statutory limit set"), 0
+    s, e = s[ok], e[ok]
+    med = float(((e - s) / pd.Timedelta(days=1)).median())
+    mask = [d in office.weekdays for d in range(1, 8)]
+    work = np.busday_count(s.dt.tz_localize(None).to_numpy().astype("datetime64[D]"),
+                           e.dt.tz_localize(None).to_numpy().astype("datetime64[D]"),
+                           weekmask=mask, holidays=list(office.closed_dates))
+    wd = float(np.median(work))
+    text = (f"median of endDatePlanned - startDate over the {int(ok.sum())} training cases "
+            f"that record both: {med:g} calendar days; the median of the same terms in "
+            f"working days of the office calendar: {wd:g}")
+    return med, wd, text, int(ok.sum())
 
 
 def calibrate(log: EventLog, *, train_until: dt.date | str | None = None,
@@ -283,14 +294,15 @@ def calibrate(log: EventLog, *, train_until: dt.date | str | None = None,
                 log_name, f"consecutive items seen in both strict orders, each in >= "
                 f"{rt.PARALLEL_SHARE:.0%} of the cases holding both (cases, a<b, b<a): "
                 f"{ev}", ev[0][0] if ev and ev[0] else 0, "counted, no fit")
-    term_days, term_wd, term_text = _term(log, view, office.calendar)
+    term_days, term_wd, term_text, term_n = _term(log, view, office.calendar)
     route = Route(stages=stages, limit_workdays=float(f"{term_wd:.4g}") if term_wd else None,
                   note=term_text)
     A["routes.main"] = _cal(log_name, f"stages in the order of each item's median relative "
                             f"position of its first occurrence; {len(stages)} stages, "
                             f"{len(parallel)} parallel", n_cases, "ordered, no fit")
     if term_wd:
-        A["routes.main.limit_workdays"] = _cal(log_name, term_text, n_cases, "median")
+        A["routes.main.limit_workdays"] = _cal(log_name, term_text, term_n, "median")
+        A["calibration.term_days"] = A["routes.main.limit_workdays"]
     else:
         approx.append(term_text)
     approx += [
