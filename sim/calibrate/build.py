@@ -139,6 +139,9 @@ def calibrate(log: EventLog, *, train_until: dt.date | str | None = None,
     closed, closed_text = arr.closed_dates(view, list(pre.calendar.weekdays), office_events)
     office = arr.observe_calendar(view, office_events, closed)
     office.calendar.note = f"{office.text}; {closed_text}"
+    if until is not None and view.log_end >= until:
+        approx.append(f"closed dates are known in the training window only: from "
+                      f"{until} to the horizon every working weekday is open")
     if "gaps in the log" in closed_text:
         approx.append(f"calendars.office: {closed_text}")
     A["calendars.office"] = _cal(log_name, f"office calendar from every event: "
