@@ -24,9 +24,12 @@ import numpy as np
 from benchmarks.reference_loop import tandem_exit_times, tandem_exit_times_adaptive
 from benchmarks.scenarios import tandem, tandem_dict
 from benchmarks.score import bench_score
+from sim.calibrate import calibrate
 from sim.engines import des, vector
 from sim.engines.vector import feedforward
+from sim.experiments.run import run
 from sim.inputs import draw
+from sim.logs import EventLog, read
 from sim.model import Model, build
 from sim.model.scenario import load
 
@@ -39,12 +42,12 @@ SIZES: dict[str, dict[str, int]] = {
     # cases x replications of the tandem; the DES runs des_cases of it
     "full": {"cases": 100_000, "reps": 20, "des_cases": 10_000, "construction_reps": 2,
              "scaling_cases": 100_000, "scaling_reps": 4, "scaling_rounds": 8,
-             "memory_cases": 1_000_000, "score_reps": 10},
+             "memory_cases": 1_000_000, "score_reps": 10, "calibrate_rounds": 3},
     "quick": {"cases": 10_000, "reps": 3, "des_cases": 1_000, "construction_reps": 1,
               "scaling_cases": 20_000, "scaling_reps": 4, "scaling_rounds": 3,
-              "memory_cases": 100_000, "score_reps": 2},
+              "memory_cases": 100_000, "score_reps": 2, "calibrate_rounds": 1},
 }
-SECTIONS = ("tandem_mmc", "construction", "scaling", "memory", "score")
+SECTIONS = ("tandem_mmc", "construction", "scaling", "memory", "score", "calibrate")
 # (section, key, direction): +1 higher is better, -1 lower is better
 COMPARED = (
     ("tandem_mmc", "ratio_vs_des", 1),
@@ -54,7 +57,12 @@ COMPARED = (
     ("scaling", "ratio", 1),
     ("memory", "peak_rss_mb", -1),
     ("score", "ratio_vs_read", 1),
+    ("calibrate", "ratio_read_vs_calibrate", 1),
 )
+#: the issue's target for calibrating a 60,000-event log
+CALIBRATE_TARGET_S = 30.0
+BPIC1 = ROOT / "data" / "BPIC15_1.xes.gz"
+ROUND_TRIP = ROOT / "tests" / "data" / "calib_roundtrip.toml"
 
 
 def _timed(f: Callable[..., Any], *args: Any, **kw: Any) -> tuple[float, Any]:
@@ -249,6 +257,43 @@ def bench_memory(size: dict[str, int], quick: bool) -> dict[str, Any]:
                      "peak RSS from getrusage (numba and numpy included)"}
 
 
+def _calibration_log() -> tuple[str, Callable[[], Any]]:
+    """BPIC15_1 (52,217 events) when it is here, else 10 replications of the round-trip
+    scenario as one log (about 60,000 events); and the function that reads it."""
+    if BPIC1.exists():
+        return BPIC1.name, lambda: read(BPIC1, duplicates="keep")
+    frame = run(str(ROUND_TRIP), replications=10, seed=1).event_log()
+    act = frame["concept:name"].astype(str)
+    frame = frame[~(act.isin(["arrival", "case end"]) | act.str.startswith("submission: "))
+                  .to_numpy()].reset_index(drop=True)
+    return "roundtrip x10", lambda: EventLog.from_frame(frame, "roundtrip.csv")
+
+
+def bench_calibrate(size: dict[str, int]) -> dict[str, Any]:
+    """Calibrating a ~60,000-event log, against reading it (same run, interleaved)."""
+    name, reader = _calibration_log()
+    bpic = name.startswith("BPIC")
+    kw: dict[str, Any] = ({"decision": ["01_HOOFD_510_1", "01_HOOFD_510_2", "01_HOOFD_515"],
+                           "rework": ("08_AWB45_020_1", "08_AWB45_030")} if bpic else
+                          {"decision": ["decide"],
+                           "rework": ("rework request: check", "resubmission: check")})
+    t_read, t_cal = [], []
+    for _ in range(size["calibrate_rounds"]):
+        dt_r, log = _timed(reader)
+        dt_c, cal = _timed(calibrate, log, log_name=name, **kw)
+        t_read.append(dt_r)
+        t_cal.append(dt_c)
+    best_c = min(t_cal)
+    return {"log": name, "events": len(log), "cases": log.n_cases,
+            "items": len(cal.scenario.items), "stations": len(cal.scenario.stations),
+            "calibrate_seconds": round(best_c, 2), "read_seconds": round(min(t_read), 2),
+            "ratio_read_vs_calibrate": min(t_read) / best_c,
+            "within_target": best_c < CALIBRATE_TARGET_S, "rounds": size["calibrate_rounds"],
+            "note": f"CPU seconds, best of {size['calibrate_rounds']}; the target is "
+                    f"< {CALIBRATE_TARGET_S:g} s; the ratio is reading the log over "
+                    "calibrating it (higher: calibrating is cheaper)"}
+
+
 # --------------------------------------------------------------------------- driver
 
 
@@ -276,6 +321,8 @@ def run_all(quick: bool = False, only: list[str] | None = None) -> dict[str, Any
         figures["memory"] = bench_memory(size, quick)
     if "score" in wanted:
         figures["score"] = bench_score(size["score_reps"], quick)
+    if "calibrate" in wanted:
+        figures["calibrate"] = bench_calibrate(size)
     return figures
 
 
@@ -331,6 +378,9 @@ def compare(figures: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
         if section == "memory" and figures[section].get("cases") != baseline[section].get(
                 "cases"):
             continue  # a different size: not comparable
+        if section == "calibrate" and figures[section].get("log") != baseline[section].get(
+                "log"):
+            continue  # another log (BPIC15_1 is not here): not comparable
         if sign > 0 and cur < base * (1.0 - tol):
             problems.append(f"{section}.{key}: {cur:.3g} < {base:.3g} - {tol:.0%}")
         if sign < 0 and cur > base * (1.0 + tol):
@@ -342,6 +392,9 @@ def compare(figures: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
     mem = figures.get("memory", {})
     if mem and not mem.get("quick") and not mem.get("within_2gb"):
         problems.append(f"memory.peak_rss_mb: {mem.get('peak_rss_mb')} MB > 2048 MB")
+    if figures.get("calibrate", {}).get("within_target") is False:
+        problems.append(f"calibrate.calibrate_seconds: {figures['calibrate']['calibrate_seconds']}"
+                        f" s >= the {CALIBRATE_TARGET_S:g} s target")
     for section, key in (("tandem_mmc", "reference_loop_agrees"),
                          ("construction", "engines_agree"), ("score", "within_60s")):
         if figures.get(section, {}).get(key) is False:

@@ -9,6 +9,9 @@ Quick start::
     result.station_summary()  # utilization and waits, busiest station first
 
 ``sim.plots`` (figures; imports matplotlib on first use) is ``sim.present.plots``.
+``sim.calibrate`` is the package that discovers a scenario from an event log:
+``sim.calibrate.calibrate(log, ...)`` (also ``sim.api.calibrate``; the package keeps the
+name, so ``import sim.calibrate.fit`` works).
 """
 
 from __future__ import annotations

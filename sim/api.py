@@ -1,5 +1,6 @@
 """The Python face analysts use in notebooks: ``sim.load``, ``sim.run``, ``sim.compare``,
-``sim.sweep``, ``sim.staff``, ``sim.score``.
+``sim.sweep``, ``sim.staff``, ``sim.calibrate`` (a scenario from an event log),
+``sim.score`` (a scenario against a real log).
 
 Everything the command line does goes through these same functions, so a notebook and
 a planner's terminal get the same numbers for the same seed. They live in
@@ -8,6 +9,7 @@ a planner's terminal get the same numbers for the same seed. They live in
 
 from __future__ import annotations
 
+from sim.calibrate import Calibrated, calibrate
 from sim.experiments.compare import CompareResult, compare
 from sim.experiments.run import run
 from sim.experiments.score import ScoreResult, score
@@ -16,5 +18,6 @@ from sim.experiments.staffing import StaffingResult, staff
 from sim.experiments.sweep import SweepResult, sweep
 from sim.results.result import RunResult
 
-__all__ = ["CompareResult", "RunResult", "ScoreResult", "StaffingResult", "SweepResult",
-           "apply_reforms", "compare", "load", "load_model", "run", "score", "staff", "sweep"]
+__all__ = ["Calibrated", "CompareResult", "RunResult", "ScoreResult", "StaffingResult",
+           "SweepResult", "apply_reforms", "calibrate", "compare", "load", "load_model", "run",
+           "score", "staff", "sweep"]

@@ -21,7 +21,7 @@ from sim.inputs import draw
 
 BASELINE: dict[str, Any] = {
     "tolerance": 0.3,
-    "tolerances": {"construction.ratio_vs_des": 0.4},
+    "tolerances": {"construction.ratio_vs_des": 0.4, "calibrate.ratio_read_vs_calibrate": 0.5},
     "accuracy_max": 0.05,
     "tandem_mmc": {"ratio_vs_des": 200.0, "ratio_vs_reference_loop": 2.0,
                    "event_loop_ratio_vs_reference_loop": 0.5, "accuracy_rel_err": 0.002,
@@ -30,6 +30,8 @@ BASELINE: dict[str, Any] = {
     "scaling": {"ratio": 1.8},
     "memory": {"cases": 100_000, "peak_rss_mb": 400.0, "quick": True, "within_2gb": True},
     "score": {"ratio_vs_read": 0.7},
+    "calibrate": {"log": "BPIC15_1.xes.gz", "ratio_read_vs_calibrate": 3.0,
+                  "calibrate_seconds": 1.5, "within_target": True},
 }
 
 
@@ -62,6 +64,9 @@ def test_same_figures_pass() -> None:
     ("score__ratio_vs_read", 0.5, False),  # -28.6%
     ("score__ratio_vs_read", 0.48, True),
     ("score__within_60s", False, True),  # the bound: scoring a BPIC log in < 60 s
+    ("calibrate__ratio_read_vs_calibrate", 1.6, False),  # its own tolerance, 50%
+    ("calibrate__ratio_read_vs_calibrate", 1.4, True),
+    ("calibrate__within_target", False, True),  # the issue's < 30 s
 ])
 def test_regressions_are_flagged(change: str, value: float | bool, flagged: bool) -> None:
     problems = compare(figures(**{change: value}), BASELINE)
@@ -83,6 +88,12 @@ def test_memory_of_another_size_is_not_compared() -> None:
     assert compare(f, BASELINE) == []
     f["memory"]["within_2gb"] = False  # the full run's own bound still applies
     assert any("2048" in p for p in compare(f, BASELINE))
+
+
+def test_calibration_of_another_log_is_not_compared() -> None:
+    f = figures(calibrate__ratio_read_vs_calibrate=0.5)
+    f["calibrate"]["log"] = "roundtrip x10"
+    assert compare(f, BASELINE) == []
 
 
 def test_table_names_every_figure() -> None:

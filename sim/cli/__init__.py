@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from importlib import metadata
 from types import ModuleType
 
-from sim.cli import common, compare, reforms, run, staff, sweep
+from sim.cli import calibrate, common, compare, reforms, run, staff, sweep
 from sim.cli import score as score_cmd
 from sim.errors import GovsimError
 from sim.experiments import budget
 
 #: the command modules, in the order ``govsim --help`` lists them; each has ``register(sub)``
-COMMANDS: tuple[ModuleType, ...] = (run, reforms, compare, sweep, staff, score_cmd)
+COMMANDS: tuple[ModuleType, ...] = (run, reforms, compare, sweep, staff, calibrate, score_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -54,14 +54,11 @@ def _value(kind: str, text: str | None, source: str, where: str, key: str) -> An
 
 
 def _open(path: Path) -> IO[bytes]:
-    fh = path.open("rb")
-    magic = fh.read(2)
-    fh.seek(0)
-    if magic == b"\x1f\x8b":
-        # GzipFile(fileobj=...) would not close fh: open the path itself
-        fh.close()
+    with path.open("rb") as probe:
+        magic = probe.read(2)
+    if magic == b"\x1f\x8b":  # opened by name: closing it closes the file too
         return gzip.open(path, "rb")  # type: ignore[return-value]
-    return fh
+    return path.open("rb")
 
 
 def parse(path: Path, source: str) -> tuple[list[dict[str, Any]], list[str],
