@@ -285,3 +285,21 @@ def test_bpic15_smoke():
     assert all(v["value"] is not None and v["value"] >= 0 for v in d.values())
     assert 0 <= d["ngram"]["value"] <= 1
     assert sr.unmatched_events > 40_000  # 4 of its 398 activities are modelled
+
+
+def test_no_simulated_case_starts_after_the_logs_last_case():
+    """A log extracted by case: no case starts in its last third, though the earlier cases'
+    events go on. The simulated arrivals stop at the last real start, so as many cases
+    start in both (Poisson: within 4 standard deviations), not 1.5 times as many."""
+    fr = own_log(MINI, seed=1)
+    t = pd.to_datetime(fr["time:timestamp"], utc=True)
+    starts = t.groupby(fr["case:concept:name"]).min()
+    cut = starts.min() + (starts.max() - starts.min()) * 2 / 3
+    kept = starts.index[starts <= cut]
+    real = EventLog.from_frame(fr[fr["case:concept:name"].isin(kept)], "cut.csv")
+    sr = quiet_score(MINI, real, seed=2, replications=4)
+    last = pd.Timestamp(real.events.groupby("case")["timestamp"].min().max())
+    assert sr.to_json()["period"]["last_case_start"] == last.tz_convert(
+        real.time_zone).date().isoformat()
+    k = sr.kpis.set_index("kpi").loc["cases_started"]
+    assert abs(k["simulated"] - k["real"]) < 4 * np.sqrt(k["real"] / 4) + 4 * np.sqrt(k["real"])

@@ -176,6 +176,8 @@ def arrivals(view: View, office: Calendar) -> Arrivals:
     ptext = (f"weekday profile from the {n} first events' dates; hour profile from the "
              f"{len(timed)} first events with a clock time ({date_only} were date-only"
              + (", so no hour profile)" if hour is None else ")"))
+    # the log's events are the office's own steps: no applicant visit is recorded, so the
+    # cases are online and so are the items (the visits KPI stays 0, not one per step)
     cc = CaseClass(rate=float(f"{rate:.6g}"), per="workday", weekday_profile=weekday,
-                   hour_profile=hour, note=text)
+                   hour_profile=hour, online_share=1.0, note=text)
     return Arrivals(cc, rate, n, wd, date_only, text, ptext)

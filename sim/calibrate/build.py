@@ -153,6 +153,9 @@ def calibrate(log: EventLog, *, train_until: dt.date | str | None = None,
     A["classes.applications.weekday_profile"] = _cal(log_name, arrivals.profile_text,
                                                      arrivals.n, "relative frequencies")
     A["classes.applications.hour_profile"] = A["classes.applications.weekday_profile"]
+    A["classes.applications.online_share"] = (
+        "ASSUMPTION: an event log records the office's own steps, not the applicant's "
+        "visits: cases and items are online (no visit counted), so the visits KPI is 0")
     # loops, items, route
     n_cases = view.n_cases
     share = view.events.groupby("activity")["case"].nunique() / n_cases
@@ -226,7 +229,7 @@ def calibrate(log: EventLog, *, train_until: dt.date | str | None = None,
                 "stage: the last event before the stage) to the first completion, minus the "
                 "service estimate", fd.n, fd.text)
         item = Item(station=station_of[name_i], service=f.dist, skip_probability=skip,
-                    delay=delay, activity=act, department=station_of[name_i])
+                    delay=delay, activity=act, department=station_of[name_i], online=True)
         if name_i in disc.repeats:
             p_rep, gaps, occ = disc.repeats[name_i]
             if len(gaps):

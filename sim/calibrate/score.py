@@ -86,11 +86,18 @@ class Cases:
 
 @dataclass
 class Period:
-    """The days compared: cases started on ``start`` .. ``end`` (inclusive), the logs as
-    extracted at the end of ``end``."""
+    """The days compared: cases started on ``start`` .. ``last_start`` (default ``end``,
+    inclusive), the logs as extracted at the end of ``end``. A real log extracted by case
+    holds no case started after its last one, though its events go on: cases simulated to
+    start after ``last_start`` have no real counterpart and are left out."""
 
     start: dt.date
     end: dt.date
+    last_start: dt.date | None = None
+
+    @property
+    def starts_until(self) -> dt.date:
+        return self.end if self.last_start is None else min(self.end, self.last_start)
 
     @property
     def days(self) -> int:
@@ -163,7 +170,8 @@ def real_cases(log: EventLog, decision: Sequence[str], matched: Iterable[str],
         table["decision"] = table["last"]
     if period is not None:
         s = table["start"]
-        table = table[(s >= pd.Timestamp(period.start)) & (s <= pd.Timestamp(period.end))]
+        table = table[(s >= pd.Timestamp(period.start))
+                      & (s <= pd.Timestamp(period.starts_until))]
     inside = ev["case"].isin(table.index).to_numpy()
     frame = pd.DataFrame({"case": ev["case"].to_numpy()[inside],
                           "activity": act.to_numpy()[inside],
@@ -205,7 +213,7 @@ def simulated_cases(log: pd.DataFrame, activity: Mapping[str, str], decision: Se
     if from_day is not None:
         table = table[table["start"] >= pd.Timestamp(from_day)]
     if period is not None:
-        table = table[table["start"] <= pd.Timestamp(period.end)]
+        table = table[table["start"] <= pd.Timestamp(period.starts_until)]
     inside = f["case"].isin(table.index).to_numpy()
     m = service & inside
     frame = _ordered(pd.DataFrame({"case": f["case"].to_numpy()[m], "activity": mapped[m],

@@ -6,12 +6,13 @@ takes each replication's simulated event log and hands both to
 :mod:`sim.calibrate.score`.
 
 The period: cases started from the log's first case's day (or ``from_date``) to its last
-event's day (or the day before ``until``). The simulation always starts on the day of the
+event's day (or the day before ``until``), and no later than the log's last case start: a
+log extracted by case holds no case started after that day, though its events go on, so
+simulated arrivals stop there too. The simulation always starts on the day of the
 log's first case, so with ``from_date`` the system is not empty when the compared cases
 arrive: the days before ``from_date`` are the run's warm-up (``run.warmup_days``) and the
 simulated cases that arrived in it are left out, as the real ones started before
-``from_date`` are. Arrivals run over the whole period (``run.arrival_days`` = the horizon),
-and both logs are cut at the end of the period's last day.
+``from_date`` are. Both logs are cut at the end of the period's last day.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ class ScoreResult:
             "scenario": self.scenario, "log": self.log,
             "period": {"start": self.period.start.isoformat(),
                        "end": self.period.end.isoformat(), "days": self.period.days,
+                       "last_case_start": self.period.starts_until.isoformat(),
                        "from": self.from_date.isoformat() if self.from_date else None,
                        "simulation_start": self.run.scenario.run.start_date.isoformat(),
                        "warmup_days": self.run.scenario.run.warmup_days},
@@ -180,7 +182,8 @@ def _period(log: EventLog, from_date: dt.date | None,
                          f"(started on {first})")
     if until is not None and until <= start:
         raise UsageError(f"--until {until}: not after the period's start ({start}) in {where}")
-    return first, measure.Period(start, end)
+    last_start = t.groupby(log.events["case"].to_numpy()).min().max().date()
+    return first, measure.Period(start, end, min(end, last_start))
 
 
 def _clocked(s: Scenario, sim_start: dt.date, period: measure.Period,
@@ -188,7 +191,8 @@ def _clocked(s: Scenario, sim_start: dt.date, period: measure.Period,
     """The scenario with its clock on the log's period (warm-up up to the period start)."""
     data = s.model_dump()
     horizon = float((period.end - sim_start).days + 1)
-    data["run"].update(start_date=sim_start, horizon_days=horizon, arrival_days=horizon,
+    arrivals = float((period.starts_until - sim_start).days + 1)
+    data["run"].update(start_date=sim_start, horizon_days=horizon, arrival_days=arrivals,
                        warmup_days=float((period.start - sim_start).days))
     if s.scenario.time_zone is None:
         try:

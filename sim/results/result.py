@@ -161,9 +161,14 @@ class RunResult:
 
     def __repr__(self) -> str:
         k = self.to_dict()["kpis"]["lead_time_workdays"]
+
+        def num(x: float | None) -> str:
+            return "-" if x is None else f"{x:.1f}"
+
+        ci = k.get("ci95") or [None, None]
         return (f"<RunResult {self.model.name!r}: {self.replications} replications, seed "
-                f"{self.seed}, engine {self.engine}; lead time {k['mean']:.1f} working days "
-                f"(95% CI {k['ci95'][0]:.1f}-{k['ci95'][1]:.1f})>")
+                f"{self.seed}, engine {self.engine}; lead time {num(k['mean'])} working days "
+                f"(95% CI {num(ci[0])}-{num(ci[1])})>")
 
     def _repr_html_(self) -> str:
         """What Jupyter shows: headline KPIs with CIs and the stations, busiest first."""
