@@ -22,6 +22,7 @@ from sim.calibrate import stations as st
 from sim.calibrate import times as tm
 from sim.calibrate.fit import Fit, fit
 from sim.calibrate.view import View, parse_date, training_view
+from sim.calibrate.withdrawn import withdrawn
 from sim.errors import UsageError
 from sim.logs.eventlog import EventLog
 from sim.model import scenario as scenario_mod
@@ -325,6 +326,26 @@ def calibrate(log: EventLog, *, train_until: dt.date | str | None = None,
         "day training window, as if all worked full time throughout",
         "delays include waiting behind the same resource; the simulated queue adds its own",
     ]
+    classes = {"applications": cc}
+    routes = {"main": route}
+    wd = withdrawn(view, decision, route, items, cc)
+    if wd is not None:
+        decided_rate = float(f"{cc.rate * (1 - wd.share):.6g}")
+        classes = {"applications": cc.model_copy(update={"rate": decided_rate}),
+                   "withdrawn": wd.case_class}
+        routes["withdrawn"] = wd.route
+        A["classes.applications.rate"] = _cal(
+            log_name, f"{arrivals.text}, times the {1 - wd.share:.1%} of the arrivals that "
+            f"reach a decision ({wd.text})", arrivals.n, "Poisson MLE, split by a proportion")
+        A["classes.withdrawn.rate"] = _cal(log_name, wd.text, wd.mature,
+                                           f"proportion {wd.share:.3f}")
+        A["routes.withdrawn"] = _cal(log_name, wd.route.note, wd.undecided,
+                                     "proportions, no fit")
+        approx.append(f"cases that end without a decision are a second class "
+                      f"(withdrawn, {wd.share:.1%} of the arrivals) on the main route without "
+                      "its decision items; which cases end so is drawn at arrival, not "
+                      "from how the case went")
+        summary["withdrawn_share"] = wd.share
     scen = Scenario(
         scenario=Meta(name=name or f"calibrated-{stem}",
                       description=f"Discovered by govsim calibrate from {log_name}: "
@@ -333,8 +354,8 @@ def calibrate(log: EventLog, *, train_until: dt.date | str | None = None,
         run=Run(start_date=view.start_date, horizon_days=float(view.horizon_days),
                 arrival_days=float(view.window_days), replications=replications, seed=seed,
                 calendar="office"),
-        calendars=calendars, classes={"applications": cc}, stations=stations, items=items,
-        routes={"main": route},
+        calendars=calendars, classes=classes, stations=stations, items=items,
+        routes=routes,
         calibration=Calibration(
             log=log_name, cases=n_cases, events=len(view.events), train_from=view.train_from,
             train_until=until, log_end=view.log_end, decision=decision,

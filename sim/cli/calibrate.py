@@ -72,6 +72,8 @@ def print_summary(line: str, s: dict[str, Any], approx: list[str]) -> None:
                                     f"{s['stages']} ({s['parallel_stages']})"),
             ("stations (servers)", f"{s['stations']} ({s['servers']})"),
             ("arrivals per working day", fmt(s["rate_per_workday"], 3)),
+            ("ending without a decision", "-" if s.get("withdrawn_share") is None
+             else f"{s['withdrawn_share']:.1%}"),
             ("deficiency per submission", fmt(s.get("deficiency"), 3)),
             ("fix time, median (days)", fmt(s.get("fix_median_days"), 1)),
             ("term (calendar / working days)",
