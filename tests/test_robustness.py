@@ -123,7 +123,8 @@ def test_the_estimate_covers_what_a_run_keeps() -> None:
     n_cases = sum(len(rep.cases) for rep in r.reps) / 2
     assert abs(est.cases - n_cases) < 4 * n_cases ** 0.5  # Poisson: 4 sd
     est_kept = 2 * (est.cases * budget.KEPT_PER_CASE + est.visits * budget.KEPT_PER_VISIT)
-    assert kept <= est_kept <= 1.5 * kept
+    # pandas 2 keeps about 330 bytes a case, pandas 3 about 175: the estimate covers both
+    assert kept <= est_kept <= 2.5 * kept
 
 
 def test_max_memory_flag_refuses_and_lasts_one_command(capsys: pytest.CaptureFixture[str],
