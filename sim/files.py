@@ -75,6 +75,24 @@ def open_atomic(path: str | Path) -> Iterator[IO[bytes]]:
         raise
 
 
+def folder_target(path: str | Path, flag: str = "--out") -> Path:
+    """``path`` checked as a folder to write (it may not exist yet; it may not be a file)."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{flag} {out}: exists and is not a folder")
+    return out
+
+
+def make_folder(path: str | Path, flag: str = "--out") -> Path:
+    """``path`` as a folder that exists (created with its parents), or a clear error."""
+    out = folder_target(path, flag)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{flag} {out}: cannot create the folder ({exc.strerror})") from None
+    return out
+
+
 @contextlib.contextmanager
 def atomic_folder(path: str | Path, flag: str = "--out") -> Iterator[Path]:
     """A folder to fill whose files appear in ``path`` only if the block ends without an
@@ -82,9 +100,7 @@ def atomic_folder(path: str | Path, flag: str = "--out") -> Iterator[Path]:
     renamed into ``path`` (created if need be), replacing a file of the same name and
     leaving any other file there alone; after an error the temporary folder is removed and
     ``path`` is as it was."""
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{flag} {out}: exists and is not a folder")
+    out = folder_target(path, flag)
     parent = out.absolute().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)

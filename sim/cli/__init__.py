@@ -9,7 +9,6 @@ code is 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -19,7 +18,6 @@ from types import ModuleType
 from sim.cli import calibrate, common, compare, reforms, run, staff, sweep
 from sim.cli import score as score_cmd
 from sim.errors import GovsimError
-from sim.experiments import budget
 
 #: the command modules, in the order ``govsim --help`` lists them; each has ``register(sub)``
 COMMANDS: tuple[ModuleType, ...] = (run, reforms, compare, sweep, staff, calibrate, score_cmd)
@@ -38,16 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    limit = os.environ.get(budget.ENV)  # --max-memory sets it for one command only
     to_stderr = common.console.stderr  # --json - sends the tables to stderr for one command
     try:
         return _dispatch(args)
     finally:
         common.console.stderr = to_stderr
-        if limit is None:
-            os.environ.pop(budget.ENV, None)
-        else:
-            os.environ[budget.ENV] = limit
 
 
 def _version() -> str:

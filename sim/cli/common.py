@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -43,17 +42,14 @@ def add_run_options(p: argparse.ArgumentParser, workers_default: int | None = 1,
 
 
 def check_run_options(args: argparse.Namespace) -> None:
-    """The run flags' one check (:func:`sim.experiments.settings.check`), named by flag.
-    ``--max-memory`` becomes ``$GOVSIM_MAX_MEMORY`` for this command and its workers."""
+    """The run flags' one check (:func:`sim.experiments.settings.check`), named by flag."""
     check(engine=args.engine, replications=args.replications, seed=args.seed,
           workers=args.workers, flags=True)
     if getattr(args, "json", None) == "-":
         # --json -: the JSON is standard output; tables and notes go to standard error
         console.stderr = True
-    limit = getattr(args, "max_memory", None)
-    if limit is not None:
-        budget.limit_bytes(limit)  # its rule, named by its flag
-        os.environ[budget.ENV] = repr(limit)
+    if getattr(args, "max_memory", None) is not None:
+        budget.limit_bytes(args.max_memory)  # its rule, named by its flag
 
 
 def write_json_out(path: str, data: Any) -> None:

@@ -148,7 +148,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     with progress_bar(n * len(models), "replications") as adv:
         res = compare(models, replications=args.replications, seed=args.seed,
                       engine=args.engine, workers=args.workers, crn=not args.independent,
-                      labels=labels, progress=adv)
+                      labels=labels, progress=adv, max_memory=args.max_memory)
     res.sources, res.reforms = srcs, refs
     if args.json:
         write_json_out(args.json, res.to_dict())

@@ -89,7 +89,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     n = args.replications or model.scenario.run.replications
     with progress_bar(n, "replications") as adv:
         result = run(model, replications=args.replications, seed=args.seed,
-                         engine=args.engine, workers=args.workers, progress=adv)
+                     engine=args.engine, workers=args.workers, progress=adv,
+                     max_memory=args.max_memory)
     d = result.to_dict()
     if args.json:
         write_json_out(args.json, d)

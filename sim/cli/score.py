@@ -21,6 +21,7 @@ from sim.cli.common import (
 from sim.errors import UsageError
 from sim.experiments.score import ScoreResult, score
 from sim.experiments.sources import load_scenario, split_source
+from sim.files import folder_target
 from sim.logs.eventlog import DUPLICATES
 
 
@@ -68,8 +69,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     scenario = load_scenario(path, specs)
     if not Path(args.log).is_file():
         raise UsageError(f"{args.log}: no such log file")
-    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
-        raise UsageError(f"--out {args.out}: exists and is not a folder")
+    if args.out:  # a bad --out fails before the run, not after it
+        folder_target(args.out)
     if args.json and not Path(args.json).parent.is_dir():
         raise UsageError(f"--json {args.json}: the folder {Path(args.json).parent} "
                          "does not exist")
@@ -80,7 +81,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     with progress_bar(n, "replications") as adv:
         sr = score(scenario if specs else path, args.log, from_date=args.from_date,
                    until=args.until, replications=args.replications, seed=args.seed,
-                   engine=args.engine, workers=args.workers, mapping=mapping, progress=adv)
+                   engine=args.engine, workers=args.workers, mapping=mapping, progress=adv,
+                   max_memory=args.max_memory)
     if args.out:
         from sim.present import score_report  # matplotlib: only when a report is asked for
 

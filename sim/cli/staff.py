@@ -65,7 +65,8 @@ def cmd_staff(args: argparse.Namespace) -> int:
     res = staff(args.file, args.target, max_servers=args.max_servers, stations=stations,
                 replications=args.replications, seed=args.seed, engine=args.engine,
                 reforms=args.reform, workers=args.workers, confident=args.confident,
-                max_evaluations=args.max_evaluations, log=log)
+                max_evaluations=args.max_evaluations, log=log,
+                max_memory=args.max_memory)
     if args.json:
         write_json_out(args.json, res.to_dict())
     if args.write and res.scenario is not None:

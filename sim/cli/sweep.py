@@ -101,7 +101,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         res = sweep(args.file, args.sets, replications=args.replications, seed=args.seed,
                     engine=args.engine, reforms=args.reform, workers=workers,
                     scheduler=args.scheduler, out=args.out, progress=adv, on_point=on_point,
-                    metric=args.metric)
+                    metric=args.metric, max_memory=args.max_memory)
     if args.json:
         write_json_out(args.json, res.to_dict())
     if not args.quiet:

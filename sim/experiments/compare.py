@@ -189,7 +189,8 @@ def compare(sources: Sequence[str | Path | Scenario | Model], replications: int 
             seed: int | None = None, engine: str | None = None, workers: int = 1,
             reforms_per_source: Sequence[Sequence[str]] | None = None,
             reforms: Sequence[str] = (), crn: bool = True, labels: Sequence[str] | None = None,
-            progress: Callable[[int], None] | None = None) -> CompareResult:
+            progress: Callable[[int], None] | None = None,
+            max_memory: float | None = None) -> CompareResult:
     """Run scenarios on common random numbers and difference their KPIs against the first.
 
     ``seed`` and ``replications`` default to the first scenario's ``run`` section and are
@@ -211,7 +212,7 @@ def compare(sources: Sequence[str | Path | Scenario | Model], replications: int 
             raise UsageError(f"{len(labels)} labels for {len(models)} scenarios")
         names = list(labels)
     cfg = resolve(models[0].scenario.run, replications=replications, seed=seed,
-                  engine=engine, workers=workers)
+                  engine=engine, workers=workers, max_memory=max_memory)
     seeds = [cfg.seed if crn else cfg.seed + 1000 * k for k in range(len(models))]
     results = run_models(models, seeds, cfg, progress)
     return CompareResult(labels=names, results=results, sources=srcs, reforms=refs,

@@ -62,8 +62,7 @@ def run(source: Source, replications: int | None = None, seed: int | None = None
     """
     model = load_model(source, reforms)
     cfg = resolve(model.scenario.run, replications=replications, seed=seed, engine=engine,
-                  workers=workers)
-    budget.check([model], cfg.replications, cfg.workers, max_memory)
+                  workers=workers, max_memory=max_memory)
     return run_models([model], [cfg.seed], cfg, progress)[0]
 
 
@@ -73,7 +72,7 @@ def run_models(models: Sequence[Model], seeds: Sequence[int], cfg: Settings,
     processes: one pool for all of them, so a comparison keeps every worker busy. Refused
     before anything runs when the estimated memory is past the limit (:mod:`.budget`)."""
     n = cfg.replications
-    budget.check(models, n, cfg.workers)
+    budget.check(models, n, cfg.workers, cfg.max_memory)
     reps: list[Replication | None] = [None] * (n * len(models))
 
     def done(k: int, rep: Replication) -> None:

@@ -210,7 +210,8 @@ def score(scenario: str | Path | Scenario, log: str | Path | EventLog, *,
           replications: int | None = None, seed: int | None = None,
           engine: str = "vector", workers: int = 1,
           mapping: Mapping[str, Any] | None = None,
-          progress: Callable[[int], None] | None = None) -> ScoreResult:
+          progress: Callable[[int], None] | None = None,
+          max_memory: float | None = None) -> ScoreResult:
     """Simulate ``scenario`` over the period of the real ``log`` and score it.
 
     ``log`` is a path (read with :func:`sim.logs.read` and ``mapping``: case, activity,
@@ -259,7 +260,7 @@ def score(scenario: str | Path | Scenario, log: str | Path | EventLog, *,
     sim_start, period = _period(real_log, f, u)
     s2 = _clocked(s, sim_start, period, real_log.time_zone, notes)
     result = run(s2, replications=replications, seed=seed, engine=engine, workers=workers,
-                 progress=progress)
+                 progress=progress, max_memory=max_memory)
     real = measure.real_cases(real_log, decision, matched, period)
     if not len(real.table):
         raise UsageError(f"{real_log.source}: no case started between {period.start} and "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sim.engines import DEFAULT_ENGINE, ENGINES
 from sim.errors import UsageError
-from sim.model.schema import Run
+from sim.model.schema import MAX_REPLICATIONS, MAX_SEED, Run
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,8 @@ class Settings:
     seed: int
     engine: str
     workers: int
+    #: refuse a run estimated to need more GB than this (None: the default limit)
+    max_memory: float | None = None
 
 
 def check(*, engine: str | None = None, replications: int | None = None,
@@ -34,8 +36,8 @@ def check(*, engine: str | None = None, replications: int | None = None,
     if engine is not None and engine not in ENGINES:
         raise UsageError(f"{dash + 'engine: ' if flags else ''}unknown engine '{engine}' "
                          f"(choose from: {', '.join(ENGINES)})")
-    for name, value, low, high in (("replications", replications, 1, 100_000),
-                                   ("seed", seed, 0, 2**63 - 1), ("workers", workers, 1, 1_024)):
+    for name, value, low, high in (("replications", replications, 1, MAX_REPLICATIONS),
+                                   ("seed", seed, 0, MAX_SEED), ("workers", workers, 1, 1_024)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)
                                   or value < low):
             raise UsageError(f"{dash}{name} must be an integer >= {low} (got {value})")
@@ -45,11 +47,12 @@ def check(*, engine: str | None = None, replications: int | None = None,
 
 
 def resolve(run: Run, *, replications: int | None = None, seed: int | None = None,
-            engine: str | None = None, workers: int | None = 1) -> Settings:
+            engine: str | None = None, workers: int | None = 1,
+            max_memory: float | None = None) -> Settings:
     """The settings of an experiment on a scenario whose ``[run]`` section is ``run``:
     each one given, or the scenario's (engine: the compiled one; workers: 1), checked."""
     s = Settings(replications=run.replications if replications is None else replications,
                  seed=run.seed if seed is None else seed, engine=engine or DEFAULT_ENGINE,
-                 workers=1 if workers is None else workers)
+                 workers=1 if workers is None else workers, max_memory=max_memory)
     check(engine=s.engine, replications=s.replications, seed=s.seed, workers=s.workers)
     return s

@@ -290,7 +290,8 @@ def staff(source: str | Path | Scenario, target: str | Target,
           stations: Sequence[str] | None = None, replications: int | None = None,
           seed: int | None = None, engine: str | None = None, reforms: Sequence[str] = (),
           workers: int = 1, confident: bool = False, max_evaluations: int = 200,
-          log: Callable[[str], None] | None = None) -> StaffingResult:
+          log: Callable[[str], None] | None = None,
+          max_memory: float | None = None) -> StaffingResult:
     """The fewest servers per station that meet ``target`` (see the module doc).
 
     Args:
@@ -311,7 +312,7 @@ def staff(source: str | Path | Scenario, target: str | Target,
     """
     base = load_scenario(source, reforms)
     cfg = resolve(base.run, replications=replications, seed=seed, engine=engine,
-                  workers=workers)
+                  workers=workers, max_memory=max_memory)
     tgt = target if isinstance(target, Target) else parse_target(target, base, confident)
     if confident and not tgt.confident:
         tgt = Target(tgt.metric, tgt.op, tgt.value, True)
@@ -375,7 +376,7 @@ def staff(source: str | Path | Scenario, target: str | Target,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = run(s, replications=cfg.replications, seed=cfg.seed, engine=cfg.engine,
-                      workers=cfg.workers)
+                      workers=cfg.workers, max_memory=cfg.max_memory)
         metrics = point_metrics(res)
         ev = Evaluation(dict(servers), tgt.value_of(metrics), tgt.met(metrics),
                         {k: float(metrics.get(station_kpi(k, "utilization")) or 0.0)

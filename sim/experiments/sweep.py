@@ -61,7 +61,7 @@ from sim.experiments.pool import default_workers, execute
 from sim.experiments.run import run
 from sim.experiments.settings import check, resolve
 from sim.experiments.sources import load_scenario
-from sim.files import FolderLock, json_safe, write_atomic, write_json
+from sim.files import FolderLock, json_safe, make_folder, write_atomic, write_json
 from sim.model.schema import Scenario
 from sim.results.display import esc
 from sim.results.kpis import STATION_BY_NAME, canonical, station_kpi
@@ -152,14 +152,16 @@ def metric_names(s: Scenario | None = None, stations: bool = True) -> list[str]:
     return names
 
 
-def _run_point(payload: tuple[str, int | None, int | None, str]) -> tuple[dict[str, Any], float]:
-    """Run one point (in a worker): scenario JSON, replications, seed, engine."""
-    text, replications, seed, engine = payload
+def _run_point(payload: tuple[str, int | None, int | None, str, float | None]
+               ) -> tuple[dict[str, Any], float]:
+    """Run one point (in a worker): scenario JSON, replications, seed, engine, memory limit."""
+    text, replications, seed, engine, max_memory = payload
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         s = Scenario.model_validate_json(text)
-        result = run(s, replications=replications, seed=seed, engine=engine, workers=1)
+        result = run(s, replications=replications, seed=seed, engine=engine, workers=1,
+                     max_memory=max_memory)
     return point_metrics(result), time.perf_counter() - t0
 
 
@@ -301,7 +303,7 @@ def sweep(source: str | Path | Scenario, grid: Mapping[str, Any] | Sequence[str]
           scheduler: str | Any | None = None, out: str | Path | None = None,
           progress: Callable[[int], None] | None = None,
           on_point: Callable[[dict[str, Any], dict[str, Any], bool], None] | None = None,
-          metric: str = DEFAULT_METRIC) -> SweepResult:
+          metric: str = DEFAULT_METRIC, max_memory: float | None = None) -> SweepResult:
     """Run a scenario over a grid of parameter values; one row per point.
 
     Args:
@@ -358,13 +360,7 @@ def sweep(source: str | Path | Scenario, grid: Mapping[str, Any] | Sequence[str]
     log: _Log | None = None
     lock: FolderLock | None = None
     if out_dir is not None:
-        if out_dir.exists() and not out_dir.is_dir():
-            raise UsageError(f"--out {out_dir}: exists and is not a folder")
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"--out {out_dir}: cannot create the folder ({exc.strerror})") \
-                from None
+        make_folder(out_dir)
         lock = FolderLock(out_dir, LOCK_FILE)  # one sweep writes a folder at a time
         done = _read_done(out_dir / POINTS_FILE)
 
@@ -404,7 +400,8 @@ def sweep(source: str | Path | Scenario, grid: Mapping[str, Any] | Sequence[str]
         if progress:
             progress(1)
 
-    payloads = {i: (scenarios[i].model_dump_json(), n_rep, s_seed, engine) for i, _, _ in todo}
+    payloads = {i: (scenarios[i].model_dump_json(), n_rep, s_seed, engine, max_memory)
+                for i, _, _ in todo}
     error: BaseException | None = None
     try:
         if out_dir is not None:

@@ -29,21 +29,22 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
+#: typed XES values: (how to read the text, the rule a bad one breaks)
+_NUMBERS: dict[str, tuple[Any, str]] = {
+    "int": (int, "an <int> value is not an integer"),
+    "float": (float, "a <float> value is not a number"),
+}
+
+
 def _value(kind: str, text: str | None, source: str, where: str, key: str) -> Any:
     if text is None:
         return None
-    if kind == "int":
+    if kind in _NUMBERS:
+        read, rule = _NUMBERS[kind]
         try:
-            return int(text)
+            return read(text)
         except ValueError:
-            raise LogError(source, f"{where}, attribute {key!r}",
-                           "an <int> value is not an integer", text) from None
-    if kind == "float":
-        try:
-            return float(text)
-        except ValueError:
-            raise LogError(source, f"{where}, attribute {key!r}",
-                           "a <float> value is not a number", text) from None
+            raise LogError(source, f"{where}, attribute {key!r}", rule, text) from None
     if kind == "boolean":
         low = text.strip().lower()
         if low not in ("true", "false"):

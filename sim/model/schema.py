@@ -38,6 +38,9 @@ def _is_number(v: object) -> bool:
 #: the largest integer a count field takes: far above any real office, far below what
 #: overflows a 64-bit array or asks for memory no machine has
 MAX_COUNT = 1_000_000_000
+#: the most replications a run takes, and the largest seed (numpy's SeedSequence takes more,
+#: but a seed is a 64-bit number everywhere a user writes one)
+MAX_REPLICATIONS, MAX_SEED = 100_000, 2**63 - 1
 
 
 def _int_at_least(n: int, hi: int = MAX_COUNT) -> Any:
@@ -199,8 +202,8 @@ class Run(Strict):
         None, description="cases arrive during the first arrival_days (default: horizon_days)"
     )
     warmup_days: NonNegFloat = 0.0
-    replications: Annotated[int, _int_at_least(1, 100_000)] = 10
-    seed: Annotated[int, _int_at_least(0, 2**63 - 1)] = 2023
+    replications: Annotated[int, _int_at_least(1, MAX_REPLICATIONS)] = 10
+    seed: Annotated[int, _int_at_least(0, MAX_SEED)] = 2023
     max_attempts: Annotated[int, _int_at_least(1, 1_000)] = Field(
         6, description="submissions of one item at most; the last one is accepted whatever"
     )

@@ -2,10 +2,10 @@
 distance table, the KPI table real vs simulated, the cycle-time distributions overlaid,
 the activities' frequency), ``score.json`` (the score's ``to_json()``), ``figures/*.png``.
 
-Everything is built in memory first and each file written atomically, so an error leaves
-no half-written file. The score is taken duck-typed (``to_json``, ``activity_frequency``,
-``real`` and ``simulated`` :class:`sim.calibrate.score.Cases`): this layer does not import
-:mod:`sim.experiments`.
+Everything is built in memory first, then written through the atomic folder writer, so an
+error leaves no half-written report. The score is taken duck-typed (``to_json``,
+``activity_frequency``, ``real`` and ``simulated`` :class:`sim.calibrate.score.Cases`): this
+layer does not import :mod:`sim.experiments`.
 """
 
 from __future__ import annotations
