@@ -10,11 +10,10 @@ from rich.table import Table
 
 from sim.calibrate import DEFAULT_MIN_SHARE, calibrate
 from sim.calibrate.view import parse_date
-from sim.cli.common import console, fmt
+from sim.cli.common import add_log_options, console, fmt, log_mapping
 from sim.errors import UsageError
 from sim.files import write_atomic
 from sim.logs import read
-from sim.logs.eventlog import DUPLICATES
 
 
 def _pair(text: str | None) -> tuple[str, str] | None:
@@ -42,17 +41,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out}: a scenario file must end in .toml")
     if not out.parent.is_dir():
         raise UsageError(f"--out {args.out}: the folder {out.parent} does not exist")
-    if args.duplicates not in DUPLICATES:
-        raise UsageError(f"--duplicates must be one of {', '.join(DUPLICATES)} "
-                         f"(got {args.duplicates!r})")
     share = _share(args.min_share)
     rework = _pair(args.rework)
     decision = [a.strip() for a in args.decision.split(",") if a.strip()] \
         if args.decision else []
     until = parse_date(args.train_until)
-    log = read(args.log, case=args.case, activity=args.activity, timestamp=args.timestamp,
-               resource=args.resource, start_timestamp=args.start_timestamp,
-               duplicates=args.duplicates)
+    log = read(args.log, **log_mapping(args))
     result = calibrate(log, train_until=until, decision=decision, rework=rework,
                        min_share=share, name=args.name, log_name=Path(args.log).name)
     write_atomic(out, result.toml())
@@ -103,13 +97,6 @@ def register(sub: Any) -> None:
                    help="keep activities in at least this share of the cases "
                         "(default: %(default)s)")
     p.add_argument("--name", help="the scenario's name")
-    p.add_argument("--case", default="case:concept:name", help="case id column")
-    p.add_argument("--activity", default="concept:name", help="activity column")
-    p.add_argument("--timestamp", default="time:timestamp", help="timestamp column")
-    p.add_argument("--resource", default="org:resource", help="resource column")
-    p.add_argument("--start-timestamp", default=None, help="start timestamp column")
-    p.add_argument("--duplicates", default="error", metavar="error|keep|drop",
-                   help="events repeating another's case, activity, time, resource "
-                        "(default: %(default)s)")
+    add_log_options(p)
     p.add_argument("--quiet", "-q", action="store_true", help="print no summary")
     p.set_defaults(func=cmd_calibrate)

@@ -16,6 +16,7 @@ from sim.engines import DEFAULT_ENGINE, ENGINES
 from sim.experiments import budget, sources
 from sim.experiments.settings import check
 from sim.files import json_text, write_json
+from sim.logs.eventlog import DUPLICATES
 
 console = Console()
 err_console = Console(stderr=True)
@@ -39,6 +40,28 @@ def add_run_options(p: argparse.ArgumentParser, workers_default: int | None = 1,
     p.add_argument("--max-memory", type=float, default=None, metavar="GB",
                    help=f"refuse a run estimated to need more memory than this (default: "
                         f"${budget.ENV}, else half this machine's memory)")
+
+
+def add_log_options(p: argparse.ArgumentParser) -> None:
+    """The event-log column mapping every command that reads a log shares."""
+    g = p.add_argument_group("log columns (defaults: the XES / pm4py names)")
+    g.add_argument("--case", default="case:concept:name", metavar="COL", help="case id column")
+    g.add_argument("--activity", default="concept:name", metavar="COL", help="activity column")
+    g.add_argument("--timestamp", default="time:timestamp", metavar="COL",
+                   help="timestamp column")
+    g.add_argument("--resource", default="org:resource", metavar="COL", help="resource column")
+    g.add_argument("--start-timestamp", default=None, metavar="COL",
+                   help="start timestamp column (a log with start events)")
+    g.add_argument("--duplicates", default="error", choices=DUPLICATES,
+                   help="events repeating another's case, activity, timestamp, resource: "
+                        "error, keep or drop (BPIC 2015 needs keep)")
+
+
+def log_mapping(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`sim.logs.read` the log flags give."""
+    return {"case": args.case, "activity": args.activity, "timestamp": args.timestamp,
+            "resource": args.resource, "start_timestamp": args.start_timestamp,
+            "duplicates": args.duplicates}
 
 
 def check_run_options(args: argparse.Namespace) -> None:

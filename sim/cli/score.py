@@ -11,9 +11,11 @@ from typing import Any
 from rich.table import Table
 
 from sim.cli.common import (
+    add_log_options,
     add_run_options,
     check_run_options,
     console,
+    log_mapping,
     progress_bar,
     write_json_out,
     written,
@@ -22,7 +24,6 @@ from sim.errors import UsageError
 from sim.experiments.score import ScoreResult, score
 from sim.experiments.sources import load_scenario, split_source
 from sim.files import folder_target
-from sim.logs.eventlog import DUPLICATES
 
 
 def _num(x: Any, share: bool = False) -> str:
@@ -74,9 +75,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.json and not Path(args.json).parent.is_dir():
         raise UsageError(f"--json {args.json}: the folder {Path(args.json).parent} "
                          "does not exist")
-    mapping = {"case": args.case, "activity": args.activity, "timestamp": args.timestamp,
-               "resource": args.resource, "start_timestamp": args.start_timestamp,
-               "duplicates": args.duplicates}
+    mapping = log_mapping(args)
     n = args.replications or scenario.run.replications
     with progress_bar(n, "replications") as adv:
         sr = score(scenario if specs else path, args.log, from_date=args.from_date,
@@ -113,13 +112,5 @@ def register(sub: Any) -> None:
     p.add_argument("--out", metavar="DIR", help="write a report folder (HTML, score.json)")
     p.add_argument("--json", metavar="PATH", help="write the score as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="print no tables")
-    g = p.add_argument_group("log columns (defaults: the XES / pm4py names)")
-    g.add_argument("--case", default="case:concept:name", metavar="COL")
-    g.add_argument("--activity", default="concept:name", metavar="COL")
-    g.add_argument("--timestamp", default="time:timestamp", metavar="COL")
-    g.add_argument("--resource", default="org:resource", metavar="COL")
-    g.add_argument("--start-timestamp", default=None, metavar="COL")
-    g.add_argument("--duplicates", default="error", choices=DUPLICATES,
-                   help="events repeating another's case, activity, timestamp, resource: "
-                        "error, keep or drop (BPIC 2015 needs keep)")
+    add_log_options(p)
     p.set_defaults(func=cmd_score)

@@ -30,6 +30,7 @@ import pandas as pd
 
 from sim import logs
 from sim.calibrate import score as measure
+from sim.calibrate.view import parse_date
 from sim.errors import UsageError
 from sim.experiments.run import run
 from sim.experiments.settings import resolve
@@ -145,15 +146,6 @@ class ScoreResult:
         return "\n".join(lines) + "\n"
 
 
-def _date(value: dt.date | str | None, flag: str) -> dt.date | None:
-    if value is None or isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise UsageError(f"{flag} must be a date YYYY-MM-DD (got {value!r})") from None
-
-
 def activity_map(s: Scenario) -> dict[str, str]:
     """Item name -> the event-log activity it stands for (its ``activity`` or its name)."""
     return {name: (it.activity or name) for name, it in s.items.items()}
@@ -219,7 +211,7 @@ def score(scenario: str | Path | Scenario, log: str | Path | EventLog, *,
     scenario's ``[calibration]`` names the decision activities and the legal term; without
     it the decision is the case's end and there is no term (a note says so).
     """
-    f, u = _date(from_date, "--from"), _date(until, "--until")
+    f, u = parse_date(from_date, "--from"), parse_date(until, "--until")
     s = load_scenario(scenario)
     resolve(s.run, replications=replications, seed=seed, engine=engine, workers=workers)
     real_log = log if isinstance(log, EventLog) else logs.read(log, **dict(mapping or {}))
