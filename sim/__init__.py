@@ -17,10 +17,17 @@ name, so ``import sim.calibrate.fit`` works).
 from __future__ import annotations
 
 from importlib import import_module, metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sim.api import apply_reforms, compare, load, load_model, run, score, staff, sweep
 from sim.errors import GovsimError, ReformError, ScenarioError, UsageError
+
+if TYPE_CHECKING:
+    from sim.api import apply_reforms, compare, load, load_model, run, score, staff, sweep
+
+#: the names ``sim`` takes from :mod:`sim.api`, imported on first use: a worker process or
+#: ``import sim.engines`` does not pay for the experiments and the calibrator
+_API = frozenset({"apply_reforms", "compare", "load", "load_model", "run", "score", "staff",
+                  "sweep"})
 
 __all__ = [
     "GovsimError",
@@ -47,4 +54,6 @@ def __getattr__(name: str) -> Any:
     # ``sim.plots``: matplotlib is imported when a figure is asked for, not with ``import sim``
     if name == "plots":
         return import_module("sim.present.plots")
+    if name in _API:
+        return getattr(import_module("sim.api"), name)
     raise AttributeError(f"module 'sim' has no attribute {name!r}")

@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from sim.model.schema import UNIT_HOURS, Dist
 
@@ -50,6 +49,9 @@ def _round(v: float) -> float:
 
 def _candidates(x: np.ndarray) -> list[tuple[str, float, float, float, float]]:
     """(family, mean, cv, AIC, KS) of every family fitted to positive ``x``."""
+    # heavy: scipy.stats costs 0.4 s to import, and only calibration fits distributions
+    from scipy import stats
+
     out = []
     m = float(x.mean())
     ll = float(np.sum(stats.expon.logpdf(x, scale=m)))

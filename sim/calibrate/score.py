@@ -25,13 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from log_distance_measures.case_arrival_distribution import case_arrival_distribution_distance
-from log_distance_measures.circadian_event_distribution import (
-    circadian_event_distribution_distance,
-)
 from log_distance_measures.config import AbsoluteTimestampType, EventLogIDs, discretize_to_day
-from log_distance_measures.cycle_time_distribution import cycle_time_distribution_distance
-from log_distance_measures.n_gram_distribution import n_gram_distribution_distance
 
 from sim.logs import EventLog
 from sim.results.stats import ci95
@@ -270,6 +264,16 @@ def _span(tb: pd.DataFrame) -> pd.DataFrame:
 
 def distances(real: Cases, sim: Cases) -> dict[str, float]:
     """The distances of one simulated replication from the real log."""
+    # heavy: the distance modules import scipy.stats (0.4 s), which only scoring needs
+    from log_distance_measures.case_arrival_distribution import (
+        case_arrival_distribution_distance,
+    )
+    from log_distance_measures.circadian_event_distribution import (
+        circadian_event_distribution_distance,
+    )
+    from log_distance_measures.cycle_time_distribution import cycle_time_distribution_distance
+    from log_distance_measures.n_gram_distribution import n_gram_distribution_distance
+
     out: dict[str, float] = {}
     rs, ss = _span(real.table), _span(sim.table)
     if len(rs) and len(ss):

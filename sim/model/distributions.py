@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,6 +20,46 @@ from scipy import special
 from sim.model.schema import UNIT_HOURS, Dist
 
 _TINY = 2.0**-54  # keeps u inside (0, 1): no zero or infinite durations
+
+# The gamma quantile x(u) of shape k, as y(z) = log x(Phi(z)) on a grid of normal scores z:
+# y is smooth in z in both tails (the lower tail is quadratic in z, the upper one
+# logarithmic), so a cubic Hermite interpolant with exact slopes is within 1e-10 of it
+# (relative error of x; tests/test_distributions.py checks it against gammaincinv). This
+# is 20x faster than gammaincinv on every value. Shapes outside [_GAMMA_K_MIN, _GAMMA_K_MAX]
+# (cv > 3.2, whose lower tail underflows; cv < 0.003, whose slopes lose digits) are computed
+# directly.
+_Z_LO, _Z_HI, _Z_NODES = -8.5, 8.5, 4097
+_Z_STEP = (_Z_HI - _Z_LO) / (_Z_NODES - 1)
+_GAMMA_K_MIN, _GAMMA_K_MAX = 0.1, 1e5
+
+
+@lru_cache(maxsize=512)
+def _gamma_table(k: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(y, slope x step) at the nodes of the normal-score grid for the gamma of shape k."""
+    z = np.linspace(_Z_LO, _Z_HI, _Z_NODES)
+    # each tail from its own side, so that 1 - u never rounds to 0
+    x = np.where(z < 0, special.gammaincinv(k, special.ndtr(z)),
+                 special.gammainccinv(k, special.ndtr(-z)))
+    y = np.log(x)
+    # dy/dz = phi(z) / (x f(x)), f the density of gamma(k, 1)
+    log_phi = -0.5 * z * z - 0.5 * math.log(2 * math.pi)
+    slope = np.exp(log_phi - k * y + x + special.gammaln(k))
+    return y, slope * _Z_STEP
+
+
+def _gamma_ppf(k: float, u: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Quantiles of gamma(k, 1) at ``u`` in [2^-54, 1 - 2^-53]."""
+    if not _GAMMA_K_MIN <= k <= _GAMMA_K_MAX:
+        return np.asarray(special.gammaincinv(k, u), dtype=np.float64)
+    y, d = _gamma_table(k)
+    t = (special.ndtri(u) - _Z_LO) * (1.0 / _Z_STEP)
+    i = np.minimum(t.astype(np.intp), _Z_NODES - 2)
+    s = t - i
+    s1 = 1.0 - s
+    # cubic Hermite basis on [node i, node i + 1]
+    out = (s1 * s1 * ((1.0 + 2.0 * s) * y[i] + s * d[i])
+           + s * s * ((3.0 - 2.0 * s) * y[i + 1] - s1 * d[i + 1]))
+    return np.exp(out)
 
 
 @dataclass(frozen=True)
@@ -65,7 +106,7 @@ class Family:
             return -m * np.log1p(-u)
         if self.kind == "gamma":
             k = 1.0 / cv**2
-            return np.asarray(special.gammaincinv(k, u) * (m / k), dtype=np.float64)
+            return _gamma_ppf(k, u) * (m / k)
         if self.kind == "lognormal":
             s2 = math.log1p(cv**2)
             return np.exp(math.log(m) - s2 / 2 + math.sqrt(s2) * special.ndtri(u))
