@@ -6,11 +6,16 @@ common random numbers hold case by case across scenarios:
 * a case is identified by its class and its index in that class's arrival stream
   (``key``), not by its position in time, so changing one class's channel mix does
   not reshuffle the others;
-* each quantity of each item (service, deficiency, fix, delay...) has its own stream,
-  seeded by ``SeedSequence(seed, spawn_key=(replication, quantity, class, item[,
-  submission], block))`` over blocks of :data:`BLOCK` cases; an item removed by a reform
-  takes no numbers from the others, the first submission's numbers do not depend on how
-  many resubmissions are allowed, and any block can be drawn on its own;
+* each item of each class has its own stream (a PCG64 generator seeded by
+  ``SeedSequence(seed, spawn_key=(replication, Q_ITEM, class, item))``), read at fixed
+  places: the number of quantity slot ``s`` (skip, delay, audit...; service, deficiency,
+  fix, lag and patience have one slot per submission) for the case of key ``i`` is
+  number ``s * SPAN + i`` of the stream, reached by jumping ahead (``advance``), not
+  by drawing what lies before. So an item removed by a reform takes no numbers from the
+  others, the first submission's numbers do not depend on how many resubmissions are
+  allowed, and any range of cases can be drawn on its own (what the streaming engine
+  does) with the numbers of the whole draw. A stage's and a class's channel choices
+  have streams of their own, keyed the same way;
 * uniforms are drawn first and turned into durations by the inverse CDF, so a reform
   that changes a mean maps the same uniform to the new duration.
 
@@ -36,12 +41,14 @@ from sim.model.assembly import ONLINE, PROXY, WINDOW, Model
 from sim.model.calendar import WorkCalendar
 from sim.model.distributions import Family
 
-BLOCK = 4096
-
-# quantity codes of the random streams (never renumber: seeds depend on them)
-Q_ARRIVAL, Q_CHANNEL, Q_STAGE, Q_SKIP, Q_DELAY = 1, 2, 3, 4, 5
-Q_SERVICE, Q_DEFICIENT, Q_FIX, Q_PATIENCE, Q_AUDIT, Q_AUDIT_SERVICE, Q_REVOKE, Q_LAG = (
-    6, 7, 8, 9, 10, 11, 12, 13)
+# stream codes (never renumber: seeds depend on them)
+Q_ARRIVAL, Q_CHANNEL, Q_STAGE, Q_ITEM = 1, 2, 3, 14
+#: numbers of one quantity slot in a stream: more than any class's cases (counts <= 1e9)
+SPAN = 1 << 40
+# the slots of an item's stream: one each, then one per submission (max_attempts <= 1,000)
+S_SKIP, S_DELAY, S_AUDIT, S_AUDIT_SERVICE, S_REVOKE = 0, 1, 2, 3, 4
+S_SERVICE, S_DEFICIENT, S_FIX, S_PATIENCE, S_LAG = 8, 1032, 2056, 3080, 4104  # + submission
+_PERIOD = 1 << 128
 
 F64 = NDArray[np.float64]
 
@@ -105,9 +112,29 @@ def _h(name: str) -> int:
     return zlib.crc32(name.encode("utf-8"))
 
 
-def _uniforms(seed: int, key: tuple[int, ...], n: int, width: int = 0) -> F64:
-    """n uniforms (or n x width), block by block, each block its own keyed stream."""
-    return _uniforms_range(seed, key, 0, n, width)
+class Stream:
+    """One keyed stream of uniforms, read at fixed places (see the module's text)."""
+
+    def __init__(self, seed: int, key: tuple[int, ...]) -> None:
+        self._bits = np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key))
+        self._gen = np.random.Generator(self._bits)
+        self._at = 0
+
+    def take(self, slot: int, k0: int, k1: int) -> F64:
+        """The uniforms of cases ``k0 .. k1 - 1`` in quantity slot ``slot``."""
+        start = slot * SPAN + k0
+        if start != self._at:
+            self._bits.advance((start - self._at) % _PERIOD)  # modulo the period: back too
+        out = self._gen.random(max(0, k1 - k0))
+        self._at = start + out.shape[0]
+        return out
+
+    def attempts(self, slot: int, k0: int, k1: int, attempts: int) -> F64:
+        """(k1 - k0, attempts) uniforms: submission k from slot ``slot + k``."""
+        out = np.empty((max(0, k1 - k0), attempts))
+        for k in range(attempts):
+            out[:, k] = self.take(slot + k, k0, k1)
+        return out
 
 
 def _profile_weight(t: F64, start_weekday: int, weekday: Sequence[float] | None,
@@ -205,7 +232,7 @@ def arrival_stream(model: Model, replication: int, seed: int | None = None) -> A
             seed, spawn_key=(rep, Q_ARRIVAL, hc))))
         n = int(rng.poisson(total)) if total > 0 else 0
         e = np.sort(rng.random(n)) * total
-        u_ch = _uniforms(seed, (rep, Q_CHANNEL, hc), n)
+        u_ch = Stream(seed, (rep, Q_CHANNEL, hc)).take(0, 0, n)
         channel = _channels(model, c, u_ch)
         arrival = np.empty(n)
         for ch, cal in ((WINDOW, model.report), (ONLINE, always), (PROXY, always)):
@@ -230,26 +257,6 @@ def _channels(model: Model, c: int, u: F64) -> NDArray[np.int64]:
     return np.where(u < online, ONLINE, np.where(u < online + proxy, PROXY, WINDOW))
 
 
-def _uniforms_range(seed: int, key: tuple[int, ...], k0: int, k1: int, width: int = 0) -> F64:
-    """Rows ``k0 .. k1 - 1`` of ``_uniforms(seed, key, n, width)`` for any ``n >= k1``."""
-    shape_tail = (width,) if width else ()
-    out = np.empty((k1 - k0, *shape_tail))
-    if k1 <= k0:
-        return out
-    for b in range(k0 // BLOCK, (k1 - 1) // BLOCK + 1):
-        lo, hi = max(k0, b * BLOCK), min(k1, (b + 1) * BLOCK)
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(
-            *key, b))))
-        out[lo - k0:hi - k0] = rng.random((BLOCK, *shape_tail))[lo - b * BLOCK:hi - b * BLOCK]
-    return out
-
-
-def _per_attempt(seed: int, key: tuple[int, ...], k0: int, k1: int, attempts: int) -> F64:
-    """(k1 - k0, attempts) uniforms: submission k has its own stream, so the numbers of
-    the first submissions do not depend on how many submissions are allowed."""
-    return np.stack([_uniforms_range(seed, (*key, k), k0, k1) for k in range(attempts)], axis=1)
-
-
 def _ppf_where(fam: Family, u: F64, where: NDArray[np.bool_], other: float = 0.0) -> F64:
     """``fam.ppf(u)`` where ``where`` holds, ``other`` elsewhere (computed only there)."""
     out = np.full(u.shape, other)
@@ -258,13 +265,19 @@ def _ppf_where(fam: Family, u: F64, where: NDArray[np.bool_], other: float = 0.0
     return out
 
 
+
+
 def draw_cases(model: Model, replication: int, seed: int | None, start: int, stop: int,
                stream: ArrivalStream | None = None) -> Inputs:
     """The inputs of cases ``start .. stop - 1`` (arrival order) of one replication.
 
     Equal, array by array, to ``draw(model, replication, seed)`` restricted to those
-    cases (broadcast arrays stay broadcast), but draws only the random-number blocks
-    those cases use. ``stream`` (from :func:`arrival_stream`) saves recomputing it.
+    cases (broadcast arrays stay broadcast), but draws only the numbers those cases use.
+    ``stream`` (from :func:`arrival_stream`) saves recomputing it.
+
+    Each class is drawn item by item into arrays of its own laid out item first (its
+    cases in key order, so every write is a slice), then gathered into arrival order
+    once per array.
     """
     seed = model.seed if seed is None else seed
     rep = replication
@@ -290,75 +303,98 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
         "audit": np.zeros((n, J), dtype=np.bool_), "audit_service": np.zeros((n, J)),
         "revoked": np.zeros((n, J), dtype=np.bool_),
     }
-    for c, cname in enumerate(model.class_names):
+    for c in range(len(model.class_names)):
         rows = np.flatnonzero(out["cls"] == c)
-        if rows.size == 0:
-            continue
-        hc = _h(cname)
-        keys = out["key"][rows]
-        k0, k1 = int(keys.min()), int(keys.max()) + 1
-        sel = keys - k0
-        m = k1 - k0
-        u_ch = _uniforms_range(seed, (rep, Q_CHANNEL, hc), k0, k1)
-        channel = _channels(model, c, u_ch)
-        pool = int(model.class_pool[c])
-        r = int(model.class_route[c])
-        for s in range(model.route_stage_ptr[r], model.route_stage_ptr[r + 1]):
-            hs = _h(model.stage_names[s])
-            p_stage = float(model.stage_probability[s])
-            stage_on = (np.ones(m, dtype=np.bool_) if p_stage >= 1.0 else
-                        _uniforms_range(seed, (rep, Q_STAGE, hc, hs), k0, k1) < p_stage)
-            for j in model.stage_items[model.stage_item_ptr[s]:model.stage_item_ptr[s + 1]]:
-                j = int(j)
-                key = (hc, _h(model.item_names[j]))
-                on = stage_on.copy()
-                p_skip = float(model.item_skip_probability[j])
-                if p_skip > 0:
-                    on &= _uniforms_range(seed, (rep, Q_SKIP, *key), k0, k1) >= p_skip
-                out["run_item"][rows, j] = on[sel]
-                out["visit"][rows, j] = ((channel == WINDOW)
-                                         | ((channel == ONLINE) & ~model.item_online[j]))[sel]
-                on_sel = on[sel]
-                dfam = model.item_delay[j]
-                if dfam is not None:
-                    out["delay"][rows, j] = _ppf_where(
-                        dfam, _uniforms_range(seed, (rep, Q_DELAY, *key), k0, k1)[sel], on_sel)
-                # submission k is made only if the case runs the item and the earlier
-                # ones were deficient (conditional acceptance may stop it earlier still)
-                made = np.empty((rows.size, K), dtype=np.bool_)
-                made[:, 0] = on_sel
-                if K > 1:
-                    p_case = np.full(m, model.deficiency_probability(j, WINDOW))
-                    if pool >= 0:
-                        p_case[channel == PROXY] = model.deficiency_probability(j, PROXY, pool)
-                    u = _per_attempt(seed, (rep, Q_DEFICIENT, *key), k0, k1, K)
-                    deficient = (u < p_case[:, None])[sel]
-                    out["deficient"][rows, j, :] = deficient
-                    for k in range(1, K):
-                        made[:, k] = made[:, k - 1] & deficient[:, k - 1]
-                    fixed = made & deficient
-                    fixed[:, K - 1] = False
-                    out["fix"][rows, j, :] = _ppf_where(model.item_fix[j], _per_attempt(
-                        seed, (rep, Q_FIX, *key), k0, k1, K)[sel], fixed)
-                out["service"][rows, j, :] = _ppf_where(model.item_service[j], _per_attempt(
-                    seed, (rep, Q_SERVICE, *key), k0, k1, K)[sel], made)
-                lfam = model.item_lag[j]
-                if lfam is not None:
-                    out["lag"][rows, j, :] = _ppf_where(
-                        lfam, _per_attempt(seed, (rep, Q_LAG, *key), k0, k1, K)[sel], made)
-                pat: Family | None = model.station_patience[int(model.item_station[j])]
-                if pat is not None:
-                    out["patience"][rows, j, :] = _ppf_where(pat, _per_attempt(
-                        seed, (rep, Q_PATIENCE, *key), k0, k1, K)[sel], made, np.inf)
-                if model.item_audit_station[j] >= 0:
-                    au = (_uniforms_range(seed, (rep, Q_AUDIT, *key), k0, k1)
-                          < float(model.item_audit_probability[j])) & on
-                    out["audit"][rows, j] = au[sel]
-                    afam = model.item_audit_service[j]
-                    assert afam is not None
-                    out["audit_service"][rows, j] = _ppf_where(afam, _uniforms_range(
-                        seed, (rep, Q_AUDIT_SERVICE, *key), k0, k1)[sel], au[sel])
-                    out["revoked"][rows, j] = (au & (
-                        _uniforms_range(seed, (rep, Q_REVOKE, *key), k0, k1)
-                        < float(model.item_revoke_probability[j])))[sel]
+        if rows.size:
+            keys = out["key"][rows]
+            k0 = int(keys.min())
+            local = _draw_class(model, rep, seed, c, k0, int(keys.max()) + 1, K)
+            sel = keys - k0
+            if rows.size == sel.size == local["service"].shape[0]:
+                # every key k0 .. k1 - 1 is here: scatter the rows in key order at once
+                dest = np.empty(rows.size, dtype=np.intp)
+                dest[sel] = rows
+                for name, arr in local.items():
+                    out[name][dest] = arr
+            else:
+                for name, arr in local.items():  # the class's rows in arrival order
+                    out[name][rows] = arr[sel]
     return Inputs(replication=rep, **out)
+
+
+def _draw_class(model: Model, rep: int, seed: int, c: int, k0: int, k1: int,
+                K: int) -> dict[str, np.ndarray]:
+    """The inputs of the cases of class ``c`` with keys ``k0 .. k1 - 1``: arrays (m, J) and
+    (m, J, K) in key order (only those that are not broadcast)."""
+    J, m = model.n_items, k1 - k0
+    hc = _h(model.class_names[c])
+    renege_any = bool(model.station_renege.any())
+    lag_any = any(f is not None for f in model.item_lag)
+    loc: dict[str, np.ndarray] = {
+        "run_item": np.zeros((m, J), dtype=np.bool_), "visit": np.zeros((m, J), dtype=np.bool_),
+        "delay": np.zeros((m, J)), "service": np.zeros((m, J, K)),
+        "deficient": np.zeros((m, J, K), dtype=np.bool_),
+        "audit": np.zeros((m, J), dtype=np.bool_), "audit_service": np.zeros((m, J)),
+        "revoked": np.zeros((m, J), dtype=np.bool_),
+    }
+    if lag_any:
+        loc["lag"] = np.zeros((m, J, K))
+    if K > 1:
+        loc["fix"] = np.zeros((m, J, K))
+    if renege_any:
+        loc["patience"] = np.full((m, J, K), np.inf)
+    channel = _channels(model, c, Stream(seed, (rep, Q_CHANNEL, hc)).take(0, k0, k1))
+    window, online = channel == WINDOW, channel == ONLINE
+    proxy = channel == PROXY
+    pool = int(model.class_pool[c])
+    r = int(model.class_route[c])
+    for s in range(model.route_stage_ptr[r], model.route_stage_ptr[r + 1]):
+        p_stage = float(model.stage_probability[s])
+        stage_on = (np.ones(m, dtype=np.bool_) if p_stage >= 1.0 else Stream(
+            seed, (rep, Q_STAGE, hc, _h(model.stage_names[s]))).take(0, k0, k1) < p_stage)
+        for j in model.stage_items[model.stage_item_ptr[s]:model.stage_item_ptr[s + 1]]:
+            j = int(j)
+            st = Stream(seed, (rep, Q_ITEM, hc, _h(model.item_names[j])))
+            on = stage_on.copy()
+            p_skip = float(model.item_skip_probability[j])
+            if p_skip > 0:
+                on &= st.take(S_SKIP, k0, k1) >= p_skip
+            loc["run_item"][:, j] = on
+            loc["visit"][:, j] = window | (online & ~model.item_online[j])
+            dfam = model.item_delay[j]
+            if dfam is not None:
+                loc["delay"][:, j] = _ppf_where(dfam, st.take(S_DELAY, k0, k1), on)
+            # submission k is made only if the case runs the item and the earlier ones
+            # were deficient
+            made = np.empty((m, K), dtype=np.bool_)
+            made[:, 0] = on
+            if K > 1:
+                p_case = np.full(m, model.deficiency_probability(j, WINDOW))
+                if pool >= 0:
+                    p_case[proxy] = model.deficiency_probability(j, PROXY, pool)
+                deficient = st.attempts(S_DEFICIENT, k0, k1, K) < p_case[:, None]
+                loc["deficient"][:, j] = deficient
+                for k in range(1, K):
+                    made[:, k] = made[:, k - 1] & deficient[:, k - 1]
+                fixed = made & deficient
+                fixed[:, K - 1] = False
+                loc["fix"][:, j] = _ppf_where(model.item_fix[j], st.attempts(S_FIX, k0, k1, K),
+                                           fixed)
+            loc["service"][:, j] = _ppf_where(model.item_service[j],
+                                           st.attempts(S_SERVICE, k0, k1, K), made)
+            lfam = model.item_lag[j]
+            if lfam is not None:
+                loc["lag"][:, j] = _ppf_where(lfam, st.attempts(S_LAG, k0, k1, K), made)
+            pat: Family | None = model.station_patience[int(model.item_station[j])]
+            if pat is not None:
+                loc["patience"][:, j] = _ppf_where(pat, st.attempts(S_PATIENCE, k0, k1, K), made,
+                                                np.inf)
+            if model.item_audit_station[j] >= 0:
+                au = (st.take(S_AUDIT, k0, k1) < float(model.item_audit_probability[j])) & on
+                loc["audit"][:, j] = au
+                afam = model.item_audit_service[j]
+                assert afam is not None
+                loc["audit_service"][:, j] = _ppf_where(afam, st.take(S_AUDIT_SERVICE, k0, k1), au)
+                loc["revoked"][:, j] = au & (st.take(S_REVOKE, k0, k1)
+                                          < float(model.item_revoke_probability[j]))
+    return loc

@@ -41,7 +41,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 CLI_ONLY = ("argparse", "rich")
 #: what may be imported inside a function: heavy or optional dependencies
 LAZY_OK = ("matplotlib", "distributed", "dask", "sim.present", "sim.engines.des",
-           "sim.engines.vector", "simpy", "numba", "pyarrow")
+           "sim.engines.vector", "simpy", "numba", "pyarrow", "scipy.stats",
+           "log_distance_measures")
 MAX_LINES = 500
 #: modules allowed past MAX_LINES, and why
 LONG_OK: dict[str, str] = {

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sim.inputs
-from sim.inputs import BLOCK, _uniforms, arrival_times, draw
+from sim.inputs import Stream, arrival_times, draw
 from sim.model import ONLINE, PROXY, WINDOW, build
 from sim.model import scenario as S
 from sim.model.distributions import family
@@ -68,10 +68,20 @@ def test_units_are_hours() -> None:
     assert family(Dist(dist="deterministic", mean=30, unit="minutes")).mean == 0.5
 
 
-def test_blocks_are_independent_of_how_many_are_drawn() -> None:
-    a = _uniforms(5, (0, 6, 1, 2), BLOCK + 10, 3)
-    b = _uniforms(5, (0, 6, 1, 2), 3 * BLOCK, 3)
-    assert np.array_equal(a, b[: BLOCK + 10])
+def test_any_range_of_a_stream_is_drawn_on_its_own() -> None:
+    # a slot's numbers for cases k0 .. k1 - 1 are the same whatever was read before, in
+    # whichever order (the stream jumps ahead, or round its period back)
+    whole = Stream(5, (0, 14, 1, 2)).take(3, 0, 10_000)
+    st = Stream(5, (0, 14, 1, 2))
+    late = st.take(7, 100, 200)
+    assert np.array_equal(st.take(3, 5_000, 6_000), whole[5_000:6_000])
+    assert np.array_equal(st.take(3, 10, 20), whole[10:20])
+    assert np.array_equal(Stream(5, (0, 14, 1, 2)).take(7, 150, 200), late[50:])
+    # submissions are slots of their own: the first does not depend on how many there are
+    two, four = Stream(5, (0, 14, 1, 2)).attempts(8, 0, 50, 2), \
+        Stream(5, (0, 14, 1, 2)).attempts(8, 0, 50, 4)
+    assert np.array_equal(two, four[:, :2])
+    assert not np.array_equal(whole[:50], late[:50])
 
 
 def test_same_seed_same_inputs_and_keys_differ(mini: dict[str, Any]) -> None:
@@ -149,7 +159,7 @@ def test_profiled_arrivals_follow_the_profile(hours: list[float], week: list[flo
 def test_computed_durations_are_the_full_transforms(mini: dict[str, Any]) -> None:
     """Where draw() computes a service or fix time, it is the inverse CDF of the same
     uniform a transform of every uniform would use; elsewhere it is 0."""
-    from sim.inputs import Q_FIX, Q_SERVICE, _h, _per_attempt
+    from sim.inputs import Q_ITEM, S_FIX, S_SERVICE, _h
 
     m = build(S.parse(mini))
     inp = draw(m, 1)
@@ -161,16 +171,17 @@ def test_computed_durations_are_the_full_transforms(mini: dict[str, Any]) -> Non
         rows = np.flatnonzero(inp.cls == c)
         keys = inp.key[rows]
         for j, jname in enumerate(m.item_names):
-            for q, fam, arr in ((Q_SERVICE, m.item_service[j], inp.service),
-                                (Q_FIX, m.item_fix[j], inp.fix)):
-                u = _per_attempt(seed, (1, q, _h(cname), _h(jname)), 0, int(keys.max()) + 1, K)
+            for q, fam, arr in ((S_SERVICE, m.item_service[j], inp.service),
+                                (S_FIX, m.item_fix[j], inp.fix)):
+                u = Stream(seed, (1, Q_ITEM, _h(cname), _h(jname))).attempts(
+                    q, 0, int(keys.max()) + 1, K)
                 full = fam.ppf(u)[keys]
                 got = arr[rows, j, :]
                 done = got != 0.0
                 np.testing.assert_array_equal(got[done], full[done])
                 checked += int(done.sum())
                 # a first submission of an item the case runs always has its service
-                if q == Q_SERVICE:
+                if q == S_SERVICE:
                     assert np.all(done[inp.run_item[rows, j], 0])
                     assert not done[~inp.run_item[rows, j]].any()
     assert checked > 500

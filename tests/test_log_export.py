@@ -185,8 +185,10 @@ def test_cli_run_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     path = tmp_path / "run.csv.gz"
     assert main(["run", str(MINI), "-n", "2", "--seed", "1", "--log", str(path)]) == 0
     out = " ".join(capsys.readouterr().out.split())  # rich wraps to the terminal's width
-    assert f"event log written to {path} (4,906 events, 2 replications)" in out
+    expected = sim.run(MINI, replications=2, seed=1)
+    events = len(expected.event_log())
+    assert f"event log written to {path} ({events:,} events, 2 replications)" in out
     log = logs.read(path)
-    assert log.n_cases == 403
+    assert log.n_cases == sum(len(r.cases) for r in expected.reps)
     assert main(["run", str(MINI), "-n", "1", "--log", str(tmp_path / "x.txt")]) == 2
     assert "unknown event-log format" in capsys.readouterr().err

@@ -34,6 +34,11 @@ def own_log(path: Path | sim.model.schema.Scenario, seed: int) -> pd.DataFrame:
         warnings.simplefilter("ignore")
         r = sim.run(path, replications=1, seed=seed)
     fr = r.event_log(replication=0)
+    # the run ends 120 x 24 hours after its start, at 01:00 local time once summer time has
+    # begun: a real log ends with a whole day, so the last hour is left out
+    end = (pd.Timestamp(r.scenario.run.start_date) + pd.Timedelta(days=r.scenario.run.horizon_days)
+           ).tz_localize(fr["time:timestamp"].dt.tz)
+    fr = fr[fr["time:timestamp"] < end]
     am = activity_map(r.scenario)
     svc = fr["concept:name"] == fr["item"]
     fr.loc[svc, "concept:name"] = fr.loc[svc, "item"].map(am)
@@ -117,7 +122,9 @@ def test_a_slower_scenario_is_further_away(self_score, real):
     slow = quiet_score(s, real, seed=2, replications=4)
     d0 = self_score.distances.set_index("metric")["value"]
     d1 = slow.distances.set_index("metric")["value"]
-    assert d1["cycle_time"] > d0["cycle_time"] + 3
+    # measured over seeds 2-4: the distance grows by 2.8-3.7 days (less than the 7 days of
+    # the median, as cases still open at the period's end are cut there in both logs)
+    assert d1["cycle_time"] > d0["cycle_time"] + 2
     k0 = self_score.kpis.set_index("kpi")
     k1 = slow.kpis.set_index("kpi")
     assert k1.loc["decision_median", "simulated"] - k0.loc["decision_median", "simulated"] > 4

@@ -109,7 +109,8 @@ def test_meets_target_with_the_fewest_servers() -> None:
 
 
 def test_start_that_meets_is_trimmed() -> None:
-    res = staff(_short(), "lead_time_workdays.p90<=4.3", replications=2)
+    # the analytic start gives a P90 of about 4.6 working days: a target of 8 it meets
+    res = staff(_short(), "lead_time_workdays.p90<=8", replications=2)
     assert res.met and res.evaluations[0].met
     assert not any(e.step.startswith("+") for e in res.evaluations)
 

@@ -50,7 +50,7 @@ def _round(v: float) -> float:
 def _candidates(x: np.ndarray) -> list[tuple[str, float, float, float, float]]:
     """(family, mean, cv, AIC, KS) of every family fitted to positive ``x``."""
     # heavy: scipy.stats costs 0.4 s to import, and only calibration fits distributions
-    from scipy import stats
+    import scipy.stats as stats
 
     out = []
     m = float(x.mean())

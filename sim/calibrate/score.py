@@ -184,7 +184,12 @@ def simulated_cases(log: pd.DataFrame, activity: Mapping[str, str], decision: Se
     is the first service completion of an item whose activity is a ``decision`` activity
     (none given: its ``case end``); matched events are the service completions, named by
     ``activity`` (item -> the real log's activity). Cases arriving before ``from_day``
-    (the warm-up) are left out."""
+    (the warm-up) are left out. Events after the ``period``'s end are left out too, as a
+    log extracted at the end of that day would not hold them (a run of whole 24-hour days
+    ends at 01:00 local time once summer time has begun)."""
+    if period is not None:
+        end = pd.Timestamp(period.end) + pd.Timedelta(days=1)
+        log = log[(local_times(log["time:timestamp"]) < end).to_numpy()]
     name = log["concept:name"].astype(object)
     item = log["item"].astype(object)
     life = log["lifecycle:transition"].astype(object)
@@ -265,31 +270,27 @@ def _span(tb: pd.DataFrame) -> pd.DataFrame:
 def distances(real: Cases, sim: Cases) -> dict[str, float]:
     """The distances of one simulated replication from the real log."""
     # heavy: the distance modules import scipy.stats (0.4 s), which only scoring needs
-    from log_distance_measures.case_arrival_distribution import (
-        case_arrival_distribution_distance,
-    )
-    from log_distance_measures.circadian_event_distribution import (
-        circadian_event_distribution_distance,
-    )
-    from log_distance_measures.cycle_time_distribution import cycle_time_distribution_distance
-    from log_distance_measures.n_gram_distribution import n_gram_distribution_distance
+    from log_distance_measures import case_arrival_distribution as arrival  # heavy: as above
+    from log_distance_measures import circadian_event_distribution as circadian  # heavy
+    from log_distance_measures import cycle_time_distribution as cycle  # heavy: as above
+    from log_distance_measures import n_gram_distribution as ngram  # heavy: as above
 
     out: dict[str, float] = {}
     rs, ss = _span(real.table), _span(sim.table)
     if len(rs) and len(ss):
-        out["cycle_time"] = float(cycle_time_distribution_distance(rs, IDS, ss, IDS, DAY))
-        out["case_arrival"] = float(case_arrival_distribution_distance(
+        out["cycle_time"] = float(cycle.cycle_time_distribution_distance(rs, IDS, ss, IDS, DAY))
+        out["case_arrival"] = float(arrival.case_arrival_distribution_distance(
             rs, IDS, ss, IDS, discretize_event=discretize_to_day))
     else:
         out["cycle_time"] = out["case_arrival"] = math.nan
     if len(real.timed) and len(sim.timed):
-        out["circadian"] = float(circadian_event_distribution_distance(
+        out["circadian"] = float(circadian.circadian_event_distribution_distance(
             real.timed, IDS, sim.timed, IDS, discretize_type=AbsoluteTimestampType.END))
     else:
         out["circadian"] = math.nan
     for key, ev in (("ngram", real.events), ("ngram_all", real.all_events)):
         if ev is not None and (len(ev) or len(sim.events)):
-            out[key] = float(n_gram_distribution_distance(ev, IDS, sim.events, IDS, n=N_GRAM))
+            out[key] = float(ngram.n_gram_distribution_distance(ev, IDS, sim.events, IDS, n=N_GRAM))
         else:
             out[key] = math.nan
     return out

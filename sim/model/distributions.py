@@ -98,7 +98,8 @@ class Family:
 
     def ppf(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
         """Inverse CDF at uniforms ``u`` (any shape)."""
-        u = np.clip(np.asarray(u, dtype=np.float64), _TINY, 1.0 - _TINY)
+        # uniforms are in [0, 1): only 0 needs moving (1 - _TINY rounds to 1 anyway)
+        u = np.maximum(np.asarray(u, dtype=np.float64), _TINY)
         m, cv = self.mean, self.cv
         if self.kind == "deterministic" or (cv == 0.0 and self.kind in ("gamma", "lognormal")):
             return np.full(u.shape, m)
