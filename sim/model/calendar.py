@@ -361,7 +361,7 @@ class WorkCalendar:
         # a swapped working day (调休上班) is a normal working day of the national week: the
         # notices do not say which weekday it stands for, so it opens only a calendar that
         # works all of Monday to Friday (docs/model.md, "Calendars")
-        swaps_open = _NATIONAL_WEEK <= work_weekdays
+        swaps_open = _NATIONAL_WEEK.issubset(work_weekdays)
         intervals: list[tuple[float, float]] = []
         uncovered: set[int] = set()
         for i in range(days):
