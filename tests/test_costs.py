@@ -223,3 +223,17 @@ def test_bad_costs_exit_2_in_one_line(tmp_path: Path, edit: dict[str, Any],
     err = proc.stderr.strip()
     assert "\n" not in err and "Traceback" not in err
     assert err.startswith(f"govsim: error: bad.toml: {message}")
+
+
+def test_sweep_records_the_cost_kpis() -> None:
+    from sim.experiments.sweep import metric_names, sweep
+
+    s = S.parse(HAND)
+    res = sweep(s, {"costs.stations.desk.cost_per_hour": [100, 200]}, replications=2,
+                workers=1, metric="gov_cost_per_case")
+    assert res.table["gov_cost_per_case"].tolist() == [200.0, 400.0]  # 2 h x the rate
+    assert res.table["applicant_cost_per_case"].tolist() == [438.0, 438.0]
+    assert "gov_cost_per_case" in metric_names(s)
+    plain = copy.deepcopy(HAND)
+    del plain["costs"]
+    assert "gov_cost_per_case" not in metric_names(S.parse(plain))
