@@ -237,3 +237,15 @@ def test_sweep_records_the_cost_kpis() -> None:
     plain = copy.deepcopy(HAND)
     del plain["costs"]
     assert "gov_cost_per_case" not in metric_names(S.parse(plain))
+
+
+def test_compact_compare_shows_the_savings_too(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    base = _write(tmp_path, HAND, "base.toml")
+    files = [base] + [_write(tmp_path, _hand(costs__stations={"desk": {"cost_per_hour": r}}),
+                             f"r{r}.toml") for r in (100, 120, 140)]
+    assert main(["compare", *files, "-n", "2"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    # 2 h at 150 against 2 h at 100, 120, 140
+    for k, saved in ((1, 100), (2, 60), (3, 20)):
+        assert f"[{k}] saves {saved} [{saved}, {saved}] CNY of government cost per case" in text

@@ -149,6 +149,7 @@ def print_compact(res: CompareResult) -> None:
                   diff("lead_time_days", lab, "days"), diff("visits", lab, "count"),
                   diff("rework_rounds", lab, "count"))
     console.print(t)
+    print_savings(res)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
