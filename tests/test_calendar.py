@@ -120,6 +120,49 @@ def test_holiday_file_is_consistent() -> None:
                 assert not CAL.is_open(at(d, "10:00")), f"{year}: {d} should be closed"
 
 
+def _open_days(cal: WorkCalendar, first: date, n: int) -> list[date]:
+    days = (first + timedelta(days=i) for i in range(n))
+    return [d for d in days if cal.is_open(hours_of(datetime(d.year, d.month, d.day, 10), first))]
+
+
+def test_swapped_days_of_february_2024_from_the_file() -> None:
+    # the 2024 notice: Spring Festival off Sat 10 - Sat 17 February, worked on Sun 4 and
+    # Sun 18 February; the test reads the file so that it checks what the calendar uses
+    raw = tomllib.loads(files("sim").joinpath("data/cn_holidays.toml").read_text(encoding="utf-8"))
+    feb_work = [d for d in raw["2024"]["work"] if d.month == 2]
+    assert feb_work == [date(2024, 2, 4), date(2024, 2, 18)]
+    assert all(d.weekday() == 6 for d in feb_work)  # both Sundays
+    assert [d for d in raw["2024"]["off"] if d.month == 2] == [
+        date(2024, 2, 10) + timedelta(days=i) for i in range(8)]
+
+
+def test_swapped_working_day_opens_only_a_monday_to_friday_calendar() -> None:
+    first = date(2024, 2, 1)
+    week = WorkCalendar.build("week", first, 29, HOURS)
+    wednesdays = WorkCalendar.build("committee", first, 29, HOURS, weekdays=(2,))
+    sundays = [d for d in _open_days(week, first, 29) if d.weekday() >= 5]
+    assert sundays == [date(2024, 2, 4), date(2024, 2, 18)]
+    # Mon-Fri: 21 weekdays in February 2024, 5 of them in the holiday (12-16), plus the
+    # two swapped Sundays
+    assert len(_open_days(week, first, 29)) == 21 - 5 + 2
+    # Wednesday-only: Wed 7, 21, 28 (Wed 14 is Spring Festival); never a Sunday
+    assert _open_days(wednesdays, first, 29) == [date(2024, 2, 7), date(2024, 2, 21),
+                                                 date(2024, 2, 28)]
+    whole_year = WorkCalendar.build("committee", date(2024, 1, 1), 366, HOURS, weekdays=(2,))
+    opened = _open_days(whole_year, date(2024, 1, 1), 366)
+    assert opened and all(d.weekday() == 2 for d in opened)
+    # a calendar that works Monday to Saturday keeps the national week: the swapped
+    # Sundays open it too; one that skips Friday does not
+    six = WorkCalendar.build("six", first, 29, HOURS, weekdays=range(6))
+    assert date(2024, 2, 18) in _open_days(six, first, 29)
+    four = WorkCalendar.build("four", first, 29, HOURS, weekdays=range(4))
+    assert [d for d in _open_days(four, first, 29) if d.weekday() >= 5] == []
+    # an office that does meet on a swapped day says so
+    extra = WorkCalendar.build("committee", first, 29, HOURS, weekdays=(2,),
+                               extra_workdays=[date(2024, 2, 18)])
+    assert date(2024, 2, 18) in _open_days(extra, first, 29)
+
+
 def test_uncovered_years_fall_back_to_weekdays() -> None:
     cal = WorkCalendar.build("x", date(2022, 12, 26), 14, HOURS)
     assert cal.uncovered_years == (2022,)
@@ -278,8 +321,11 @@ def test_no_working_time_raises() -> None:
     # March 2023 has no swapped working days either.
     with pytest.raises(ValueError, match="no working time"):
         WorkCalendar.build("x", date(2023, 3, 1), 31, HOURS, weekdays=())
-    # ...whereas the swapped Saturday 2023-01-28 is a working day on its own.
-    cal = WorkCalendar.build("x", date(2023, 1, 28), 1, HOURS, weekdays=())
+    # ...nor does a swapped working Saturday open a calendar without weekdays (it opens
+    # only the ones that work all of Monday to Friday)
+    with pytest.raises(ValueError, match="no working time"):
+        WorkCalendar.build("x", date(2023, 1, 28), 1, HOURS, weekdays=())
+    cal = WorkCalendar.build("x", date(2023, 1, 28), 1, HOURS)
     assert cal.working_hours_between(0.0, 24.0) == 7.0
 
 

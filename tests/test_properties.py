@@ -12,6 +12,7 @@ from sim.engines import simulate
 from sim.inputs import draw
 from sim.model import build
 from sim.model import scenario as S
+from sim.results.records import case_costs
 
 
 @pytest.mark.parametrize("engine", ["des", "vector"])
@@ -51,3 +52,7 @@ def test_engines_agree_on_every_shipped_scenario_start() -> None:
         assert np.array_equal(d.status, v.status), path
         np.testing.assert_allclose(v.end, d.end, rtol=1e-9, err_msg=str(path))
         np.testing.assert_allclose(v.t_queue, d.t_queue, rtol=1e-9, atol=1e-9)
+        if m.has_costs:  # costs come from the records: the engines agree on them too
+            for x, y in zip(case_costs(m, inp, d), case_costs(m, inp, v), strict=True):
+                np.testing.assert_allclose(y, x, rtol=1e-9, err_msg=str(path))
+                assert x.sum() > 0, path

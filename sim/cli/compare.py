@@ -35,7 +35,7 @@ ROWS = ("lead_time_workdays", "lead_time_workdays.p50", "lead_time_workdays.p90"
         "lead_time_days", "lead_time_days.p90", "within_limit_share", "visits",
         "rework_rounds", "supplements", "revoked", "lead_time_split_days.service",
         "lead_time_split_days.queue", "lead_time_split_days.applicant", "throughput_per_day",
-        "open_at_horizon", "abandoned_share")
+        "open_at_horizon", "abandoned_share", "gov_cost_per_case", "applicant_cost_per_case")
 
 
 def _cell(m: float, lo: float, hi: float, kind: str, sign: bool = False) -> str:
@@ -100,6 +100,30 @@ def print_compare(res: CompareResult, stations: int = 6) -> None:
                                    val(kpi, lab, "diff_ci95_hi"), kind, sign=True))
         t.add_row(label, *cells)
     console.print(t)
+    print_savings(res)
+
+
+def print_savings(res: CompareResult) -> None:
+    """The money each scenario saves against the first (scenarios with costs only)."""
+    for k in range(1, len(res.labels)):
+        saved = res.savings(k)
+        if saved is None:
+            continue
+        cur = saved["currency"]
+
+        def say(part: dict[str, Any]) -> str:
+            lo, hi = part["ci95"]
+            ci = ("" if not (math.isfinite(lo) and math.isfinite(hi)) else
+                  f" [{format_value(lo, 'money')}, {format_value(hi, 'money')}]")
+            return f"{format_value(part['mean'], 'money')}{ci}"
+
+        for part, words in (("gov_cost", "government cost"),
+                            ("applicant_cost", "applicant cost")):
+            v = saved[part]
+            console.print(f"[{k}] saves {say(v['per_case'])} {cur} of {words} per case "
+                          f"against [0], {say(v['over_cases'])} {cur} over the "
+                          f"{saved['cases']:,.0f} cases it completes per replication "
+                          "(95% CI; negative: it costs more)", markup=False, highlight=False)
 
 
 def print_compact(res: CompareResult) -> None:
@@ -125,6 +149,7 @@ def print_compact(res: CompareResult) -> None:
                   diff("lead_time_days", lab, "days"), diff("visits", lab, "count"),
                   diff("rework_rounds", lab, "count"))
     console.print(t)
+    print_savings(res)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -66,6 +66,11 @@ def print_run(d: dict[str, Any]) -> None:
                   fmt_ci(v["ci95"]))
     t.add_row(BY_NAME["throughput_per_day"].label, fmt(k["throughput_per_day"]["mean"], 2),
               fmt_ci(k["throughput_per_day"]["ci95"], 2))
+    for key in ("gov_cost_per_case", "applicant_cost_per_case"):
+        if key in k:  # the scenario has costs
+            kpi = BY_NAME[key]
+            t.add_row(f"{kpi.label} ({k['currency']})", kpi.format(k[key]["mean"]),
+                      fmt_ci(k[key]["ci95"], 0))
     console.print(t)
     t = Table(title="Stations (busiest first)", title_justify="left")
     for col in ("station", "servers", "util.", "wait (h)", "wait (work h)", "queue"):

@@ -33,7 +33,7 @@ from sim.files import json_safe
 from sim.model import scenario as scenario_io
 from sim.model.assembly import Model
 from sim.model.schema import Scenario
-from sim.results.kpis import CASE_KPIS, station_kpi
+from sim.results.kpis import CASE_KPIS, COST_KPIS, station_kpi
 from sim.results.result import RunResult
 from sim.results.stats import ci95
 
@@ -98,6 +98,28 @@ class CompareResult:
                                       ).set_index("kpi")
         return out
 
+    def savings(self, k: int) -> dict[str, Any] | None:
+        """What scenario ``k`` saves against the first, in money (None unless both have
+        costs): per cost KPI, the paired per-case saving (first minus ``k``, so a saving is
+        positive) and that saving over the cases scenario ``k`` completes in a replication
+        (per replication: saving per case x its completed cases), each with its 95% CI."""
+        base, other = self.results[0], self.results[k]
+        if not (base.model.has_costs and other.model.has_costs):
+            return None
+        b, o = base.per_replication, other.per_replication.reindex(base.per_replication.index)
+        out: dict[str, Any] = {"currency": other.model.currency}
+        for kpi in COST_KPIS:
+            col = str(kpi.column)
+            per = b[col].to_numpy(dtype=np.float64) - o[col].to_numpy(dtype=np.float64)
+            total = per * o["completed"].to_numpy(dtype=np.float64)
+            m, lo, hi = ci95(per) if k else (0.0, 0.0, 0.0)
+            tm, tlo, thi = ci95(total) if k else (0.0, 0.0, 0.0)
+            out[kpi.name.replace("_per_case", "")] = {
+                "per_case": {"mean": m, "ci95": [lo, hi]},
+                "over_cases": {"mean": tm, "ci95": [tlo, thi]}}
+        out["cases"] = float(o["completed"].mean())
+        return out
+
     def table(self) -> pd.DataFrame:
         """One row per KPI; per scenario its mean and 95% CI, and the paired difference to
         the first with its CI (columns ``(label, stat)``)."""
@@ -123,7 +145,9 @@ class CompareResult:
         ``{"baseline", "seed", "replications", "engine", "common_random_numbers",
         "scenarios": [{<the run contract of govsim run --json>, "label", "source",
         "reforms", "differences": {KPI: {"mean", "ci95": [lo, hi]}}}, ...],
-        "differences": {KPI: {"mean", "ci95"}}, "differences_by_scenario": {LABEL: {...}}}``:
+        "differences": {KPI: {"mean", "ci95"}}, "differences_by_scenario": {LABEL: {...}}}``
+        (a scenario after the first that has costs, like the first, also carries
+        ``"savings"``: :meth:`savings`):
         differences against the first scenario (whose own are zero); the top-level
         ``differences`` are those of the second scenario (``govsim compare A B``).
         """
@@ -137,6 +161,9 @@ class CompareResult:
             d["differences"] = {
                 kpi: {"mean": row["mean"], "ci95": [row["ci95_lo"], row["ci95_hi"]]}
                 for kpi, row in diffs[label].iterrows()}
+            saved = self.savings(k) if k else None
+            if saved is not None:
+                d["savings"] = saved
             scen.append(d)
         return json_safe({"baseline": self.baseline, "seed": self.seed,
                        "replications": self.replications, "engine": self.engine,

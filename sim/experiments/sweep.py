@@ -99,6 +99,9 @@ def point_metrics(result: Any) -> dict[str, Any]:
         out[key] = k[key]["mean"]
     for part, v in k["lead_time_split_days"].items():
         out[f"split.{part}_days"] = v["mean"]
+    for key in ("gov_cost_per_case", "applicant_cost_per_case"):
+        if key in k:  # the scenario has costs
+            out[key] = k[key]["mean"]
     out["arrived"] = d["cases"]["arrived"]
     out["completed"] = d["cases"]["completed"]
     work_wait = result.station_summary()["mean_wait_workhours"]
@@ -143,6 +146,8 @@ def metric_names(s: Scenario | None = None, stations: bool = True) -> list[str]:
               "visits", "rework_rounds", "supplements", "throughput_per_day", "open_at_horizon",
               "abandoned_share", "split.service_days", "split.queue_days",
               "split.applicant_days", "arrived", "completed"]
+    if s is not None and s.costs is not None:
+        names += ["gov_cost_per_case", "applicant_cost_per_case"]
     if stations and s is not None:
         for cls in s.classes:
             names += [f"class.{cls}.lead_time_workdays.mean", f"class.{cls}.lead_time_workdays.p90",

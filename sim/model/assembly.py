@@ -115,6 +115,14 @@ class Model:
     item_audit_service: tuple[Family | None, ...] = field(repr=False)
     station_patience: tuple[Family | None, ...] = field(repr=False)
     pool_deficiency_factor: F64 = field(repr=False)  # per pool (index - n_service_stations)
+    # costs (docs/model.md, "Costs"); all zero when the scenario has no [costs] section
+    has_costs: bool = False
+    currency: str = "CNY"
+    station_cost_per_hour: F64 = field(default_factory=lambda: np.zeros(0), repr=False)
+    item_fee: F64 = field(default_factory=lambda: np.zeros(0), repr=False)
+    item_intermediary: F64 = field(default_factory=lambda: np.zeros(0), repr=False)
+    applicant_per_visit: float = 0.0
+    applicant_per_day: float = 0.0
 
     @property
     def window(self) -> tuple[float, float]:
@@ -307,6 +315,12 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
                        else (total if total > 0 else math.nan))
 
     c_names = list(s.classes)
+    costs = s.costs
+    rate = [costs.stations[n].cost_per_hour if costs and n in costs.stations else 0.0
+            for n in all_st]
+    fee = [costs.items[n].fee if costs and n in costs.items else 0.0 for n in it_names]
+    inter = [costs.items[n].intermediary if costs and n in costs.items else 0.0
+             for n in it_names]
     model = Model(
         scenario=s,
         name=s.scenario.name or "scenario",
@@ -375,6 +389,13 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
         station_patience=patience,
         pool_deficiency_factor=np.asarray([s.pools[p].deficiency_factor for p in pool_names],
                                           dtype=np.float64),
+        has_costs=costs is not None,
+        currency=costs.currency if costs else "CNY",
+        station_cost_per_hour=np.asarray(rate, dtype=np.float64),
+        item_fee=np.asarray(fee, dtype=np.float64),
+        item_intermediary=np.asarray(inter, dtype=np.float64),
+        applicant_per_visit=costs.applicant_per_visit if costs else 0.0,
+        applicant_per_day=costs.applicant_per_day if costs else 0.0,
     )
     if warn:
         for name, rho in model.offered_load().items():

@@ -43,6 +43,9 @@ ALWAYS_OPEN_END = 1e12
 """End (abs hours) of the single interval of :meth:`WorkCalendar.always_open`."""
 
 _HOLIDAY_SETS = ("cn", "none")
+#: the weekdays of China's working week (Monday 0 .. Friday 4); a swapped working day
+#: opens a calendar only if the calendar works all of them
+_NATIONAL_WEEK = frozenset(range(5))
 
 
 # --------------------------------------------------------------------------- #
@@ -319,8 +322,9 @@ class WorkCalendar:
 
         A day is working if its ``weekday()`` is in ``weekdays``, then the
         holiday schedule applies (``"cn"``: official PRC days off become
-        closed and swapped weekend days 调休 become working; ``"none"``:
-        nothing), then ``closed_dates`` close and ``extra_workdays`` open
+        closed, and swapped weekend days 调休 become working in a calendar
+        that works the whole national week, every one of Monday to Friday;
+        ``"none"``: nothing), then ``closed_dates`` close and ``extra_workdays`` open
         days.  Each working day is open during ``hours``, a list of
         ``("HH:MM", "HH:MM")`` periods (``"24:00"`` allowed as an end).
         ``hours_per_day`` is the sum of the period lengths.  Years of the
@@ -354,6 +358,10 @@ class WorkCalendar:
             else _HolidaySchedule(frozenset(), frozenset(), frozenset())
         )
 
+        # a swapped working day (调休上班) is a normal working day of the national week: the
+        # notices do not say which weekday it stands for, so it opens only a calendar that
+        # works all of Monday to Friday (docs/model.md, "Calendars")
+        swaps_open = _NATIONAL_WEEK.issubset(work_weekdays)
         intervals: list[tuple[float, float]] = []
         uncovered: set[int] = set()
         for i in range(days):
@@ -364,7 +372,7 @@ class WorkCalendar:
                     uncovered.add(day.year)
                 elif day in schedule.off:
                     working = False
-                elif day in schedule.work:
+                elif day in schedule.work and swaps_open:
                     working = True
             if day in closed:
                 working = False

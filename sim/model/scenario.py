@@ -179,6 +179,11 @@ def check_references(s: Scenario, source: str = "<scenario>") -> None:
         need("station", item.station, s.stations, f"items.{name}.station")
         if item.audit_station is not None:
             need("station", item.audit_station, s.stations, f"items.{name}.audit_station")
+    if s.costs is not None:
+        for name in s.costs.stations:
+            need("station", name, s.stations, f"costs.stations.{name}")
+        for name in s.costs.items:
+            need("item", name, s.items, f"costs.items.{name}")
     for rname, route in s.routes.items():
         seen: set[str] = set()
         for k, stage in enumerate(route.stages):

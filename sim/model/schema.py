@@ -345,6 +345,45 @@ class Route(Strict):
     note: Text = ""
 
 
+#: the largest amount of money one cost field takes (a billion of the currency: far above
+#: any fee, hourly wage or consultant's report, far below what loses a cent in a sum)
+MAX_MONEY = 1e9
+Money = Annotated[float, _number(0.0, hi=MAX_MONEY),
+                  Field(json_schema_extra={"minimum": 0, "maximum": MAX_MONEY})]
+
+
+class StationCost(Strict):
+    """What a station's staff cost the government."""
+
+    cost_per_hour: Money = Field(0.0, description="staff cost per working hour of service")
+    note: Text = ""
+
+
+class ItemCost(Strict):
+    """What an item costs the applicant besides time and visits."""
+
+    fee: Money = Field(0.0, description="fee paid once per item the case submits")
+    intermediary: Money = Field(
+        0.0, description="an intermediary's service (a consultant's report, an assessment) "
+        "the applicant buys once per item the case submits")
+    note: Text = ""
+
+
+class Costs(Strict):
+    """Money: staff cost per working hour of service per station (government cost), and
+    what the applicant pays per visit, per calendar day of applicant time, in fees and for
+    intermediary services per item (applicant cost). docs/model.md, "Costs"."""
+
+    currency: Annotated[str, Field(min_length=1, max_length=20)] = "CNY"
+    applicant_per_visit: Money = Field(0.0, description="applicant cost of one in-person visit")
+    applicant_per_day: Money = Field(
+        0.0, description="applicant cost per calendar day of applicant time (preparing, "
+        "fixing) on the critical path")
+    stations: dict[Name, StationCost] = Field(default_factory=dict)
+    items: dict[Name, ItemCost] = Field(default_factory=dict)
+    note: Text = ""
+
+
 #: the zone simulated times are reported in when a scenario names none
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 
@@ -407,6 +446,7 @@ class Scenario(Strict):
     items: dict[Name, Item] = Field(min_length=1)
     routes: dict[Name, Route] = Field(min_length=1)
     rework: Rework = Field(default_factory=Rework)
+    costs: Costs | None = Field(None, description="staff cost, applicant cost and fees")
     reforms: list[str] = Field(default_factory=list, description="reforms applied on load")
     calibration: Calibration | None = Field(
         None, description="present in a scenario discovered from an event log")

@@ -52,6 +52,8 @@ DIFF_KPIS: tuple[tuple[str, str, int, bool], ...] = (
     ("split.queue_days", "days queueing", 1, False),
     ("split.applicant_days", "days with the applicant", 1, False),
     ("throughput_per_day", "completed per day", 2, False),
+    ("gov_cost.mean", "government cost per case", 0, False),
+    ("applicant_cost.mean", "applicant cost per case", 0, False),
 )
 
 
@@ -82,6 +84,16 @@ def _differences_html(cr: Any, results: Mapping[str, RunResult]) -> str:
         parts.append(f"<h3>{esc(name)} minus {esc(base_name)}</h3>")
         parts.append(table(("KPI", base_name, name, "difference", "95% CI of the difference"),
                            rows, numeric=(False, True, True, True, True)))
+        saved = cr.savings(names.index(name)) if hasattr(cr, "savings") else None
+        if saved is not None:
+            cur = esc(saved["currency"])
+            parts.append("<p>" + "; ".join(
+                f"{name_} saved: {num(v['per_case']['mean'], 0)} {cur} per case "
+                f"(95% CI {ci(v['per_case']['ci95'], 0)}), {num(v['over_cases']['mean'], 0)} "
+                f"{cur} over the {num(saved['cases'], 0)} cases completed per replication "
+                f"(95% CI {ci(v['over_cases']['ci95'], 0)})"
+                for name_, v in (("government cost", saved["gov_cost"]),
+                                 ("applicant cost", saved["applicant_cost"]))) + "</p>")
     return "\n".join(parts)
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from sim.errors import ReformError, format_value
 from sim.model.assembly import build
 from sim.model.distributions import family
-from sim.model.schema import Dist, Item, Scenario
+from sim.model.schema import Dist, Item, ItemCost, Scenario
 from sim.reforms.catalogue import Arg, _known, reform, select
 from sim.reforms.helpers import _dist_hours, _item_q, _moments, _stations_used, expected_work
 
@@ -40,6 +40,8 @@ def cut_items(s: Scenario, items: Sequence[str]) -> None:
         route.stages = stages
     for n in names:
         del s.items[n]
+        if s.costs is not None:
+            s.costs.items.pop(n, None)  # the fee and the intermediary go with the item
 
 
 def _combine(s: Scenario, items: Sequence[str], name: str | None, station: str | None,
@@ -150,6 +152,8 @@ def _combine(s: Scenario, items: Sequence[str], name: str | None, station: str |
         route.stages = stages
     s.items = {(target if n == names[0] else n): (merged if n == names[0] else it)
                for n, it in s.items.items() if n == names[0] or n not in names}
+    if s.costs is not None:
+        _combine_costs(s, names, target, keep, p_run)
     used = _stations_used(s)
     for donor, k in moves.items():
         servers = s.stations[donor].servers
@@ -159,8 +163,26 @@ def _combine(s: Scenario, items: Sequence[str], name: str | None, station: str |
         s.stations[st_name].servers += k
         if k >= servers:
             del s.stations[donor]
+            if s.costs is not None:
+                s.costs.stations.pop(donor, None)
         else:
             s.stations[donor].servers = servers - k
+
+
+def _combine_costs(s: Scenario, names: Sequence[str], target: str, keep: Sequence[float],
+                   p_run: float) -> None:
+    """The merged item's fee and intermediary cost: what the items cost a case on average
+    (each weighed by its chance to run, like the service time), so that merging moves no
+    money by itself."""
+    assert s.costs is not None
+    costs = [s.costs.items.pop(n, None) for n in names]
+    if all(c is None for c in costs):
+        return
+    fee = sum(k * c.fee for k, c in zip(keep, costs, strict=True) if c is not None) / p_run
+    inter = sum(k * c.intermediary for k, c in zip(keep, costs, strict=True)
+                if c is not None) / p_run
+    s.costs.items[target] = ItemCost(fee=fee, intermediary=inter,
+                                     note=f"from {', '.join(names)}")
 
 
 _COMBINE_ARGS = (

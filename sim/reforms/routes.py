@@ -56,7 +56,8 @@ def regional_assessment(s: Scenario, items: Sequence[str], share: float) -> None
     so one draw per project skips them all together (exact). Items that share a stage with
     unselected ones get ``skip_probability`` 1 - (1 - skip)(1 - share) instead, drawn item
     by item (the share skipping all of them together is then smaller than ``share``).
-    The money saved is not modelled (the schema has no applicant cost).
+    With a ``[costs]`` section, the applicant saves the skipped items' ``intermediary``
+    cost (the assessment report) and fees, and the government their review hours.
     """
     names = set(select("item", s.items, items))
     whole: set[str] = set()

@@ -97,6 +97,10 @@ def per_case_rows(d: Mapping[str, Any]) -> list[list[Any]]:
         v = k["lead_time_split_days"][part]
         rows.append([BY_NAME[f"lead_time_split_days.{part}"].label + " (critical path)",
                      num(v["mean"]), ci(v["ci95"])])
+    for key in ("gov_cost_per_case", "applicant_cost_per_case"):
+        if key in k:  # the scenario has costs
+            rows.append([f"{BY_NAME[key].label} ({k['currency']})", num(k[key]["mean"], 0),
+                         ci(k[key]["ci95"], 0)])
     return rows
 
 

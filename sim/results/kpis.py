@@ -24,7 +24,7 @@ class KPI:
     name: str                     #: the path users write (station KPIs: the last part)
     label: str                    #: what tables and reports call it
     unit: str                     #: its unit, in words
-    kind: str                     #: format family: days, share, count, hours
+    kind: str                     #: format family: days, share, count, hours, money
     lower_is_better: bool | None  #: the direction a reform wants (None: neither)
     column: str | None = None     #: its column of ``RunResult.per_replication``
 
@@ -34,8 +34,8 @@ class KPI:
 
 
 def format_value(value: float | None, kind: str, sign: bool = False) -> str:
-    """A number in the format of a KPI ``kind``: days and hours 1 decimal, counts 2, shares
-    as a percentage with 1 decimal; ``sign`` shows ``+`` (for differences)."""
+    """A number in the format of a KPI ``kind``: days and hours 1 decimal, counts 2, money
+    0, shares as a percentage with 1 decimal; ``sign`` shows ``+`` (for differences)."""
     if value is None or not math.isfinite(value):
         return "-"
     plus = "+" if sign else ""
@@ -43,6 +43,8 @@ def format_value(value: float | None, kind: str, sign: bool = False) -> str:
         return f"{value * 100:{plus},.1f}%"
     if kind == "count":
         return f"{value:{plus},.2f}"
+    if kind == "money":
+        return f"{value:{plus},.0f}"
     return f"{value:{plus},.1f}"
 
 
@@ -52,6 +54,15 @@ def _lead(unit: str, words: str) -> tuple[KPI, ...]:
             *(KPI(f"{base}.{q}", f"  {q.upper()}", words, "days", True, f"{base}.{q}")
               for q in ("p50", "p90", "p95")))
 
+
+#: the cost KPIs (scenarios with a ``[costs]`` section only): means over completed cases,
+#: in the scenario's ``costs.currency``
+COST_KPIS: tuple[KPI, ...] = (
+    KPI("gov_cost_per_case", "government cost per case", "currency", "money", True,
+        "gov_cost.mean"),
+    KPI("applicant_cost_per_case", "applicant cost per case", "currency", "money", True,
+        "applicant_cost.mean"),
+)
 
 #: the case KPIs, in the order tables show them
 CASE_KPIS: tuple[KPI, ...] = (
@@ -78,6 +89,7 @@ CASE_KPIS: tuple[KPI, ...] = (
     KPI("open_at_horizon", "open at horizon (per rep.)", "cases", "count", True,
         "open_at_horizon"),
     KPI("abandoned_share", "abandoned", "share of cases", "share", True, "abandoned_share"),
+    *COST_KPIS,
 )
 
 #: the station KPIs (``stations.NAME.<name>``)

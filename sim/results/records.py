@@ -103,8 +103,50 @@ CASE_COLUMNS: dict[str, str] = {
 }
 
 
+#: the columns a case table adds when the scenario has a ``[costs]`` section
+COST_COLUMNS: dict[str, str] = {
+    "gov_cost": "staff cost of every service the case began (submissions and audits): "
+                "working hours of service x the station's cost per hour",
+    "applicant_cost": "in-person visits x cost per visit + calendar days of applicant time "
+                      "on the critical path x cost per day + the fee and intermediary cost "
+                      "of every item the case submitted",
+}
+
+
+def case_costs(model: Model, inp: Inputs, res: RepResult) -> tuple[F64, F64]:
+    """Government and applicant cost of every case (docs/model.md, "Costs").
+
+    Computed from the visit records (which services began, at which station, which items
+    were submitted) and the case records (visits, applicant time); a service's working
+    hours are its drawn duration ``inputs.service`` (audits ``inputs.audit_service``),
+    exactly what the engine served. Rows are summed in the canonical visit order, so both
+    engines give the same sums.
+    """
+    if res.visits is None:
+        raise ValueError("costs need visit records (record_visits=True)")
+    v = res.visits.sorted()
+    n, J = inp.n, model.n_items
+    sub = v.kind == SUBMISSION
+    began = np.isfinite(v.start)
+    hours = np.zeros(len(v.case))
+    m = sub & began
+    hours[m] = inp.service[v.case[m], v.item[m], v.attempt[m]]
+    m = (v.kind == AUDIT) & began
+    hours[m] = inp.audit_service[v.case[m], v.item[m]]
+    gov = np.bincount(v.case, weights=hours * model.station_cost_per_hour[v.station],
+                      minlength=n).astype(np.float64)
+    # each item the case submitted at least once pays its fee and intermediary once
+    pairs = np.unique(v.case[sub] * J + v.item[sub])
+    per_item = model.item_fee + model.item_intermediary
+    paid = np.bincount(pairs // J, weights=per_item[pairs % J], minlength=n) if J else 0.0
+    applicant = (model.applicant_per_visit * res.visits_count.astype(np.float64)
+                 + model.applicant_per_day * (res.t_applicant / 24.0) + paid)
+    return gov, np.asarray(applicant, dtype=np.float64)
+
+
 def case_table(model: Model, inp: Inputs, res: RepResult) -> pd.DataFrame:
-    """One row per case, with the columns of :data:`CASE_COLUMNS`."""
+    """One row per case, with the columns of :data:`CASE_COLUMNS` (and
+    :data:`COST_COLUMNS` when the scenario has costs)."""
     rep = model.report
     done = res.status != OPEN
     end = np.where(done, res.end, np.nan)
@@ -114,7 +156,7 @@ def case_table(model: Model, inp: Inputs, res: RepResult) -> pd.DataFrame:
         wd[done] = np.asarray(rep.workdays(inp.arrival[done], end[done]))
     limit = model.route_limit_workdays[model.class_route[inp.cls]]
     completed = res.status == COMPLETED
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "replication": np.full(inp.n, res.replication),
         "case": np.arange(inp.n),
         "class": np.asarray(model.class_names, dtype=object)[inp.cls],
@@ -137,6 +179,9 @@ def case_table(model: Model, inp: Inputs, res: RepResult) -> pd.DataFrame:
         "audits": (inp.audit.sum(axis=1) * completed).astype(np.int64),
         "revoked": (inp.revoked.sum(axis=1) * completed).astype(np.int64),
     })
+    if model.has_costs:
+        table["gov_cost"], table["applicant_cost"] = case_costs(model, inp, res)
+    return table
 
 
 STATION_COLUMNS: dict[str, str] = {

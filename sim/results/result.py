@@ -112,6 +112,11 @@ class RunResult:
 
         wl, wlo, whi = ci95(per_np["within_limit_share"])
         st = self.station_summary()
+        costs: dict[str, Any] = {}
+        if self.model.has_costs:  # keys only where the scenario has costs
+            costs = {"currency": self.model.currency,
+                     "gov_cost_per_case": mean_ci("gov_cost.mean"),
+                     "applicant_cost_per_case": mean_ci("applicant_cost.mean")}
         return json_safe({
             "scenario": self.model.name,
             "engine": self.engine,
@@ -139,6 +144,7 @@ class RunResult:
                     "queue": mean_ci("split.queue_days"),
                     "applicant": mean_ci("split.applicant_days"),
                 },
+                **costs,
             },
             "stations": {
                 str(name): {

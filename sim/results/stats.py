@@ -72,6 +72,10 @@ def replication_kpis(cases: pd.DataFrame, window: tuple[float, float]) -> dict[s
         scale = 1 / 24.0 if key.startswith("split.") else 1.0
         out[key] = float(x.mean()) * scale if x.size else math.nan
     out["abandoned_share"] = out["abandoned"] / out["arrived"] if out["arrived"] else math.nan
+    if "gov_cost" in done:  # the scenario has costs: means over the completed cases
+        for col in ("gov_cost", "applicant_cost"):
+            x = done[col].to_numpy(dtype=np.float64)
+            out[f"{col}.mean"] = float(x.mean()) if x.size else math.nan
     return out
 
 
