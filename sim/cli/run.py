@@ -22,6 +22,7 @@ from sim.cli.common import (
     written,
 )
 from sim.errors import UsageError
+from sim.experiments.pool import default_workers
 from sim.experiments.run import run
 from sim.files import write_atomic
 from sim.logs import log_format
@@ -95,7 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with progress_bar(n, "replications") as adv:
         result = run(model, replications=args.replications, seed=args.seed,
                      engine=args.engine, workers=args.workers, progress=adv,
-                     max_memory=args.max_memory)
+                     max_memory=args.max_memory, event_log=bool(args.log))
     d = result.to_dict()
     if args.json:
         write_json_out(args.json, d)
@@ -139,7 +140,9 @@ def register(sub: Any) -> None:
     """Add ``govsim run``, ``govsim validate`` and ``govsim schema``."""
     p = sub.add_parser("run", help="simulate a scenario and print its KPIs")
     p.add_argument("file", help="scenario file (TOML)")
-    add_run_options(p)
+    add_run_options(p, workers_default=default_workers(),
+                    workers_help="processes to spread replications over (default: every CPU, "
+                                 f"{default_workers()} here; the numbers do not depend on it)")
     p.add_argument("--json", metavar="PATH", help="write the results as JSON")
     p.add_argument("--log", metavar="PATH",
                    help="write the simulated event log, every replication (format by "

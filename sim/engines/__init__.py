@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from sim.errors import UsageError
-from sim.inputs import Inputs
+from sim.inputs import Inputs, draw_cases
 from sim.model.assembly import Model
 from sim.results.records import RepResult
 
@@ -27,3 +27,13 @@ def simulate(engine: str, model: Model, inputs: Inputs, record_visits: bool = Tr
 
         return vector.simulate(model, inputs, record_visits=record_visits)
     raise UsageError(f"unknown engine '{engine}' (choose from: {', '.join(ENGINES)})")
+
+
+def warm(model: Model, cases: int = 64) -> None:
+    """Load the compiled kernels ``model`` runs on (from numba's cache, or compile them),
+    by simulating its first ``cases`` cases: a pool forked afterwards inherits them, so
+    its workers do not each load them again."""
+    from sim.engines import vector  # numba kernels: compiled or loaded when run
+
+    vector.simulate(model, draw_cases(model, 0, None, 0, cases), record_visits=True)
+

@@ -25,37 +25,46 @@ from sim.results.result import Replication, RunResult
 from sim.results.stats import replication_kpis
 
 
-def run_replication(model: Model, replication: int, seed: int, engine: str) -> Replication:
-    """Draw, simulate and tabulate one replication."""
+def run_replication(model: Model, replication: int, seed: int, engine: str,
+                    event_log: bool = True) -> Replication:
+    """Draw, simulate and tabulate one replication (keeping its visits for the event log
+    when ``event_log``)."""
     inp = draw(model, replication, seed)
     res = engines.simulate(engine, model, inp, record_visits=True)
     cases = case_table(model, inp, res)
     st = station_table(model, res)
     st.insert(0, "replication", replication)
     return Replication(replication, cases, st, replication_kpis(cases, model.window),
-                       visits=visit_log(model, inp, res))
+                       visits=visit_log(model, inp, res) if event_log else None)
 
 
+#: models by their scenario's JSON: a forked worker finds the parent's (set just before the
+#: pool starts), a spawned or remote one builds each once
 _MODEL_CACHE: dict[str, Model] = {}
 
 
-def _worker(payload: tuple[str, int, int, str]) -> Replication:
-    text, replication, seed, engine = payload
+def _worker(payload: tuple[str, int, int, str, bool]) -> Replication:
+    text, replication, seed, engine, event_log = payload
     model = _MODEL_CACHE.get(text)
     if model is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = build(Scenario.model_validate_json(text), warn=False)
-        _MODEL_CACHE.clear()
+        if len(_MODEL_CACHE) > 8:
+            _MODEL_CACHE.clear()
         _MODEL_CACHE[text] = model
-    return run_replication(model, replication, seed, engine)
+    return run_replication(model, replication, seed, engine, event_log)
 
 
 def run(source: Source, replications: int | None = None, seed: int | None = None,
         engine: str | None = None, workers: int = 1, reforms: Sequence[str] = (),
         progress: Callable[[int], None] | None = None,
-        max_memory: float | None = None) -> RunResult:
+        max_memory: float | None = None, event_log: bool = True) -> RunResult:
     """Run ``replications`` replications (default: the scenario's) from ``seed``.
+
+    ``event_log=False`` keeps no visits, so :meth:`RunResult.event_log` is not available
+    (the command line asks for them only with ``--log``: they are a tenth of the run's time
+    and most of what workers send back).
 
     A run whose estimated memory is past ``max_memory`` GB (default: ``$GOVSIM_MAX_MEMORY``,
     else half this machine's memory) is refused before it starts (:mod:`sim.experiments.budget`).
@@ -63,11 +72,12 @@ def run(source: Source, replications: int | None = None, seed: int | None = None
     model = load_model(source, reforms)
     cfg = resolve(model.scenario.run, replications=replications, seed=seed, engine=engine,
                   workers=workers, max_memory=max_memory)
-    return run_models([model], [cfg.seed], cfg, progress)[0]
+    return run_models([model], [cfg.seed], cfg, progress, event_log)[0]
 
 
 def run_models(models: Sequence[Model], seeds: Sequence[int], cfg: Settings,
-               progress: Callable[[int], None] | None = None) -> list[RunResult]:
+               progress: Callable[[int], None] | None = None,
+               event_log: bool = True) -> list[RunResult]:
     """Every replication of every model (model ``k`` from ``seeds[k]``), on ``cfg.workers``
     processes: one pool for all of them, so a comparison keeps every worker busy. Refused
     before anything runs when the estimated memory is past the limit (:mod:`.budget`)."""
@@ -82,13 +92,20 @@ def run_models(models: Sequence[Model], seeds: Sequence[int], cfg: Settings,
 
     if cfg.workers > 1 and len(reps) > 1:
         texts = [m.scenario.model_dump_json() for m in models]
-        jobs = [(texts[k], r, seeds[k], cfg.engine) for k in range(len(models))
+        jobs = [(texts[k], r, seeds[k], cfg.engine, event_log) for k in range(len(models))
                 for r in range(n)]
-        execute(_worker, jobs, done, workers=cfg.workers)
+        _MODEL_CACHE.clear()
+        _MODEL_CACHE.update(zip(texts, models, strict=True))
+        if cfg.engine == "vector":
+            engines.warm(models[0])  # compiled kernels loaded once, before the workers fork
+        try:
+            execute(_worker, jobs, done, workers=cfg.workers)
+        finally:
+            _MODEL_CACHE.clear()
     else:
         for k, model in enumerate(models):
             for r in range(n):
-                done(k * n + r, run_replication(model, r, seeds[k], cfg.engine))
+                done(k * n + r, run_replication(model, r, seeds[k], cfg.engine, event_log))
     out = []
     for k, m in enumerate(models):
         mine = [rep for rep in reps[k * n:(k + 1) * n] if rep is not None]

@@ -128,7 +128,8 @@ def _rep_events(model: Model, rep: _Rep, lo: int, hi: int) -> pd.DataFrame:
     vl = rep.visits
     if vl is None:
         raise UsageError("this run result kept no visits, so it has no event log "
-                         "(run it with govsim 0.1 or later)")
+                         "(run it with event_log=True, the default of sim.run, or "
+                         "govsim run --log)")
     names, base = _names(model)
     cases = rep.cases.iloc[lo:hi]
     a, b = np.searchsorted(vl.case, [lo, hi])

@@ -45,9 +45,25 @@ class Visits:
         return cls(z, z, z, z, z, f, f, f, np.zeros(0, dtype=np.bool_))
 
     def sorted(self) -> Visits:
-        """Rows in the canonical order (case, kind, item, attempt)."""
-        o = np.lexsort((self.attempt, self.item, self.kind, self.case))
-        return Visits(*(getattr(self, f)[o] for f in self.__dataclass_fields__))
+        """Rows in the canonical order (case, kind, item, attempt); computed once."""
+        done: Visits | None = self.__dict__.get("_sorted")
+        if done is None:
+            o = self._order()
+            done = Visits(*(getattr(self, f)[o] for f in self.__dataclass_fields__))
+            done.__dict__["_sorted"] = done
+            self.__dict__["_sorted"] = done
+        return done
+
+    def _order(self) -> I64:
+        if not len(self.case):
+            return np.zeros(0, dtype=np.int64)
+        # one int64 key (case, kind, item + 1, attempt + 1) when it fits, else four keys
+        spans = [int(x.max()) + 2 for x in (self.kind, self.item, self.attempt)]
+        if int(self.case.max()) + 1 < 2**62 // (spans[0] * spans[1] * spans[2]):
+            key = ((self.case * spans[0] + self.kind) * spans[1] + self.item + 1) * spans[2] \
+                + self.attempt + 1
+            return np.argsort(key, kind="stable")
+        return np.lexsort((self.attempt, self.item, self.kind, self.case))
 
     def frame(self, model: Model) -> pd.DataFrame:
         names = np.asarray(model.station_names, dtype=object)
@@ -136,9 +152,10 @@ def case_costs(model: Model, inp: Inputs, res: RepResult) -> tuple[F64, F64]:
     gov = np.bincount(v.case, weights=hours * model.station_cost_per_hour[v.station],
                       minlength=n).astype(np.float64)
     # each item the case submitted at least once pays its fee and intermediary once
-    pairs = np.unique(v.case[sub] * J + v.item[sub])
+    submitted = np.zeros((n, J), dtype=np.bool_)
+    submitted[v.case[sub], v.item[sub]] = True
     per_item = model.item_fee + model.item_intermediary
-    paid = np.bincount(pairs // J, weights=per_item[pairs % J], minlength=n) if J else 0.0
+    paid = submitted @ per_item if J else 0.0
     applicant = (model.applicant_per_visit * res.visits_count.astype(np.float64)
                  + model.applicant_per_day * (res.t_applicant / 24.0) + paid)
     return gov, np.asarray(applicant, dtype=np.float64)
