@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.planner import bench_command, bench_draw, bench_workers
 from benchmarks.reference_loop import tandem_exit_times, tandem_exit_times_adaptive
 from benchmarks.scenarios import tandem, tandem_dict
 from benchmarks.score import bench_score
@@ -42,12 +43,15 @@ SIZES: dict[str, dict[str, int]] = {
     # cases x replications of the tandem; the DES runs des_cases of it
     "full": {"cases": 100_000, "reps": 20, "des_cases": 10_000, "construction_reps": 2,
              "scaling_cases": 100_000, "scaling_reps": 4, "scaling_rounds": 8,
-             "memory_cases": 1_000_000, "score_reps": 10, "calibrate_rounds": 3},
+             "memory_cases": 1_000_000, "score_reps": 10, "calibrate_rounds": 3,
+             "draw_rounds": 15, "command_rounds": 3, "workers_rounds": 3},
     "quick": {"cases": 10_000, "reps": 3, "des_cases": 1_000, "construction_reps": 1,
               "scaling_cases": 20_000, "scaling_reps": 4, "scaling_rounds": 3,
-              "memory_cases": 100_000, "score_reps": 2, "calibrate_rounds": 1},
+              "memory_cases": 100_000, "score_reps": 2, "calibrate_rounds": 1,
+              "draw_rounds": 8, "command_rounds": 2, "workers_rounds": 1},
 }
-SECTIONS = ("tandem_mmc", "construction", "scaling", "memory", "score", "calibrate")
+SECTIONS = ("tandem_mmc", "construction", "scaling", "memory", "score", "calibrate", "draw",
+            "command", "workers")
 # (section, key, direction): +1 higher is better, -1 lower is better
 COMPARED = (
     ("tandem_mmc", "ratio_vs_des", 1),
@@ -58,6 +62,10 @@ COMPARED = (
     ("memory", "peak_rss_mb", -1),
     ("score", "ratio_vs_read", 1),
     ("calibrate", "ratio_read_vs_calibrate", 1),
+    ("draw", "ratio_vs_floor", -1),
+    ("command", "ratio_vs_engine", -1),
+    ("workers", "run_ratio", 1),
+    ("workers", "sweep_ratio", 1),
 )
 #: the issue's target for calibrating a 60,000-event log
 CALIBRATE_TARGET_S = 30.0
@@ -323,6 +331,12 @@ def run_all(quick: bool = False, only: list[str] | None = None) -> dict[str, Any
         figures["score"] = bench_score(size["score_reps"], quick)
     if "calibrate" in wanted:
         figures["calibrate"] = bench_calibrate(size)
+    if "draw" in wanted:
+        figures["draw"] = bench_draw(size)
+    if "command" in wanted:
+        figures["command"] = bench_command(size)
+    if "workers" in wanted:
+        figures["workers"] = bench_workers(size)
     return figures
 
 

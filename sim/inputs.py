@@ -257,14 +257,50 @@ def _channels(model: Model, c: int, u: F64) -> NDArray[np.int64]:
     return np.where(u < online, ONLINE, np.where(u < online + proxy, PROXY, WINDOW))
 
 
-def _ppf_where(fam: Family, u: F64, where: NDArray[np.bool_], other: float = 0.0) -> F64:
-    """``fam.ppf(u)`` where ``where`` holds, ``other`` elsewhere (computed only there)."""
-    out = np.full(u.shape, other)
-    if where.any():
-        out[where] = fam.ppf(u[where])
-    return out
+class _Durations:
+    """The durations of a class's cases, collected item by item and computed together:
+    one inverse-CDF call per unit-mean law that families share (gamma of one cv, ...,
+    scaled by each family's mean), the other families one by one, and one scatter per
+    array. Each value is what ``fam.ppf`` gives for its uniform; only the places a case
+    uses are computed."""
 
+    def __init__(self, loc: dict[str, np.ndarray]) -> None:
+        self._loc = loc
+        self._base: dict[tuple[int, ...], NDArray[np.intp]] = {}
+        self._by_law: dict[tuple[str, float], list[tuple[str, NDArray[np.intp], F64, float]]] \
+            = {}
 
+    def add(self, fam: Family, u: F64, where: NDArray[np.bool_], name: str, j: int) -> None:
+        """``loc[name][:, j][where] = fam.ppf(u[where])``, when :meth:`compute` runs
+        (``u`` and ``where`` are (m,) or (m, K) like ``loc[name][:, j]``)."""
+        f = np.flatnonzero(where)
+        if not f.size:
+            return
+        shape = self._loc[name].shape
+        if len(shape) == 2:  # (m, J)
+            idx = f * shape[1] + j
+        else:  # (m, J, K): place (case, k) of item j
+            base = self._base.get(shape)
+            if base is None:
+                m, J, K = shape
+                base = (np.arange(m)[:, None] * (J * K) + np.arange(K)).reshape(-1)
+                self._base[shape] = base
+            idx = base[f] + j * shape[2]
+        law = fam.shape_key
+        if law is None:
+            self._loc[name].reshape(-1)[idx] = fam.ppf(u.reshape(-1)[f])
+        else:
+            self._by_law.setdefault(law, []).append((name, idx, u.reshape(-1)[f], fam.mean))
+
+    def compute(self) -> None:
+        for law, parts in self._by_law.items():
+            x = Family.unit_ppf(law, np.concatenate([p[2] for p in parts]))
+            x *= np.repeat([p[3] for p in parts], [p[2].size for p in parts])
+            at = 0
+            for name, idx, u, _ in parts:
+                self._loc[name].reshape(-1)[idx] = x[at:at + u.size]
+                at += u.size
+        self._by_law.clear()
 
 
 def draw_cases(model: Model, replication: int, seed: int | None, start: int, stop: int,
@@ -343,6 +379,7 @@ def _draw_class(model: Model, rep: int, seed: int, c: int, k0: int, k1: int,
         loc["fix"] = np.zeros((m, J, K))
     if renege_any:
         loc["patience"] = np.full((m, J, K), np.inf)
+    dur = _Durations(loc)
     channel = _channels(model, c, Stream(seed, (rep, Q_CHANNEL, hc)).take(0, k0, k1))
     window, online = channel == WINDOW, channel == ONLINE
     proxy = channel == PROXY
@@ -363,7 +400,7 @@ def _draw_class(model: Model, rep: int, seed: int, c: int, k0: int, k1: int,
             loc["visit"][:, j] = window | (online & ~model.item_online[j])
             dfam = model.item_delay[j]
             if dfam is not None:
-                loc["delay"][:, j] = _ppf_where(dfam, st.take(S_DELAY, k0, k1), on)
+                dur.add(dfam, st.take(S_DELAY, k0, k1), on, "delay", j)
             # submission k is made only if the case runs the item and the earlier ones
             # were deficient
             made = np.empty((m, K), dtype=np.bool_)
@@ -378,23 +415,21 @@ def _draw_class(model: Model, rep: int, seed: int, c: int, k0: int, k1: int,
                     made[:, k] = made[:, k - 1] & deficient[:, k - 1]
                 fixed = made & deficient
                 fixed[:, K - 1] = False
-                loc["fix"][:, j] = _ppf_where(model.item_fix[j], st.attempts(S_FIX, k0, k1, K),
-                                           fixed)
-            loc["service"][:, j] = _ppf_where(model.item_service[j],
-                                           st.attempts(S_SERVICE, k0, k1, K), made)
+                dur.add(model.item_fix[j], st.attempts(S_FIX, k0, k1, K), fixed, "fix", j)
+            dur.add(model.item_service[j], st.attempts(S_SERVICE, k0, k1, K), made, "service", j)
             lfam = model.item_lag[j]
             if lfam is not None:
-                loc["lag"][:, j] = _ppf_where(lfam, st.attempts(S_LAG, k0, k1, K), made)
+                dur.add(lfam, st.attempts(S_LAG, k0, k1, K), made, "lag", j)
             pat: Family | None = model.station_patience[int(model.item_station[j])]
             if pat is not None:
-                loc["patience"][:, j] = _ppf_where(pat, st.attempts(S_PATIENCE, k0, k1, K), made,
-                                                np.inf)
+                dur.add(pat, st.attempts(S_PATIENCE, k0, k1, K), made, "patience", j)
             if model.item_audit_station[j] >= 0:
                 au = (st.take(S_AUDIT, k0, k1) < float(model.item_audit_probability[j])) & on
                 loc["audit"][:, j] = au
                 afam = model.item_audit_service[j]
                 assert afam is not None
-                loc["audit_service"][:, j] = _ppf_where(afam, st.take(S_AUDIT_SERVICE, k0, k1), au)
+                dur.add(afam, st.take(S_AUDIT_SERVICE, k0, k1), au, "audit_service", j)
                 loc["revoked"][:, j] = au & (st.take(S_REVOKE, k0, k1)
                                           < float(model.item_revoke_probability[j]))
+    dur.compute()
     return loc

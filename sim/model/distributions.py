@@ -34,32 +34,38 @@ _GAMMA_K_MIN, _GAMMA_K_MAX = 0.1, 1e5
 
 
 @lru_cache(maxsize=512)
-def _gamma_table(k: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """(y, slope x step) at the nodes of the normal-score grid for the gamma of shape k."""
+def _gamma_table(k: float) -> tuple[NDArray[np.float64], ...]:
+    """The cubic of each interval of the normal-score grid for the gamma of shape k, as
+    coefficients (c0, c1, c2, c3) in the position s in [0, 1) within the interval."""
     z = np.linspace(_Z_LO, _Z_HI, _Z_NODES)
     # each tail from its own side, so that 1 - u never rounds to 0
     x = np.where(z < 0, special.gammaincinv(k, special.ndtr(z)),
                  special.gammainccinv(k, special.ndtr(-z)))
     y = np.log(x)
-    # dy/dz = phi(z) / (x f(x)), f the density of gamma(k, 1)
+    # dy/dz = phi(z) / (x f(x)), f the density of gamma(k, 1); times the step: dy/ds
     log_phi = -0.5 * z * z - 0.5 * math.log(2 * math.pi)
-    slope = np.exp(log_phi - k * y + x + special.gammaln(k))
-    return y, slope * _Z_STEP
+    d = np.exp(log_phi - k * y + x + special.gammaln(k)) * _Z_STEP
+    # the cubic Hermite interpolant between nodes i and i + 1, in Horner's form
+    y0, y1, d0, d1 = y[:-1], y[1:], d[:-1], d[1:]
+    return y0, d0, 3.0 * (y1 - y0) - 2.0 * d0 - d1, 2.0 * (y0 - y1) + d0 + d1
 
 
 def _gamma_ppf(k: float, u: NDArray[np.float64]) -> NDArray[np.float64]:
     """Quantiles of gamma(k, 1) at ``u`` in [2^-54, 1 - 2^-53]."""
     if not _GAMMA_K_MIN <= k <= _GAMMA_K_MAX:
         return np.asarray(special.gammaincinv(k, u), dtype=np.float64)
-    y, d = _gamma_table(k)
+    c0, c1, c2, c3 = _gamma_table(k)
     t = (special.ndtri(u) - _Z_LO) * (1.0 / _Z_STEP)
     i = np.minimum(t.astype(np.intp), _Z_NODES - 2)
     s = t - i
-    s1 = 1.0 - s
-    # cubic Hermite basis on [node i, node i + 1]
-    out = (s1 * s1 * ((1.0 + 2.0 * s) * y[i] + s * d[i])
-           + s * s * ((3.0 - 2.0 * s) * y[i + 1] - s1 * d[i + 1]))
-    return np.exp(out)
+    out = c3[i]
+    out *= s
+    out += c2[i]
+    out *= s
+    out += c1[i]
+    out *= s
+    out += c0[i]
+    return np.exp(out, out=out)
 
 
 @dataclass(frozen=True)
@@ -96,21 +102,44 @@ class Family:
             return min(self.values)
         return 0.0
 
-    def ppf(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Inverse CDF at uniforms ``u`` (any shape)."""
-        # uniforms are in [0, 1): only 0 needs moving (1 - _TINY rounds to 1 anyway)
-        u = np.maximum(np.asarray(u, dtype=np.float64), _TINY)
-        m, cv = self.mean, self.cv
-        if self.kind == "deterministic" or (cv == 0.0 and self.kind in ("gamma", "lognormal")):
-            return np.full(u.shape, m)
-        if self.kind == "exponential":
-            return -m * np.log1p(-u)
-        if self.kind == "gamma":
+    @property
+    def shape_key(self) -> tuple[str, float] | None:
+        """For a family that is its mean times a unit-mean law (exponential, gamma and
+        lognormal with cv > 0): that law's key, so uniforms of every family sharing it can
+        be transformed in one call (:meth:`unit_ppf`); else None."""
+        if self.kind == "exponential" or (self.kind in ("gamma", "lognormal")
+                                          and self.cv > 0.0):
+            return self.kind, self.cv
+        return None
+
+    @staticmethod
+    def unit_ppf(key: tuple[str, float], u: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Inverse CDF of the unit-mean law ``key`` (a :attr:`shape_key`) at ``u`` in [0, 1)."""
+        kind, cv = key
+        u = np.maximum(u, _TINY)  # uniforms are in [0, 1): only 0 needs moving
+        if kind == "exponential":
+            return -np.log1p(-u)
+        if kind == "gamma":
             k = 1.0 / cv**2
-            return _gamma_ppf(k, u) * (m / k)
-        if self.kind == "lognormal":
-            s2 = math.log1p(cv**2)
-            return np.exp(math.log(m) - s2 / 2 + math.sqrt(s2) * special.ndtri(u))
+            return _gamma_ppf(k, u) * (1.0 / k)
+        s2 = math.log1p(cv**2)  # lognormal: exp(sqrt(s2) z - s2 / 2), in place
+        z = special.ndtri(u)
+        z *= math.sqrt(s2)
+        z -= s2 / 2
+        return np.exp(z, out=z)
+
+    def ppf(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Inverse CDF at uniforms ``u`` (any shape): for a family with a :attr:`shape_key`,
+        exactly ``mean * unit_ppf(key, u)``."""
+        u = np.asarray(u, dtype=np.float64)
+        key = self.shape_key
+        if key is not None:
+            return self.unit_ppf(key, u) * self.mean
+        # uniforms are in [0, 1): only 0 needs moving (1 - _TINY rounds to 1 anyway)
+        u = np.maximum(u, _TINY)
+        m = self.mean
+        if self.kind in ("deterministic", "gamma", "lognormal"):  # the last two: cv 0
+            return np.full(u.shape, m)
         if self.kind == "triangular":
             a, c, b = self.lo, self.mode, self.hi
             f = (c - a) / (b - a)
