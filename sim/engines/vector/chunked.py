@@ -97,6 +97,9 @@ class Cases:
 
     first: int
     result: RepResult
+    arrival: np.ndarray  #: the cases' arrival times, classes and channels
+    cls: np.ndarray
+    channel: np.ndarray
     audits: np.ndarray   #: audits each case's inputs drew (counted for completed cases)
     revoked: np.ndarray  #: revocations each case's inputs drew
 
@@ -177,7 +180,9 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
                 end=state.end[emitted:b].copy(), visits_count=state.visits[emitted:b].copy(),
                 rework=state.rework[emitted:b].copy(), supplements=state.supp[emitted:b].copy(),
                 t_service=tri[emitted:b, 0].copy(), t_queue=tri[emitted:b, 1].copy(),
-                t_applicant=tri[emitted:b, 2].copy()), audits[emitted:b], revoked[emitted:b])
+                t_applicant=tri[emitted:b, 2].copy()), stream.arrival[emitted:b],
+                stream.cls[emitted:b], stream.channel[emitted:b], audits[emitted:b],
+                revoked[emitted:b])
             emitted = b
         if last:
             return
