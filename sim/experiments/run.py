@@ -13,12 +13,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sim import engines
+from sim.errors import UsageError
 from sim.experiments import budget
 from sim.experiments.pool import execute
 from sim.experiments.settings import Settings, resolve
 from sim.experiments.sources import Source, load_model
 from sim.experiments.stream import check_cases_target, run_streamed
-from sim.errors import UsageError
 from sim.inputs import draw
 from sim.model.assembly import Model, build
 from sim.model.schema import Scenario

@@ -1,0 +1,217 @@
+"""Streamed runs (``govsim run --stream`` / ``--cases``, ``sim.run(stream=True)``): the same
+records, tables and JSON as a normal run, the per-case file, and the errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim
+from sim.cli import main
+from sim.engines import vector
+from sim.engines.vector.chunked import Cases, run_chunked
+from sim.errors import UsageError
+from sim.experiments import budget
+from sim.experiments.sources import load_model
+from sim.inputs import draw
+from sim.results.records import (
+    CASE_COLUMNS,
+    StationSums,
+    Visits,
+    case_frame,
+    case_table,
+    station_table,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+CONSTRUCTION = ROOT / "scenarios" / "hohhot-construction-2023.toml"
+HOTLINE = ROOT / "scenarios" / "hohhot-12345-hotline.toml"
+REFORMED = ROOT / "scenarios" / "hohhot-construction-2023-reformed.toml"
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The construction scenario with a quarter of its arrivals (about 1,150 cases)."""
+    text = CONSTRUCTION.read_text(encoding="utf-8")
+    text, k = re.subn(r"(?m)^rate = 4\.6\b", "rate = 1.15", text)
+    assert k == 2
+    p = tmp_path_factory.mktemp("stream") / "construction-small.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def _chunked_tables(path: Path, rep: int, chunk: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    m = load_model(path)
+    inp = draw(m, rep)
+    sums, frames, visits = StationSums(m), [], 0
+    for piece in run_chunked(m, rep, chunk=chunk):
+        if isinstance(piece, Visits):
+            sums.add(piece)
+            visits += piece.case.size
+        else:
+            assert isinstance(piece, Cases)
+            frames.append(case_frame(m, piece.result, piece.arrival, piece.cls, piece.channel,
+                                     piece.audits, piece.revoked, piece.first))
+    first = [f["case"].iloc[0] for f in frames]
+    assert first == sorted(first)  # handed out in case order
+    _ = inp
+    return pd.concat(frames, ignore_index=True), sums.table(), visits
+
+
+@pytest.mark.parametrize("path, chunk", [(CONSTRUCTION, 200), (HOTLINE, 97), (REFORMED, 150)])
+def test_chunked_records_equal_the_whole_run(path: Path, chunk: int) -> None:
+    """Cases equal exactly, stations to 1e-9 (sums in another order), every visit once:
+    construction (rework, priorities), the hotline (reneging), the reform (pools, audits)."""
+    m = load_model(path)
+    inp = draw(m, 1)
+    ref = vector.simulate(m, inp, record_visits=True, feedforward=False)
+    assert ref.visits is not None
+    cases, stations, visits = _chunked_tables(path, 1, chunk)
+    pd.testing.assert_frame_equal(cases, case_table(m, inp, ref))
+    pd.testing.assert_frame_equal(stations, station_table(m, ref), rtol=1e-9)
+    assert visits == ref.visits.case.size
+    assert len(cases) > 10 * chunk  # many chunks, so pages were handed back on the way
+
+
+def test_station_sums_do_not_depend_on_batches() -> None:
+    m = load_model(CONSTRUCTION)
+    res = vector.simulate(m, draw(m, 0), record_visits=True)
+    assert res.visits is not None
+    v = res.visits
+    sums = StationSums(m)
+    cut = np.array_split(np.random.default_rng(1).permutation(v.case.size), 7)
+    for idx in cut:
+        sums.add(Visits(*(getattr(v, f)[np.sort(idx)] for f in v.__dataclass_fields__)))
+    whole = station_table(m, res)
+    got = sums.table()
+    count_cols = ["servers", "served", "reneged", "waiting_at_horizon", "waiting_at_window_end"]
+    pd.testing.assert_frame_equal(got[count_cols], whole[count_cols])
+    pd.testing.assert_frame_equal(got, whole, rtol=1e-9)
+
+
+def test_api_stream_equals_normal_run(small: Path, tmp_path: Path) -> None:
+    normal = sim.run(small, replications=2, seed=3)
+    out = tmp_path / "cases.parquet"
+    streamed = sim.run(small, replications=2, seed=3, cases_out=out)
+    assert streamed.to_dict() == normal.to_dict()
+    pd.testing.assert_frame_equal(streamed.per_replication, normal.per_replication)
+    pd.testing.assert_frame_equal(streamed.stations, normal.stations, rtol=1e-9)
+    written = pd.read_parquet(out)
+    assert list(written.columns) == list(CASE_COLUMNS)
+    pd.testing.assert_frame_equal(written, normal.cases)
+    with pytest.raises(UsageError, match="streamed run keeps no per-case table"):
+        _ = streamed.cases
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_cases_file_csv(small: Path, tmp_path: Path, suffix: str) -> None:
+    normal = sim.run(small, replications=1, seed=5)
+    out = tmp_path / f"cases{suffix}"
+    sim.run(small, replications=1, seed=5, cases_out=out)
+    got = pd.read_csv(out)
+    want = normal.cases
+    assert list(got.columns) == list(CASE_COLUMNS)
+    assert len(got) == len(want)
+    for col in want.columns:
+        if want[col].dtype == object:
+            assert (got[col].astype(str) == want[col].astype(str)).all(), col
+        else:
+            np.testing.assert_allclose(got[col].to_numpy(dtype=float),
+                                       want[col].to_numpy(dtype=float), rtol=1e-15,
+                                       equal_nan=True, err_msg=col)
+
+
+def test_cli_json_with_and_without_stream(small: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert main(["run", str(small), "-n", "1", "--seed", "2", "--json", str(a), "-q"]) == 0
+    assert main(["run", str(small), "-n", "1", "--seed", "2", "--json", str(b), "-q",
+                 "--stream"]) == 0
+    da, db = json.loads(a.read_text()), json.loads(b.read_text())
+    assert da == db
+    assert da["cases"]["arrived"] > 100
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str], args: list[str], *needles: str) -> str:
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+    for n in needles:
+        assert n in err, err
+    return err
+
+
+def test_cli_bad_cases_targets(small: Path, tmp_path: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["run", str(small), "-n", "1", "-q", "--cases"]
+    _one_line_error(capsys, [*base, str(tmp_path / "nope" / "c.csv")], "does not exist")
+    folder = tmp_path / "d.csv"
+    folder.mkdir()
+    _one_line_error(capsys, [*base, str(folder)], "is a folder")
+    _one_line_error(capsys, [*base, str(tmp_path / "c.xes")], "must end in")
+    _one_line_error(capsys, [*base, str(tmp_path / "c.txt")], "must end in")
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="needs a folder the user cannot write (root writes anywhere)")
+def test_cli_read_only_folder(small: Path, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        _one_line_error(capsys, ["run", str(small), "-n", "1", "-q", "--cases",
+                                 str(ro / "c.parquet")], "cannot write")
+    finally:
+        ro.chmod(0o755)
+    assert not list(ro.iterdir())
+
+
+def test_cli_unwritable_folder(small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder the writer may not create a file in (as any user: the system says no)."""
+    import errno
+    import tempfile
+
+    def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    err = _one_line_error(capsys, ["run", str(small), "-n", "1", "-q", "--cases",
+                                   str(tmp_path / "c.parquet")], "cannot write",
+                          "Permission denied")
+    assert str(tmp_path) in err
+    assert not (tmp_path / "c.parquet").exists()
+
+
+def test_cli_stream_refuses_what_it_cannot_do(small: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["run", str(small), "-n", "1", "-q", "--stream"]
+    _one_line_error(capsys, [*base, "--engine", "des"], "--stream", "vector engine", "des")
+    _one_line_error(capsys, [*base, "--log", str(tmp_path / "l.csv")], "--log")
+    _one_line_error(capsys, [*base, "--out", str(tmp_path / "r")], "--out")
+    _one_line_error(capsys, [*base, "--workers", "2"], "--workers 2")
+    with pytest.raises(UsageError, match="vector engine"):
+        sim.run(small, replications=1, engine="des", stream=True)
+
+
+def test_streamed_estimate_is_its_own() -> None:
+    """A run refused whole is accepted streamed (the limit between the two estimates)."""
+    m = load_model(CONSTRUCTION)
+    whole = budget.estimate([m], 10)
+    streamed = budget.estimate_streamed([m], 10)
+    assert streamed.bytes < whole.bytes
+    limit = (whole.bytes + streamed.bytes) / 2 / budget.GB
+    with pytest.raises(UsageError, match="--max-memory"):
+        budget.check([m], 10, 1, limit)
+    assert budget.check([m], 10, 1, limit, streamed=True).bytes == streamed.bytes
+    assert "streamed" in streamed.describe()
+    # one replication at a time: the streamed estimate does not grow with replications
+    assert budget.estimate_streamed([m], 100).bytes == streamed.bytes
