@@ -142,20 +142,29 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
     tri = np.full((n, 3), np.nan)
     final = np.zeros(n, dtype=np.bool_)  # finished, its triple read, its pages handed back
     big = [full[name] for name in drawn] + [state.cs_i, state.cs_f, state.br_i, state.br_f]
+    # after the last arrival the kernel still stops every `step` hours (what a chunk of
+    # arrivals spans on average), so records keep flowing out and pages keep going back
+    step = max(model.arrival_end, 1.0) * chunk / n
     emitted = loaded = 0
+    t_stop = 0.0
     while True:
         hi = min(n, loaded + chunk)
         if hi > loaded:
             part = draw_cases(model, replication, seed, loaded, hi, stream)
             for name in drawn:
-                full[name][loaded:hi] = getattr(part, name)
+                x = getattr(part, name)
+                if x.any():  # an all-zero chunk leaves its pages untouched (never given)
+                    full[name][loaded:hi] = x
             audits[loaded:hi] = part.audit.sum(axis=1)
             revoked[loaded:hi] = part.revoked.sum(axis=1)
             del part
             loaded = hi
-        t_stop = float(stream.arrival[loaded]) if loaded < n else math.inf
+        if loaded < n:
+            t_stop = float(stream.arrival[loaded])
+        else:
+            t_stop = t_stop + step if t_stop + step < model.horizon else math.inf
         state.run(cm, record_visits, 0, loaded, t_stop, args)
-        last = loaded >= n
+        last = t_stop == math.inf
         if record_visits:
             v = _drain(state, last)
             if v is not None:
