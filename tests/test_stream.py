@@ -215,3 +215,23 @@ def test_streamed_estimate_is_its_own() -> None:
     assert "streamed" in streamed.describe()
     # one replication at a time: the streamed estimate does not grow with replications
     assert budget.estimate_streamed([m], 100).bytes == streamed.bytes
+
+
+def test_benchmark_helper_measures_a_fresh_streamed_run() -> None:
+    """``benchmarks.stream``: the scaled scenario keeps the loads; the helper's child runs
+    ``sim.run(stream=True)`` and reports what it measured."""
+    from benchmarks.stream import construction_scenario, streamed_run_peak_rss
+
+    m0 = load_model(CONSTRUCTION)
+    m = load_model(construction_scenario(20_000))
+    n = sum(m.expected_arrivals(c) for c in range(len(m.class_rate)))
+    assert n == pytest.approx(20_000, rel=1e-9)
+    # servers scaled by the rates' factor, rounded up: each load at most the scenario's
+    load0, load = m0.offered_load(), m.offered_load()
+    assert all(load[k] <= load0[k] + 1e-9 and load[k] > 0.9 * load0[k] for k in load0)
+    got = streamed_run_peak_rss(2_000)
+    assert got["cases"] == 2_000
+    # about half the cases arrive after the warm-up (365 of 730 days); Poisson(2,000)
+    assert 800 < got["cases_arrived_after_warmup"] < 1_200
+    assert got["peak_rss_mb"] > 100 and got["seconds"] > 0
+    assert got["within_2gb"] is (got["peak_rss_mb"] <= 2048.0)
