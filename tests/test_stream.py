@@ -213,6 +213,8 @@ def test_streamed_estimate_is_its_own() -> None:
         budget.check([m], 10, 1, limit)
     assert budget.check([m], 10, 1, limit, streamed=True).bytes == streamed.bytes
     assert "streamed" in streamed.describe()
+    with pytest.raises(UsageError, match=r"or stream it \(--stream"):
+        sim.run(m, replications=10, max_memory=limit)
     # one replication at a time: the streamed estimate does not grow with replications
     assert budget.estimate_streamed([m], 100).bytes == streamed.bytes
 
@@ -235,3 +237,27 @@ def test_benchmark_helper_measures_a_fresh_streamed_run() -> None:
     assert 800 < got["cases_arrived_after_warmup"] < 1_200
     assert got["peak_rss_mb"] > 100 and got["seconds"] > 0
     assert got["within_2gb"] is (got["peak_rss_mb"] <= 2048.0)
+
+
+def test_pages_hand_back_only_pages_of_free_cases() -> None:
+    """A page is given back (reads as zeros again) only when every case on it is free;
+    pages shared with a case still in the system keep their values."""
+    from sim.engines.vector.chunked import PAGE, Pages
+
+    pages = Pages()
+    n, per_case = 1000, 56  # rows that straddle pages
+    a = pages.zeros((n, per_case // 8), np.float64)
+    a[:] = 1.0
+    free = np.zeros(n, dtype=np.bool_)
+    free[100:900] = True
+    pages.release(a, free)
+    flat = a.reshape(-1).view(np.uint8)
+    first_page = -(-100 * per_case // PAGE)  # the first page after case 99's last byte
+    last_page = (900 * per_case) // PAGE     # the page case 900's first byte is on
+    assert (a[:100] == 1.0).all() and (a[900:] == 1.0).all()
+    assert not flat[first_page * PAGE:last_page * PAGE].any()
+    # the cases' rows on a shared page are kept
+    assert (a[100:(first_page * PAGE) // per_case] == 1.0).all()
+    free[:] = True
+    pages.release(a, free)
+    assert not a[: (n * per_case) // PAGE * PAGE // per_case].any()

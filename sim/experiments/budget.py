@@ -156,15 +156,21 @@ def limit_bytes(limit_gb: float | None = None) -> float:
 
 
 def check(models: Sequence[Model], replications: int, workers: int = 1,
-          limit_gb: float | None = None, streamed: bool = False) -> Estimate:
+          limit_gb: float | None = None, streamed: bool = False,
+          can_stream: bool = False) -> Estimate:
     """The estimate (a streamed run's when ``streamed``), or a :class:`~sim.errors.UsageError`
-    when it is past the limit."""
+    when it is past the limit (naming the streamed run's estimate when ``can_stream``: a
+    ``govsim run`` that could stream instead)."""
     est = estimate_streamed(models, replications) if streamed else estimate(
         models, replications, workers)
     limit = limit_bytes(limit_gb)
     if est.bytes > limit:
+        hint = ""
+        if can_stream and not streamed:
+            hint = (f", or stream it (--stream, sim.run(stream=True): about "
+                    f"{gigabytes(estimate_streamed(models, replications).bytes)})")
         raise UsageError(
             f"this run would need {est.describe()}, more than its limit of "
             f"{gigabytes(limit)}; check the arrival rates and the horizon, or raise the "
-            f"limit with --max-memory GB (or {ENV}=GB) if the machine has the memory")
+            f"limit with --max-memory GB (or {ENV}=GB) if the machine has the memory{hint}")
     return est

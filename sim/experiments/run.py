@@ -86,6 +86,8 @@ def run(source: Source, replications: int | None = None, seed: int | None = None
         budget.check([model], cfg.replications, 1, cfg.max_memory, streamed=True)
         reps = run_streamed(model, cfg.replications, cfg.seed, cases_out, progress)
         return RunResult(model=model, engine=cfg.engine, seed=cfg.seed, reps=reps)
+    budget.check([model], cfg.replications, cfg.workers, cfg.max_memory,
+                 can_stream=cfg.engine == "vector")
     return run_models([model], [cfg.seed], cfg, progress)[0]
 
 
