@@ -261,3 +261,16 @@ def test_pages_hand_back_only_pages_of_free_cases() -> None:
     free[:] = True
     pages.release(a, free)
     assert not a[: (n * per_case) // PAGE * PAGE // per_case].any()
+
+
+def test_no_arrivals(tmp_path: Path) -> None:
+    """A replication without cases: the same JSON, and a file with the columns, no rows."""
+    text = CONSTRUCTION.read_text(encoding="utf-8")
+    path = tmp_path / "none.toml"
+    path.write_text(re.sub(r"(?m)^rate = 4\.6\b", "rate = 0.0", text), encoding="utf-8")
+    a, b, out = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.csv"
+    assert main(["run", str(path), "-n", "1", "--json", str(a), "-q"]) == 0
+    assert main(["run", str(path), "-n", "1", "--json", str(b), "-q", "--cases", str(out)]) == 0
+    assert json.loads(a.read_text()) == json.loads(b.read_text())
+    got = pd.read_csv(out)
+    assert list(got.columns) == list(CASE_COLUMNS) and len(got) == 0

@@ -18,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sim.errors import UsageError
 from sim.logs import log_format
 from sim.logs import write as write_frames
 from sim.model.assembly import Model
-from sim.results.records import CASE_COLUMNS, StationSums, Visits, case_frame
+from sim.results.records import CASE_COLUMNS, RepResult, StationSums, Visits, case_frame
 from sim.results.result import Replication
 from sim.results.stats import replication_kpis
 
@@ -73,8 +74,12 @@ def replication_frames(model: Model, replication: int, seed: int,
         compact["status"] = compact["status"].astype("category")
         kept.append(compact)
         yield frame
-    cases = (pd.concat(kept, ignore_index=True) if kept
-             else pd.DataFrame({c: [] for c in KPI_COLUMNS}))
+    if not kept:  # no case arrived: an empty table with its columns (and a file header)
+        z, f = np.zeros(0, dtype=np.int64), np.zeros(0)
+        frame = case_frame(model, RepResult(replication, z, f, z, z, z, f, f, f), f, z, z, z, z)
+        kept.append(frame[list(KPI_COLUMNS)])
+        yield frame
+    cases = pd.concat(kept, ignore_index=True)
     kpis = replication_kpis(cases, model.window)
     del cases, kept
     st = sums.table()
