@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import sim
 from sim.cli import main
@@ -20,6 +22,7 @@ from sim.errors import UsageError
 from sim.experiments import budget
 from sim.experiments.sources import load_model
 from sim.inputs import draw
+from sim.model.assembly import Model
 from sim.results.records import (
     CASE_COLUMNS,
     StationSums,
@@ -28,6 +31,7 @@ from sim.results.records import (
     case_table,
     station_table,
 )
+from tests.test_vector import model_of, scenarios
 
 ROOT = Path(__file__).resolve().parents[1]
 CONSTRUCTION = ROOT / "scenarios" / "hohhot-construction-2023.toml"
@@ -46,9 +50,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return p
 
 
-def _chunked_tables(path: Path, rep: int, chunk: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    m = load_model(path)
-    inp = draw(m, rep)
+def _chunked_tables(m: Model, rep: int, chunk: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     sums, frames, visits = StationSums(m), [], 0
     for piece in run_chunked(m, rep, chunk=chunk):
         if isinstance(piece, Visits):
@@ -60,7 +62,6 @@ def _chunked_tables(path: Path, rep: int, chunk: int) -> tuple[pd.DataFrame, pd.
                                      piece.audits, piece.revoked, piece.first))
     first = [f["case"].iloc[0] for f in frames]
     assert first == sorted(first)  # handed out in case order
-    _ = inp
     return pd.concat(frames, ignore_index=True), sums.table(), visits
 
 
@@ -72,11 +73,28 @@ def test_chunked_records_equal_the_whole_run(path: Path, chunk: int) -> None:
     inp = draw(m, 1)
     ref = vector.simulate(m, inp, record_visits=True, feedforward=False)
     assert ref.visits is not None
-    cases, stations, visits = _chunked_tables(path, 1, chunk)
+    cases, stations, visits = _chunked_tables(m, 1, chunk)
     pd.testing.assert_frame_equal(cases, case_table(m, inp, ref))
     pd.testing.assert_frame_equal(stations, station_table(m, ref), rtol=1e-9)
     assert visits == ref.visits.case.size
     assert len(cases) > 10 * chunk  # many chunks, so pages were handed back on the way
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=scenarios(), rep=st.integers(0, 3), chunk=st.integers(1, 40))
+def test_generated_chunked_runs(data: dict[str, object], rep: int, chunk: int) -> None:
+    """Generated scenarios (every feature of the engines): the same records."""
+    m = model_of(data)
+    inp = draw(m, rep)
+    ref = vector.simulate(m, inp, record_visits=True, feedforward=False)
+    assert ref.visits is not None
+    if inp.n == 0:
+        assert list(run_chunked(m, rep, chunk=chunk)) == []
+        return
+    cases, stations, visits = _chunked_tables(m, rep, chunk)
+    pd.testing.assert_frame_equal(cases, case_table(m, inp, ref))
+    pd.testing.assert_frame_equal(stations, station_table(m, ref), rtol=1e-9)
+    assert visits == ref.visits.case.size
 
 
 def test_station_sums_do_not_depend_on_batches() -> None:

@@ -52,7 +52,7 @@ from sim.engines.vector.state import _compile_model, _input_args, _State
 from sim.errors import UsageError
 from sim.inputs import Inputs, arrival_stream, draw_cases
 from sim.model.assembly import Model
-from sim.results.records import RepResult, Visits
+from sim.results.records import OPEN, RepResult, Visits
 
 PAGE = mmap.PAGESIZE
 
@@ -173,8 +173,8 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
         lo = _first_false(final, emitted)
         idx = np.arange(lo, n if last else int(state.sc[SC_NEXT]))
         idx = idx[~final[idx]]
-        if not last:
-            idx = idx[state.cs_i[idx, CI_REFS] == 0]
+        if not last:  # ended (completed or abandoned) and nothing pending (audits)
+            idx = idx[(state.cs_i[idx, CI_REFS] == 0) & (state.status[idx] != OPEN)]
         if idx.size:
             _triple(state, W, idx, tri)
             final[idx] = True
