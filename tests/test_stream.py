@@ -84,6 +84,17 @@ def test_chunked_records_equal_the_whole_run(path: Path, chunk: int) -> None:
 @given(data=scenarios(), rep=st.integers(0, 3), chunk=st.integers(1, 40))
 def test_generated_chunked_runs(data: dict[str, object], rep: int, chunk: int) -> None:
     """Generated scenarios (every feature of the engines): the same records."""
+    check_chunked(data, rep, chunk)
+
+
+@pytest.mark.slow
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=scenarios(), rep=st.integers(0, 3), chunk=st.integers(1, 40))
+def test_generated_chunked_runs_many(data: dict[str, object], rep: int, chunk: int) -> None:
+    check_chunked(data, rep, chunk)
+
+
+def check_chunked(data: dict[str, object], rep: int, chunk: int) -> None:
     m = model_of(data)
     inp = draw(m, rep)
     ref = vector.simulate(m, inp, record_visits=True, feedforward=False)
