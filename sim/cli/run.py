@@ -24,6 +24,7 @@ from sim.cli.common import (
 from sim.errors import UsageError
 from sim.experiments.pool import default_workers
 from sim.experiments.run import run
+from sim.experiments.stream import check_cases_target
 from sim.files import write_atomic
 from sim.logs import log_format
 from sim.logs import write as write_log
@@ -87,6 +88,20 @@ def print_run(d: dict[str, Any]) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     check_run_options(args)
+    stream = bool(args.stream or args.cases)
+    if stream:
+        for flag, value in (("--log", args.log), ("--out", args.out)):
+            if value:
+                raise UsageError(f"{flag} needs every case and visit kept: it does not go "
+                                 f"with --stream or --cases")
+        if args.engine != "vector":
+            raise UsageError(f"--stream runs on the vector engine (got --engine {args.engine})")
+        if args.workers not in (None, 1):
+            raise UsageError(f"--stream runs the replications one after another (got "
+                             f"--workers {args.workers})")
+        args.workers = 1
+        if args.cases:
+            check_cases_target(args.cases)
     if args.log:  # a bad log path fails before the run, not after it
         log_format(args.log)
         if not Path(args.log).parent.is_dir():
@@ -94,9 +109,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     model = load_model(args.file, args.reform)
     n = args.replications or model.scenario.run.replications
     with progress_bar(n, "replications") as adv:
-        result = run(model, replications=args.replications, seed=args.seed,
-                     engine=args.engine, workers=args.workers, progress=adv,
-                     max_memory=args.max_memory, event_log=bool(args.log))
+        result = run(model, replications=args.replications, seed=args.seed, engine=args.engine,
+                     workers=args.workers or default_workers(), progress=adv,
+                     max_memory=args.max_memory, event_log=bool(args.log), stream=stream,
+                     cases_out=args.cases)
     d = result.to_dict()
     if args.json:
         write_json_out(args.json, d)
@@ -111,6 +127,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             written("JSON", args.json)
         if getattr(args, "out", None):
             written("report", str(report_path))
+        if args.cases:
+            written("per-case records", args.cases)
         if args.log:
             console.print(f"event log written to {args.log} ({events:,} events, "
                           f"{result.replications} replications)")
@@ -140,7 +158,7 @@ def register(sub: Any) -> None:
     """Add ``govsim run``, ``govsim validate`` and ``govsim schema``."""
     p = sub.add_parser("run", help="simulate a scenario and print its KPIs")
     p.add_argument("file", help="scenario file (TOML)")
-    add_run_options(p, workers_default=default_workers(),
+    add_run_options(p, workers_default=None,
                     workers_help="processes to spread replications over (default: every CPU, "
                                  f"{default_workers()} here; the numbers do not depend on it)")
     p.add_argument("--json", metavar="PATH", help="write the results as JSON")
@@ -148,6 +166,13 @@ def register(sub: Any) -> None:
                    help="write the simulated event log, every replication (format by "
                         "suffix: .csv, .csv.gz, .parquet, .xes, .xes.gz)")
     p.add_argument("--out", metavar="DIR", help="write a report folder (HTML, CSV, JSON)")
+    p.add_argument("--stream", action="store_true",
+                   help="draw and simulate a chunk of cases at a time and keep only the "
+                        "summaries (vector engine; same tables and JSON, a fraction of the "
+                        "memory)")
+    p.add_argument("--cases", metavar="PATH",
+                   help="write the per-case records of every replication as they are final "
+                        "(.parquet, .csv, .csv.gz; implies --stream)")
     p.add_argument("--quiet", "-q", action="store_true", help="print no tables")
     p.set_defaults(func=cmd_run)
 

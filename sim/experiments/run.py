@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from sim import engines
+from sim.errors import UsageError
 from sim.experiments import budget
 from sim.experiments.pool import execute
 from sim.experiments.settings import Settings, resolve
 from sim.experiments.sources import Source, load_model
+from sim.experiments.stream import check_cases_target, run_streamed
 from sim.inputs import draw
 from sim.model.assembly import Model, build
 from sim.model.schema import Scenario
@@ -59,7 +62,8 @@ def _worker(payload: tuple[str, int, int, str, bool]) -> Replication:
 def run(source: Source, replications: int | None = None, seed: int | None = None,
         engine: str | None = None, workers: int = 1, reforms: Sequence[str] = (),
         progress: Callable[[int], None] | None = None,
-        max_memory: float | None = None, event_log: bool = True) -> RunResult:
+        max_memory: float | None = None, event_log: bool = True, stream: bool = False,
+        cases_out: str | Path | None = None) -> RunResult:
     """Run ``replications`` replications (default: the scenario's) from ``seed``.
 
     ``event_log=False`` keeps no visits, so :meth:`RunResult.event_log` is not available
@@ -68,10 +72,31 @@ def run(source: Source, replications: int | None = None, seed: int | None = None
 
     A run whose estimated memory is past ``max_memory`` GB (default: ``$GOVSIM_MAX_MEMORY``,
     else half this machine's memory) is refused before it starts (:mod:`sim.experiments.budget`).
+
+    ``stream=True`` (implied by ``cases_out``) runs the replications one after another
+    with inputs drawn a chunk of cases at a time (the vector engine), writes the per-case
+    records to ``cases_out`` (``.parquet``, ``.csv``, ``.csv.gz``) as they are final, and
+    keeps only the KPIs and the station table (:mod:`sim.experiments.stream`): the same
+    figures as a normal run in a fraction of the memory, but no ``result.cases`` and no
+    event log.
     """
     model = load_model(source, reforms)
     cfg = resolve(model.scenario.run, replications=replications, seed=seed, engine=engine,
                   workers=workers, max_memory=max_memory)
+    if stream or cases_out is not None:
+        if cfg.engine != "vector":
+            raise UsageError(f"a streamed run needs the vector engine (got engine "
+                             f"{cfg.engine!r}); leave out the engine or the streaming")
+        if cfg.workers > 1:
+            raise UsageError(f"a streamed run runs its replications one after another in "
+                             f"this process (got {cfg.workers} workers); leave out the workers")
+        if cases_out is not None:
+            check_cases_target(cases_out)
+        budget.check([model], cfg.replications, 1, cfg.max_memory, streamed=True)
+        reps = run_streamed(model, cfg.replications, cfg.seed, cases_out, progress)
+        return RunResult(model=model, engine=cfg.engine, seed=cfg.seed, reps=reps)
+    budget.check([model], cfg.replications, cfg.workers, cfg.max_memory,
+                 can_stream=cfg.engine == "vector")
     return run_models([model], [cfg.seed], cfg, progress, event_log)[0]
 
 

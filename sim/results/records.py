@@ -129,59 +129,85 @@ COST_COLUMNS: dict[str, str] = {
 }
 
 
+def visit_costs(model: Model, v: Visits, service: np.ndarray,
+                audit_service: np.ndarray) -> tuple[F64, F64]:
+    """Per visit: the government cost of its service (its drawn working hours x its
+    station's cost per hour; 0 if it never began) and what it makes the applicant pay in
+    fees and intermediary costs (an item's first submission: each item once)."""
+    sub = v.kind == SUBMISSION
+    began = np.isfinite(v.start)
+    hours = np.zeros(len(v.case))
+    m = sub & began
+    hours[m] = service[v.case[m], v.item[m], v.attempt[m]]
+    m = (v.kind == AUDIT) & began
+    hours[m] = audit_service[v.case[m], v.item[m]]
+    first = sub & (v.attempt == 0)
+    per_item = model.item_fee + model.item_intermediary
+    paid = np.where(first, per_item[np.where(first, v.item, 0)], 0.0) if len(per_item) \
+        else np.zeros(len(v.case))
+    return hours * model.station_cost_per_hour[v.station], paid
+
+
+def applicant_costs(model: Model, res: RepResult, paid: F64) -> F64:
+    """Every case's applicant cost from its records and the fees it ``paid``."""
+    return np.asarray(model.applicant_per_visit * res.visits_count.astype(np.float64)
+                      + model.applicant_per_day * (res.t_applicant / 24.0) + paid,
+                      dtype=np.float64)
+
+
 def case_costs(model: Model, inp: Inputs, res: RepResult) -> tuple[F64, F64]:
     """Government and applicant cost of every case (docs/model.md, "Costs").
 
     Computed from the visit records (which services began, at which station, which items
     were submitted) and the case records (visits, applicant time); a service's working
     hours are its drawn duration ``inputs.service`` (audits ``inputs.audit_service``),
-    exactly what the engine served. Rows are summed in the canonical visit order, so both
-    engines give the same sums.
+    exactly what the engine served (:func:`visit_costs`). Rows are summed in the
+    canonical visit order, so both engines give the same sums.
     """
     if res.visits is None:
         raise ValueError("costs need visit records (record_visits=True)")
     v = res.visits.sorted()
-    n, J = inp.n, model.n_items
-    sub = v.kind == SUBMISSION
-    began = np.isfinite(v.start)
-    hours = np.zeros(len(v.case))
-    m = sub & began
-    hours[m] = inp.service[v.case[m], v.item[m], v.attempt[m]]
-    m = (v.kind == AUDIT) & began
-    hours[m] = inp.audit_service[v.case[m], v.item[m]]
-    gov = np.bincount(v.case, weights=hours * model.station_cost_per_hour[v.station],
-                      minlength=n).astype(np.float64)
-    # each item the case submitted at least once pays its fee and intermediary once
-    submitted = np.zeros((n, J), dtype=np.bool_)
-    submitted[v.case[sub], v.item[sub]] = True
-    per_item = model.item_fee + model.item_intermediary
-    paid = submitted @ per_item if J else 0.0
-    applicant = (model.applicant_per_visit * res.visits_count.astype(np.float64)
-                 + model.applicant_per_day * (res.t_applicant / 24.0) + paid)
-    return gov, np.asarray(applicant, dtype=np.float64)
+    gov_v, paid_v = visit_costs(model, v, inp.service, inp.audit_service)
+    gov = np.bincount(v.case, weights=gov_v, minlength=inp.n).astype(np.float64)
+    paid = np.bincount(v.case, weights=paid_v, minlength=inp.n).astype(np.float64)
+    return gov, applicant_costs(model, res, paid)
 
 
 def case_table(model: Model, inp: Inputs, res: RepResult) -> pd.DataFrame:
     """One row per case, with the columns of :data:`CASE_COLUMNS` (and
     :data:`COST_COLUMNS` when the scenario has costs)."""
+    table = case_frame(model, res, inp.arrival, inp.cls, inp.channel,
+                       inp.audit.sum(axis=1), inp.revoked.sum(axis=1))
+    if model.has_costs:
+        table["gov_cost"], table["applicant_cost"] = case_costs(model, inp, res)
+    return table
+
+
+def case_frame(model: Model, res: RepResult, arrival: F64, cls: I64, channel: I64,
+               audits: NDArray[np.integer], revoked: NDArray[np.integer],
+               first: int = 0) -> pd.DataFrame:
+    """The rows of :func:`case_table` for cases ``first ..`` (``res`` and the arrays hold
+    just those cases): what a streamed run writes a slice of cases at a time, with each
+    case's audits and revocations counted as its inputs were drawn."""
     rep = model.report
+    n = int(arrival.shape[0])
     done = res.status != OPEN
     end = np.where(done, res.end, np.nan)
-    lead = end - inp.arrival
-    wd = np.full(inp.n, np.nan)
+    lead = end - arrival
+    wd = np.full(n, np.nan)
     if done.any():
-        wd[done] = np.asarray(rep.workdays(inp.arrival[done], end[done]))
-    limit = model.route_limit_workdays[model.class_route[inp.cls]]
+        wd[done] = np.asarray(rep.workdays(arrival[done], end[done]))
+    limit = model.route_limit_workdays[model.class_route[cls]]
     completed = res.status == COMPLETED
-    table = pd.DataFrame({
-        "replication": np.full(inp.n, res.replication),
-        "case": np.arange(inp.n),
-        "class": np.asarray(model.class_names, dtype=object)[inp.cls],
-        "channel": np.asarray(CHANNELS, dtype=object)[inp.channel],
-        "arrival": inp.arrival,
+    return pd.DataFrame({
+        "replication": np.full(n, res.replication),
+        "case": np.arange(first, first + n),
+        "class": np.asarray(model.class_names, dtype=object)[cls],
+        "channel": np.asarray(CHANNELS, dtype=object)[channel],
+        "arrival": arrival,
         "completion": end,
         "status": np.asarray(STATUS, dtype=object)[res.status],
-        "warmup": inp.arrival < model.warmup,
+        "warmup": arrival < model.warmup,
         "lead_hours": lead,
         "lead_days": lead / 24.0,
         "lead_workdays": wd,
@@ -193,12 +219,9 @@ def case_table(model: Model, inp: Inputs, res: RepResult) -> pd.DataFrame:
         "service_hours": res.t_service,
         "queue_hours": res.t_queue,
         "applicant_hours": res.t_applicant,
-        "audits": (inp.audit.sum(axis=1) * completed).astype(np.int64),
-        "revoked": (inp.revoked.sum(axis=1) * completed).astype(np.int64),
+        "audits": (audits * completed).astype(np.int64),
+        "revoked": (revoked * completed).astype(np.int64),
     })
-    if model.has_costs:
-        table["gov_cost"], table["applicant_cost"] = case_costs(model, inp, res)
-    return table
 
 
 STATION_COLUMNS: dict[str, str] = {
@@ -223,50 +246,89 @@ def station_table(model: Model, res: RepResult) -> pd.DataFrame:
     v = res.visits
     if v is None:
         raise ValueError("station figures need visit records (record_visits=True)")
-    t0, t1 = model.window
-    rows = []
-    # the visits grouped by station, each group in record order (so every sum below adds
-    # the same numbers in the same order as a mask per station would)
-    order = np.argsort(v.station, kind="stable")
-    bounds = np.searchsorted(v.station[order], np.arange(len(model.station_names) + 1))
-    joined_s, start_s, end_s = v.joined[order], v.start[order], v.end[order]
-    reneged_s = v.reneged[order]
-    for s, name in enumerate(model.station_names):
-        m = slice(bounds[s], bounds[s + 1])
-        joined, start, end, reneged = joined_s[m], start_s[m], end_s[m], reneged_s[m]
-        cal = model.calendar_of(s)
-        started = np.isfinite(start)
-        # busy working hours inside the window (pool slots: held hours)
-        st = start[started]
-        en = np.where(np.isfinite(end[started]), end[started], t1)
-        if s >= model.n_service_stations:
-            busy = float(np.clip(np.minimum(en, t1) - np.maximum(st, t0), 0, None).sum())
-            avail = model.station_servers[s] * (t1 - t0)
-        else:
-            lo = np.asarray(cal.to_work(np.maximum(st, t0)))
-            hi = np.asarray(cal.to_work(np.minimum(en, t1)))
-            busy = float(np.clip(hi - lo, 0, None).sum())
-            avail = model.station_servers[s] * (cal.to_work(t1) - cal.to_work(t0))
-        after = started & (start >= t0) & (start < t1)
-        # waits of the visits that joined in the window, whenever they started (a wait cut
-        # off at the window's end would bias the mean down)
-        w_in = started & (joined >= t0) & (joined < t1)
-        waits = start[w_in] - joined[w_in]
-        wwork = (np.asarray(cal.to_work(start[w_in])) - np.asarray(cal.to_work(joined[w_in]))
-                 if w_in.any() else np.zeros(0))
-        q_end = np.where(started, start, np.where(reneged, end, t1))
-        area = float(np.clip(np.minimum(q_end, t1) - np.maximum(joined, t0), 0, None).sum())
-        rows.append({
-            "station": name,
-            "servers": int(model.station_servers[s]),
-            "utilization": busy / avail if avail > 0 else np.nan,
-            "mean_wait_hours": float(waits.mean()) if waits.size else np.nan,
-            "mean_wait_workhours": float(wwork.mean()) if wwork.size else np.nan,
-            "mean_queue_length": area / (t1 - t0),
-            "served": int(after.sum()),
-            "throughput_per_day": float(after.sum()) / ((t1 - t0) / 24.0),
-            "reneged": int(reneged.sum()),
-            "waiting_at_horizon": int((~started & ~reneged).sum()),
-            "waiting_at_window_end": int(((joined < t1) & (q_end > t1)).sum()),
-        })
-    return pd.DataFrame(rows)
+    sums = StationSums(model)
+    sums.add(v)
+    return sums.table()
+
+
+class StationSums:
+    """The sums :func:`station_table` is made of, added up one batch of visits at a time
+    (a streamed run adds each chunk's finished visits and keeps no visit records); every
+    figure is a sum or a count over visits, so the table does not depend on the batches."""
+
+    _FIELDS = ("busy", "area", "wait", "wait_work", "waited", "served", "reneged",
+               "waiting_at_horizon", "waiting_at_window_end")
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        S = len(model.station_names)
+        self.sums = {f: np.zeros(S) for f in self._FIELDS}
+
+    def add(self, v: Visits) -> None:
+        """Add a batch of visits (each visit once, with its final times)."""
+        model, acc = self.model, self.sums
+        t0, t1 = model.window
+        # the visits grouped by station, each group in record order
+        order = np.argsort(v.station, kind="stable")
+        bounds = np.searchsorted(v.station[order], np.arange(len(model.station_names) + 1))
+        joined_s, start_s, end_s = v.joined[order], v.start[order], v.end[order]
+        reneged_s = v.reneged[order]
+        for s in range(len(model.station_names)):
+            if bounds[s + 1] == bounds[s]:
+                continue
+            m = slice(bounds[s], bounds[s + 1])
+            joined, start, end, reneged = joined_s[m], start_s[m], end_s[m], reneged_s[m]
+            cal = model.calendar_of(s)
+            started = np.isfinite(start)
+            # busy working hours inside the window (pool slots: held hours)
+            st = start[started]
+            en = np.where(np.isfinite(end[started]), end[started], t1)
+            if s >= model.n_service_stations:
+                busy = float(np.clip(np.minimum(en, t1) - np.maximum(st, t0), 0, None).sum())
+            else:
+                lo = np.asarray(cal.to_work(np.maximum(st, t0)))
+                hi = np.asarray(cal.to_work(np.minimum(en, t1)))
+                busy = float(np.clip(hi - lo, 0, None).sum())
+            after = started & (start >= t0) & (start < t1)
+            # waits of the visits that joined in the window, whenever they started (a wait
+            # cut off at the window's end would bias the mean down)
+            w_in = started & (joined >= t0) & (joined < t1)
+            waits = start[w_in] - joined[w_in]
+            wwork = (np.asarray(cal.to_work(start[w_in]))
+                     - np.asarray(cal.to_work(joined[w_in])) if w_in.any() else np.zeros(0))
+            q_end = np.where(started, start, np.where(reneged, end, t1))
+            area = float(np.clip(np.minimum(q_end, t1) - np.maximum(joined, t0), 0, None).sum())
+            for name, x in (("busy", busy), ("area", area), ("wait", float(waits.sum())),
+                            ("wait_work", float(wwork.sum())), ("waited", waits.size),
+                            ("served", int(after.sum())), ("reneged", int(reneged.sum())),
+                            ("waiting_at_horizon", int((~started & ~reneged).sum())),
+                            ("waiting_at_window_end",
+                             int(((joined < t1) & (q_end > t1)).sum()))):
+                acc[name][s] += x
+
+    def table(self) -> pd.DataFrame:
+        """One row per station, with the columns of :data:`STATION_COLUMNS`."""
+        model, acc = self.model, self.sums
+        t0, t1 = model.window
+        rows = []
+        for s, name in enumerate(model.station_names):
+            if s >= model.n_service_stations:
+                avail = model.station_servers[s] * (t1 - t0)
+            else:
+                cal = model.calendar_of(s)
+                avail = model.station_servers[s] * (cal.to_work(t1) - cal.to_work(t0))
+            k = int(acc["waited"][s])
+            rows.append({
+                "station": name,
+                "servers": int(model.station_servers[s]),
+                "utilization": acc["busy"][s] / avail if avail > 0 else np.nan,
+                "mean_wait_hours": acc["wait"][s] / k if k else np.nan,
+                "mean_wait_workhours": acc["wait_work"][s] / k if k else np.nan,
+                "mean_queue_length": acc["area"][s] / (t1 - t0),
+                "served": int(acc["served"][s]),
+                "throughput_per_day": float(acc["served"][s]) / ((t1 - t0) / 24.0),
+                "reneged": int(acc["reneged"][s]),
+                "waiting_at_horizon": int(acc["waiting_at_horizon"][s]),
+                "waiting_at_window_end": int(acc["waiting_at_window_end"][s]),
+            })
+        return pd.DataFrame(rows)

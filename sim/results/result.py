@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.errors import UsageError
 from sim.files import json_safe
 from sim.model.assembly import Model
 from sim.model.schema import Scenario
@@ -33,6 +34,8 @@ class Replication:
     kpis: dict[str, float]
     #: the visits (compact arrays) the event log is made of; None when not kept
     visits: VisitLog | None = field(default=None, repr=False)
+    #: streamed (``sim.run(..., stream=True)``): the per-case rows went to a file, not here
+    streamed: bool = False
 
 
 @dataclass(repr=False)
@@ -55,6 +58,9 @@ class RunResult:
     @property
     def cases(self) -> pd.DataFrame:
         """One row per case and replication (columns: ``sim.results.records.CASE_COLUMNS``)."""
+        if any(r.streamed for r in self.reps):
+            raise UsageError("a streamed run keeps no per-case table: its rows went to the "
+                             "file given as cases_out (govsim run --cases PATH); read that")
         return pd.concat([r.cases for r in self.reps], ignore_index=True)
 
     @property

@@ -67,7 +67,10 @@ The modules, in the order they build on each other:
 * ``loop``: the event loop kernel ``_run``;
 * ``state``: the kernel's arguments and :class:`~.state._State`, the arrays it keeps;
 * ``feedforward``: the station-by-station pass;
-* this module: :func:`simulate`, :func:`simulate_many`, :func:`simulate_streaming`.
+* this module: :func:`simulate`, :func:`simulate_many`, :func:`simulate_streaming`;
+* ``chunked``: :func:`~.chunked.run_chunked`, a replication drawn a chunk at a time that
+  hands out its final records and gives back its finished cases' memory (what
+  ``govsim run --stream`` runs on).
 """
 
 from __future__ import annotations

@@ -156,8 +156,12 @@ def _input_args(model: Model, inp: Inputs) -> tuple[Any, ...]:
 class _State:
     """Everything the kernel keeps between calls (arrays only)."""
 
-    def __init__(self, cm: _Compiled, n: int, record: bool, visit_cap: int) -> None:
+    def __init__(self, cm: _Compiled, n: int, record: bool, visit_cap: int,
+                 alloc: Callable[[tuple[int, ...], Any], np.ndarray] | None = None) -> None:
+        """``alloc(shape, dtype)`` makes the per-case and per-branch tables (zeros; default
+        :func:`~.layout._aligned`): :mod:`~.chunked` gives pages it can hand back."""
         S, L, W = cm.n_stations, cm.n_levels, cm.width
+        big = _aligned if alloc is None else alloc
         i64 = np.int64
         self.sc = np.zeros(NSC, dtype=i64)
         self.sc[SC_FREE] = -1
@@ -174,10 +178,10 @@ class _State:
         self.st_wait = np.zeros(S, dtype=i64)
         self.dirty = np.zeros(S, dtype=i64)
         self.dflag = np.zeros(S, dtype=i64)
-        self.cs_i = _aligned((n, NCI), i64)
-        self.cs_f = _aligned((n, NCF), np.float64)
-        self.br_i = _aligned((n * W, NBI), i64)
-        self.br_f = _aligned((n * W, NBF), np.float64)
+        self.cs_i = big((n, NCI), i64)
+        self.cs_f = big((n, NCF), np.float64)
+        self.br_i = big((n * W, NBI), i64)
+        self.br_f = big((n * W, NBF), np.float64)
         self.status = np.zeros(n, dtype=i64)
         self.end = np.full(n, np.nan)
         self.visits = np.zeros(n, dtype=i64)

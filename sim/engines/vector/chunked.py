@@ -1,0 +1,261 @@
+"""A replication run chunk by chunk, handing out its records as they become final.
+
+:func:`run_chunked` gives the same records as ``simulate(model, draw(model, r, seed))``
+(tests check it), but keeps neither the whole drawn inputs nor the visit records:
+
+* **Inputs** are drawn ``chunk`` cases at a time (:func:`~sim.inputs.draw_cases`) into
+  arrays as long as the replication whose pages the system gives out only when written
+  (anonymous mappings, :class:`Pages`). A case whose references drop to zero is finished
+  (the test the kernel itself uses to move its lowest live case): the kernel never reads
+  its rows again, so every page that holds only finished cases' rows (inputs, case and
+  branch tables) is handed back (``madvise(MADV_DONTNEED)``). Memory follows the cases in
+  the system, not the cases of the replication.
+* **Visit records**: a visit's row is final once its end time is set (at dispatch, at a
+  renege, when a pool slot is let go); after each chunk the final rows are handed to the
+  caller and the others moved to the front of the record arrays, and the row numbers the
+  kernel keeps (in its branch, case and queue-node tables) are renumbered to match.
+* **Per-case records** (a :class:`~sim.results.records.RepResult` of a slice of cases)
+  are handed out in case order, as soon as every case of the slice is finished.
+
+The kernel (:mod:`~.loop`) is not changed: it runs on the whole arrays with ``base = 0``.
+"""
+
+from __future__ import annotations
+
+import math
+import mmap
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from sim.engines.vector.feedforward import is_broadcast
+from sim.engines.vector.layout import (
+    BF_AP,
+    BF_Q,
+    BF_S,
+    BI_VROW,
+    CF_A,
+    CF_Q,
+    CF_S,
+    CI_PHASE,
+    CI_PVROW,
+    CI_REFS,
+    ND_VROW,
+    P_SEQ,
+    SC_NCOUNT,
+    SC_NEXT,
+    SC_NV,
+)
+from sim.engines.vector.state import _compile_model, _input_args, _State
+from sim.errors import UsageError
+from sim.inputs import Inputs, arrival_stream, draw_cases
+from sim.model.assembly import Model
+from sim.results.records import OPEN, RepResult, Visits, visit_costs
+
+PAGE = mmap.PAGESIZE
+
+
+class Pages:
+    """Zero-filled arrays on private anonymous mappings, whose pages can be handed back."""
+
+    def __init__(self) -> None:
+        self.maps: dict[int, tuple[mmap.mmap, np.ndarray]] = {}
+
+    def zeros(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        dt = np.dtype(dtype)
+        size = int(np.prod(shape)) * dt.itemsize
+        mm = mmap.mmap(-1, max(size, 1), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        a = np.frombuffer(mm, dtype=np.uint8, count=size).view(dt).reshape(shape)
+        self.maps[id(a)] = (mm, np.zeros(-(-size // PAGE), dtype=np.bool_))
+        return a
+
+    def release(self, a: np.ndarray, free: np.ndarray) -> None:
+        """Hand back every page of ``a`` (rows = cases, or ``len(a) // len(free)`` rows a
+        case) whose cases are all ``free``."""
+        if id(a) not in self.maps or a.size == 0:
+            return
+        mm, released = self.maps[id(a)]
+        per_case = a.nbytes // free.shape[0]
+        pages = released.shape[0]
+        busy = np.concatenate([[0], np.cumsum(~free)])
+        first = (np.arange(pages) * PAGE) // per_case
+        last = np.minimum((np.arange(1, pages + 1) * PAGE - 1) // per_case, free.shape[0] - 1)
+        ok = ((busy[last + 1] - busy[first]) == 0) & ~released
+        released |= ok
+        edges = np.flatnonzero(np.diff(np.concatenate([[False], ok, [False]]).astype(np.int8)))
+        for p0, p1 in zip(edges[::2], edges[1::2], strict=True):
+            length = min(int(p1) * PAGE, len(mm)) - int(p0) * PAGE
+            if length > 0:
+                mm.madvise(mmap.MADV_DONTNEED, int(p0) * PAGE, length)
+
+
+@dataclass
+class Cases:
+    """Per-case records of cases ``first .. first + len - 1`` (all finished)."""
+
+    first: int
+    result: RepResult
+    arrival: np.ndarray  #: the cases' arrival times, classes and channels
+    cls: np.ndarray
+    channel: np.ndarray
+    audits: np.ndarray   #: audits each case's inputs drew (counted for completed cases)
+    revoked: np.ndarray  #: revocations each case's inputs drew
+    #: with costs: each case's government cost and the fees it paid (else None)
+    gov: np.ndarray | None = None
+    paid: np.ndarray | None = None
+
+
+def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: int = 16384,
+                record_visits: bool = True) -> Iterator[Cases | Visits]:
+    """One replication, yielding :class:`Cases` (in case order) and final visit records
+    (:class:`~sim.results.records.Visits`, when ``record_visits``) as they become final.
+
+    ``chunk``: cases drawn at a time (the kernel stops at each chunk's first arrival)."""
+    if chunk < 1:
+        raise UsageError(f"run_chunked: chunk must be >= 1 (got {chunk})")
+    cm = _compile_model(model)
+    stream = arrival_stream(model, replication, seed)
+    n = stream.n
+    if n == 0:
+        return
+    pages = Pages()
+    proto = draw_cases(model, replication, seed, 0, 1, stream)
+    full: dict[str, Any] = {"replication": replication}
+    drawn: list[str] = []
+    for f in fields(Inputs):
+        if f.name == "replication":
+            continue
+        x = getattr(proto, f.name)
+        if f.name in ("arrival", "cls", "channel", "key"):
+            full[f.name] = getattr(stream, f.name)
+        elif f.name == "revoked" or is_broadcast(x):
+            # revocations are only counted; broadcast arrays stand for the whole replication
+            full[f.name] = np.broadcast_to(x.flat[0], (n, *x.shape[1:]))
+        else:
+            full[f.name] = pages.zeros((n, *x.shape[1:]), x.dtype)
+            drawn.append(f.name)
+    inp = Inputs(**full)
+    args = _input_args(model, inp)
+    W = cm.width
+    state = _State(cm, n, record_visits, 1 << 16, alloc=pages.zeros)
+    audits = np.zeros(n, dtype=np.int64)
+    revoked = np.zeros(n, dtype=np.int64)
+    # costs are summed visit by visit as the visits are handed out (their cases' inputs
+    # are still there then: pages go back after)
+    costs = (np.zeros(n), np.zeros(n)) if model.has_costs and record_visits else None
+    tri = np.full((n, 3), np.nan)
+    final = np.zeros(n, dtype=np.bool_)  # finished, its triple read, its pages handed back
+    big = [full[name] for name in drawn] + [state.cs_i, state.cs_f, state.br_i, state.br_f]
+    # after the last arrival the kernel still stops every `step` hours (what a chunk of
+    # arrivals spans on average), so records keep flowing out and pages keep going back
+    step = max(model.arrival_end, 1.0) * chunk / n
+    emitted = loaded = 0
+    t_stop = 0.0
+    while True:
+        hi = min(n, loaded + chunk)
+        if hi > loaded:
+            part = draw_cases(model, replication, seed, loaded, hi, stream)
+            for name in drawn:
+                x = getattr(part, name)
+                if x.any():  # an all-zero chunk leaves its pages untouched (never given)
+                    full[name][loaded:hi] = x
+            audits[loaded:hi] = part.audit.sum(axis=1)
+            revoked[loaded:hi] = part.revoked.sum(axis=1)
+            del part
+            loaded = hi
+        if loaded < n:
+            t_stop = float(stream.arrival[loaded])
+        else:
+            t_stop = t_stop + step if t_stop + step < model.horizon else math.inf
+        state.run(cm, record_visits, 0, loaded, t_stop, args)
+        last = t_stop == math.inf
+        if record_visits:
+            v = _drain(state, last)
+            if v is not None:
+                if costs is not None:
+                    g, p = visit_costs(model, v, full["service"], full["audit_service"])
+                    np.add.at(costs[0], v.case, g)
+                    np.add.at(costs[1], v.case, p)
+                yield v
+        # cases finished since the last chunk (all of them after the last one)
+        lo = _first_false(final, emitted)
+        idx = np.arange(lo, n if last else int(state.sc[SC_NEXT]))
+        idx = idx[~final[idx]]
+        if not last:  # ended (completed or abandoned) and nothing pending (audits)
+            idx = idx[(state.cs_i[idx, CI_REFS] == 0) & (state.status[idx] != OPEN)]
+        if idx.size:
+            _triple(state, W, idx, tri)
+            final[idx] = True
+            if not last:
+                for a in big:
+                    pages.release(a, final)
+        top = _first_false(final, lo)
+        while emitted < top:
+            b = min(top, emitted + chunk)
+            yield Cases(emitted, RepResult(
+                replication=replication, status=state.status[emitted:b].copy(),
+                end=state.end[emitted:b].copy(), visits_count=state.visits[emitted:b].copy(),
+                rework=state.rework[emitted:b].copy(), supplements=state.supp[emitted:b].copy(),
+                t_service=tri[emitted:b, 0].copy(), t_queue=tri[emitted:b, 1].copy(),
+                t_applicant=tri[emitted:b, 2].copy()), stream.arrival[emitted:b],
+                stream.cls[emitted:b], stream.channel[emitted:b], audits[emitted:b],
+                revoked[emitted:b], *((costs[0][emitted:b], costs[1][emitted:b])
+                                      if costs is not None else ()))
+            emitted = b
+        if last:
+            return
+
+
+def _first_false(a: np.ndarray, start: int) -> int:
+    """The first index ``>= start`` where ``a`` is False (``len(a)`` if none)."""
+    rest = np.flatnonzero(~a[start:])
+    return start + int(rest[0]) if rest.size else a.shape[0]
+
+
+def _triple(state: _State, W: int, idx: np.ndarray, out: np.ndarray) -> None:
+    """The critical-path triple of cases ``idx`` (what :func:`~.state._finish` computes)."""
+    seq = state.cs_i[idx, CI_PHASE] == P_SEQ
+    g = idx * W
+    for col, (bf, cf) in enumerate(((BF_S, CF_S), (BF_Q, CF_Q), (BF_AP, CF_A))):
+        out[idx, col] = np.where(seq, state.br_f[g, bf], state.cs_f[idx, cf])
+
+
+def _drain(state: _State, last: bool) -> Visits | None:
+    """The final visit rows (every row after the last chunk), the others moved to the
+    front of the record arrays and the row numbers the kernel keeps renumbered."""
+    nv = int(state.sc[SC_NV])
+    if nv == 0:
+        return None
+    vi, vf, vr = state.v_i[:nv], state.v_f[:nv], state.v_r[:nv]
+    done = np.ones(nv, dtype=np.bool_) if last else np.isfinite(vf[:, 2])
+    out = Visits(case=vi[done, 0], item=vi[done, 1], attempt=vi[done, 2],
+                 station=vi[done, 3], kind=vi[done, 4], joined=vf[done, 0],
+                 start=vf[done, 1], end=vf[done, 2], reneged=vr[done])
+    if last:
+        state.sc[SC_NV] = 0
+        return out
+    keep = np.flatnonzero(~done)
+    new = np.full(nv, -1, dtype=np.int64)
+    new[keep] = np.arange(keep.size)
+    # rows still open belong to cases still in the system: renumber their references
+    # (a reference to a final row is never followed again and is left as it is)
+    live = np.unique(vi[keep, 0])
+    W = state.br_i.shape[0] // state.cs_i.shape[0]
+    g = (live[:, None] * W + np.arange(W)).ravel()
+    _renumber(state.br_i, g, BI_VROW, new)
+    _renumber(state.cs_i, live, CI_PVROW, new)
+    _renumber(state.nd_i, np.arange(int(state.sc[SC_NCOUNT])), ND_VROW, new)
+    state.v_i[:keep.size] = vi[keep]
+    state.v_f[:keep.size] = vf[keep]
+    state.v_r[:keep.size] = vr[keep]
+    state.sc[SC_NV] = keep.size
+    return out
+
+
+def _renumber(table: np.ndarray, rows: np.ndarray, col: int, new: np.ndarray) -> None:
+    ref = table[rows, col]
+    ok = (ref >= 0) & (ref < new.shape[0])
+    ok[ok] = new[ref[ok]] >= 0
+    table[rows[ok], col] = new[ref[ok]]
