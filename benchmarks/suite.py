@@ -25,6 +25,7 @@ from benchmarks.planner import bench_command, bench_draw, bench_workers
 from benchmarks.reference_loop import tandem_exit_times, tandem_exit_times_adaptive
 from benchmarks.scenarios import tandem, tandem_dict
 from benchmarks.score import bench_score
+from benchmarks.stream import streamed_run_peak_rss
 from sim.calibrate import calibrate
 from sim.engines import des, vector
 from sim.engines.vector import feedforward
@@ -44,14 +45,16 @@ SIZES: dict[str, dict[str, int]] = {
     "full": {"cases": 100_000, "reps": 20, "des_cases": 10_000, "construction_reps": 2,
              "scaling_cases": 100_000, "scaling_reps": 4, "scaling_rounds": 8,
              "memory_cases": 1_000_000, "score_reps": 10, "calibrate_rounds": 3,
-             "draw_rounds": 15, "command_rounds": 3, "workers_rounds": 3},
+             "draw_rounds": 15, "command_rounds": 3, "workers_rounds": 3,
+             "streamed_cases": 1_000_000},
     "quick": {"cases": 10_000, "reps": 3, "des_cases": 1_000, "construction_reps": 1,
               "scaling_cases": 20_000, "scaling_reps": 4, "scaling_rounds": 3,
               "memory_cases": 100_000, "score_reps": 2, "calibrate_rounds": 1,
-              "draw_rounds": 8, "command_rounds": 2, "workers_rounds": 1},
+              "draw_rounds": 8, "command_rounds": 2, "workers_rounds": 1,
+              "streamed_cases": 100_000},
 }
 SECTIONS = ("tandem_mmc", "construction", "scaling", "memory", "score", "calibrate", "draw",
-            "command", "workers")
+            "command", "workers", "streamed")
 # (section, key, direction): +1 higher is better, -1 lower is better
 COMPARED = (
     ("tandem_mmc", "ratio_vs_des", 1),
@@ -66,6 +69,7 @@ COMPARED = (
     ("command", "ratio_vs_engine", -1),
     ("workers", "run_ratio", 1),
     ("workers", "sweep_ratio", 1),
+    ("streamed", "peak_rss_mb", -1),
 )
 #: the issue's target for calibrating a 60,000-event log
 CALIBRATE_TARGET_S = 30.0
@@ -337,6 +341,9 @@ def run_all(quick: bool = False, only: list[str] | None = None) -> dict[str, Any
         figures["command"] = bench_command(size)
     if "workers" in wanted:
         figures["workers"] = bench_workers(size)
+    if "streamed" in wanted:
+        figures["streamed"] = streamed_run_peak_rss(size["streamed_cases"])
+        figures["streamed"]["quick"] = quick
     return figures
 
 
@@ -389,8 +396,8 @@ def compare(figures: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
         if cur is None or base is None:
             continue
         tol = float(per_key.get(f"{section}.{key}", default))
-        if section == "memory" and figures[section].get("cases") != baseline[section].get(
-                "cases"):
+        if section in ("memory", "streamed") and figures[section].get("cases") != \
+                baseline[section].get("cases"):
             continue  # a different size: not comparable
         if section == "calibrate" and figures[section].get("log") != baseline[section].get(
                 "log"):
@@ -403,9 +410,10 @@ def compare(figures: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
     acc_max = baseline.get("accuracy_max")
     if acc is not None and acc_max is not None and acc > acc_max:
         problems.append(f"tandem_mmc.accuracy_rel_err: {acc:.3g} > {acc_max:.3g}")
-    mem = figures.get("memory", {})
-    if mem and not mem.get("quick") and not mem.get("within_2gb"):
-        problems.append(f"memory.peak_rss_mb: {mem.get('peak_rss_mb')} MB > 2048 MB")
+    for section in ("memory", "streamed"):
+        mem = figures.get(section, {})
+        if mem and not mem.get("quick") and not mem.get("within_2gb"):
+            problems.append(f"{section}.peak_rss_mb: {mem.get('peak_rss_mb'):.0f} MB > 2048 MB")
     if figures.get("calibrate", {}).get("within_target") is False:
         problems.append(f"calibrate.calibrate_seconds: {figures['calibrate']['calibrate_seconds']}"
                         f" s >= the {CALIBRATE_TARGET_S:g} s target")

@@ -32,6 +32,10 @@ BASELINE: dict[str, Any] = {
     "score": {"ratio_vs_read": 0.7},
     "calibrate": {"log": "BPIC15_1.xes.gz", "ratio_read_vs_calibrate": 3.0,
                   "calibrate_seconds": 1.5, "within_target": True},
+    "draw": {"ratio_vs_floor": 3.0},
+    "command": {"ratio_vs_engine": 4.0},
+    "workers": {"run_ratio": 1.5, "sweep_ratio": 1.6},
+    "streamed": {"cases": 100_000, "peak_rss_mb": 600.0, "quick": True, "within_2gb": True},
 }
 
 
@@ -67,6 +71,13 @@ def test_same_figures_pass() -> None:
     ("calibrate__ratio_read_vs_calibrate", 1.6, False),  # its own tolerance, 50%
     ("calibrate__ratio_read_vs_calibrate", 1.4, True),
     ("calibrate__within_target", False, True),  # the issue's < 30 s
+    ("draw__ratio_vs_floor", 3.8, False),  # lower is better: +26.7%
+    ("draw__ratio_vs_floor", 4.0, True),
+    ("command__ratio_vs_engine", 5.3, True),
+    ("workers__run_ratio", 1.0, True),
+    ("workers__sweep_ratio", 1.2, False),
+    ("streamed__peak_rss_mb", 775.0, False),  # +29.2%
+    ("streamed__peak_rss_mb", 785.0, True),
 ])
 def test_regressions_are_flagged(change: str, value: float | bool, flagged: bool) -> None:
     problems = compare(figures(**{change: value}), BASELINE)
