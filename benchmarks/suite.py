@@ -323,27 +323,21 @@ def run_all(quick: bool = False, only: list[str] | None = None) -> dict[str, Any
         "quick": quick, "python": platform.python_version(), "numpy": np.__version__,
         "numba": numba.__version__, "cpus": os.cpu_count(), "machine": platform.machine(),
         "tandem": tandem_dict(size["cases"])["scenario"]["name"]}}
-    if "tandem_mmc" in wanted:
-        figures["tandem_mmc"] = bench_tandem(size)
-    if "construction" in wanted:
-        figures["construction"] = bench_construction(size)
-    if "scaling" in wanted:
-        figures["scaling"] = bench_scaling(size)
-    if "memory" in wanted:
-        figures["memory"] = bench_memory(size, quick)
-    if "score" in wanted:
-        figures["score"] = bench_score(size["score_reps"], quick)
-    if "calibrate" in wanted:
-        figures["calibrate"] = bench_calibrate(size)
-    if "draw" in wanted:
-        figures["draw"] = bench_draw(size)
-    if "command" in wanted:
-        figures["command"] = bench_command(size)
-    if "workers" in wanted:
-        figures["workers"] = bench_workers(size)
-    if "streamed" in wanted:
-        figures["streamed"] = streamed_run_peak_rss(size["streamed_cases"])
-        figures["streamed"]["quick"] = quick
+    sections: dict[str, Callable[[], dict[str, Any]]] = {
+        "tandem_mmc": lambda: bench_tandem(size),
+        "construction": lambda: bench_construction(size),
+        "scaling": lambda: bench_scaling(size),
+        "memory": lambda: bench_memory(size, quick),
+        "score": lambda: bench_score(size["score_reps"], quick),
+        "calibrate": lambda: bench_calibrate(size),
+        "draw": lambda: bench_draw(size),
+        "command": lambda: bench_command(size),
+        "workers": lambda: bench_workers(size),
+        "streamed": lambda: {**streamed_run_peak_rss(size["streamed_cases"]), "quick": quick},
+    }
+    for name in SECTIONS:  # in the table's order
+        if name in wanted:
+            figures[name] = sections[name]()
     return figures
 
 
