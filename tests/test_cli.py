@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import tomli_w
 
+import sim
 from sim.cli import main
 from tests.conftest import DATA
 
@@ -161,3 +162,22 @@ def test_json_dash_is_standard_output_and_tables_go_to_stderr(
     assert "Lead time" in out
     assert f"JSON written to {tmp_path / 'r.json'}" in out.replace("\n", "")
     assert f"report written to {tmp_path / 'rep' / 'report.html'}" in out.replace("\n", "")
+
+
+def test_first_use_compile_notice(monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """One line on stderr when the compiled engine is not in numba's cache yet, none once
+    it is (this process has run it, so its cache index exists)."""
+    from sim.cli.common import compile_notice
+    from sim.engines import vector
+
+    sim.run(MINI, replications=1, seed=1)
+    assert vector.kernels_cached()
+    compile_notice("vector")
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(vector, "kernels_cached", lambda: False)
+    compile_notice("vector")
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith("compiling the simulation engine on first use")
+    compile_notice("des")
+    assert capsys.readouterr().err == ""

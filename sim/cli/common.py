@@ -10,7 +10,14 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from sim.engines import DEFAULT_ENGINE, ENGINES
 from sim.experiments import budget, sources
@@ -57,6 +64,16 @@ def add_log_options(p: argparse.ArgumentParser) -> None:
                         "error, keep or drop (BPIC 2015 needs keep)")
 
 
+def compile_notice(engine: str | None) -> None:
+    """One line on standard error when the compiled engine has to be compiled first."""
+    if (engine or DEFAULT_ENGINE) == "vector":
+        from sim.engines import vector  # numba: the run about to start imports it anyway
+
+        if not vector.kernels_cached():
+            err_console.print("compiling the simulation engine on first use (about a minute; "
+                              "later runs load it from numba's cache)")
+
+
 def log_mapping(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of :func:`sim.logs.read` the log flags give."""
     return {"case": args.case, "activity": args.activity, "timestamp": args.timestamp,
@@ -97,9 +114,11 @@ def load_model(path: str, reforms: Sequence[str] = ()) -> Any:
 
 @contextlib.contextmanager
 def progress_bar(total: int, label: str) -> Iterator[Any]:
-    """A rich progress bar on stderr; yields a callable advancing it by n."""
+    """A rich progress bar on stderr (done, elapsed, time left); yields a callable
+    advancing it by n."""
     prog = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err_console, transient=True,
+                    TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                    console=err_console, transient=True,
                     disable=not err_console.is_terminal)
     with prog:
         task = prog.add_task(label, total=total)

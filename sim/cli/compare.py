@@ -13,6 +13,7 @@ from rich.table import Table
 from sim.cli.common import (
     add_run_options,
     check_run_options,
+    compile_notice,
     console,
     progress_bar,
     write_json_out,
@@ -170,6 +171,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if len(models) < 2:
             raise UsageError("--alone: no scenario file has a reforms list to take apart")
     n = args.replications or models[0].scenario.run.replications
+    compile_notice(args.engine)
     with progress_bar(n * len(models), "replications") as adv:
         res = compare(models, replications=args.replications, seed=args.seed,
                       engine=args.engine, workers=args.workers, crn=not args.independent,

@@ -13,6 +13,7 @@ from rich.table import Table
 from sim.cli.common import (
     add_run_options,
     check_run_options,
+    compile_notice,
     console,
     fmt,
     fmt_ci,
@@ -108,6 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.log}: the folder {Path(args.log).parent} does not exist")
     model = load_model(args.file, args.reform)
     n = args.replications or model.scenario.run.replications
+    compile_notice(args.engine)
     with progress_bar(n, "replications") as adv:
         result = run(model, replications=args.replications, seed=args.seed, engine=args.engine,
                      workers=args.workers or default_workers(), progress=adv,

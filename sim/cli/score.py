@@ -14,6 +14,7 @@ from sim.cli.common import (
     add_log_options,
     add_run_options,
     check_run_options,
+    compile_notice,
     console,
     log_mapping,
     progress_bar,
@@ -77,6 +78,7 @@ def cmd_score(args: argparse.Namespace) -> int:
                          "does not exist")
     mapping = log_mapping(args)
     n = args.replications or scenario.run.replications
+    compile_notice(args.engine)
     with progress_bar(n, "replications") as adv:
         sr = score(scenario if specs else path, args.log, from_date=args.from_date,
                    until=args.until, replications=args.replications, seed=args.seed,

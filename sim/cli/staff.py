@@ -12,6 +12,7 @@ from rich.table import Table
 from sim.cli.common import (
     add_run_options,
     check_run_options,
+    compile_notice,
     console,
     err_console,
     write_json_out,
@@ -62,6 +63,7 @@ def cmd_staff(args: argparse.Namespace) -> int:
         if not args.quiet:
             err_console.print(line, markup=False, highlight=False)
 
+    compile_notice(args.engine)
     res = staff(args.file, args.target, max_servers=args.max_servers, stations=stations,
                 replications=args.replications, seed=args.seed, engine=args.engine,
                 reforms=args.reform, workers=args.workers, confident=args.confident,

@@ -16,6 +16,7 @@ from rich.table import Table
 from sim.cli.common import (
     add_run_options,
     check_run_options,
+    compile_notice,
     console,
     err_console,
     fmt,
@@ -97,6 +98,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                   f" ({what}): {args.metric} = {fmt(val, 2)}", file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
+    compile_notice(args.engine)
     with _sigterm_as_interrupt(), progress_bar(total, "sweep points") as adv:
         res = sweep(args.file, args.sets, replications=args.replications, seed=args.seed,
                     engine=args.engine, reforms=args.reform, workers=workers,

@@ -76,11 +76,13 @@ The modules, in the order they build on each other:
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from sim.engines.vector import loop
 from sim.engines.vector.feedforward import feedforward_plan, is_broadcast, simulate_ff
 from sim.engines.vector.layout import SC_LO
 from sim.engines.vector.state import _compile_model, _input_args, _State, _visit_estimate
@@ -89,7 +91,19 @@ from sim.inputs import Inputs, arrival_stream, draw, draw_cases
 from sim.model.assembly import Model
 from sim.results.records import RepResult
 
-__all__ = ["simulate", "simulate_many", "simulate_streaming"]
+__all__ = ["kernels_cached", "simulate", "simulate_many", "simulate_streaming"]
+
+
+def kernels_cached() -> bool:
+    """Whether numba's cache holds the event loop's compiled code (if not, the first run
+    compiles the kernels, about a minute, and caches them for every later process). True
+    where this numba does not say."""
+    try:
+        run: Any = loop._run
+        index = run._cache._cache_file._index_path  # numba's own cache index file
+    except AttributeError:
+        return True
+    return os.path.exists(index)
 
 
 def simulate(model: Model, inputs: Inputs, record_visits: bool = True,
