@@ -26,6 +26,7 @@ from sim.errors import UsageError
 from sim.experiments.pool import default_workers
 from sim.experiments.run import run
 from sim.experiments.stream import check_cases_target
+from sim.experiments.uncertainty import UncertaintyResult, uncertainty
 from sim.files import write_atomic
 from sim.logs import log_format
 from sim.logs import write as write_log
@@ -43,7 +44,7 @@ def print_run(d: dict[str, Any]) -> None:
                   f"{c['open_at_horizon']:,} open at the horizon"
                   + (f", {c['abandoned']:,} abandoned" if c["abandoned"] else ""))
     t = Table(title="Lead time (completed cases)", title_justify="left")
-    for col in ("", "mean", "95% CI", "P50", "P90", "P95"):
+    for col in ("", "mean", "95% CI (sim. noise)", "P50", "P90", "P95"):
         t.add_column(col, justify="right" if col else "left")
     for key, label in (("lead_time_workdays", "working days"), ("lead_time_days",
                                                                 "calendar days")):
@@ -54,7 +55,7 @@ def print_run(d: dict[str, Any]) -> None:
     t = Table(title="Per case", title_justify="left")
     t.add_column("KPI")
     t.add_column("mean", justify="right")
-    t.add_column("95% CI", justify="right")
+    t.add_column("95% CI (sim. noise)", justify="right")
     lim = k.get("limit_workdays")
     share = k["within_limit_share"]
     t.add_row(f"share within the limit{f' ({lim:g} working days)' if lim else ''}",
@@ -87,6 +88,45 @@ def print_run(d: dict[str, Any]) -> None:
     console.print(t)
 
 
+def print_uncertainty(res: UncertaintyResult) -> None:
+    n = len(res.sets)
+    t = Table(title=f"How sure: {n} parameter sets over the \\[uncertainty] ranges "
+                    f"(Latin hypercube, common random numbers)", title_justify="left")
+    for col in ("KPI", "mean", "95% CI (sim. noise only)", "95% with the assumptions"):
+        t.add_column(col, justify="left" if col == "KPI" else "right")
+    for k in res.kpis:
+        iv = res.interval(k)
+        kpi = BY_NAME.get(k.split(".")[0])
+        label = kpi.label if kpi is not None else k
+        scale, digits = (100.0, 1) if k.endswith("share") else (1.0, 1)
+        so, wa = iv["simulation_only"], iv["with_assumptions"]
+
+        def pct(v: Any, scale: float = scale) -> Any:
+            # a share's interval stays within [0, 100] %
+            return None if v is None else (min(max(v, 0.0), 1.0) * 100 if scale == 100
+                                           else v)
+
+        t.add_row(f"{label}{' (%)' if scale == 100 else ''}", fmt(pct(so["mean"]), digits),
+                  fmt_ci([pct(x) for x in so["ci95"]], digits),
+                  fmt_ci([pct(x) for x in wa["interval95"]], digits))
+    console.print(t)
+    k = res.kpis[0]
+    sens = res.sensitivity(k)
+    t = Table(title=f"What moves {k} most (swing: its change over the range, linear fit)",
+              title_justify="left")
+    for col in ("assumption", "range", "swing", "", "Spearman"):
+        t.add_column(col, justify="left" if col in ("assumption", "") else "right")
+    rows = sens.to_dict("records")
+    top = max((abs(float(r["swing"])) for r in rows if r["swing"] == r["swing"]), default=0.0)
+    for r in rows:
+        swing = float(r["swing"])
+        bar = "" if not top or swing != swing else "█" * max(1, round(20 * abs(swing) / top))
+        t.add_row(str(r["assumption"]), f"{float(r['low']):g} - {float(r['high']):g}",
+                  fmt(swing, 2), ("-" if swing < 0 else "+") + bar,
+                  fmt(float(r["spearman"]), 2))
+    console.print(t)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     check_run_options(args)
     stream = bool(args.stream or args.cases)
@@ -110,12 +150,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     model = load_model(args.file, args.reform)
     n = args.replications or model.scenario.run.replications
     compile_notice(args.engine)
-    with progress_bar(n, "replications") as adv:
-        result = run(model, replications=args.replications, seed=args.seed, engine=args.engine,
-                     workers=args.workers or default_workers(), progress=adv,
-                     max_memory=args.max_memory, event_log=bool(args.log), stream=stream,
-                     cases_out=args.cases)
+    unc: UncertaintyResult | None = None
+    if args.uncertainty is not None:
+        if stream:
+            raise UsageError("--uncertainty runs every parameter set whole: it does not go "
+                             "with --stream or --cases")
+        with progress_bar(n * (args.uncertainty + 1), "replications") as adv:
+            unc = uncertainty(model, args.uncertainty, replications=args.replications,
+                              seed=args.seed, engine=args.engine,
+                              workers=args.workers or default_workers(), progress=adv,
+                              max_memory=args.max_memory)
+        result = unc.base
+    else:
+        with progress_bar(n, "replications") as adv:
+            result = run(model, replications=args.replications, seed=args.seed,
+                         engine=args.engine, workers=args.workers or default_workers(),
+                         progress=adv, max_memory=args.max_memory, event_log=bool(args.log),
+                         stream=stream, cases_out=args.cases)
     d = result.to_dict()
+    if unc is not None:
+        d["uncertainty"] = unc.to_dict()
     if args.json:
         write_json_out(args.json, d)
     events = write_log(event_chunks(result), args.log) if args.log else 0
@@ -125,6 +179,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         report_path = report.write_run_report(result, args.out)
     if not args.quiet:
         print_run(d)
+        if unc is not None:
+            print_uncertainty(unc)
         if args.json:
             written("JSON", args.json)
         if getattr(args, "out", None):
@@ -168,6 +224,10 @@ def register(sub: Any) -> None:
                    help="write the simulated event log, every replication (format by "
                         "suffix: .csv, .csv.gz, .parquet, .xes, .xes.gz)")
     p.add_argument("--out", metavar="DIR", help="write a report folder (HTML, CSV, JSON)")
+    p.add_argument("--uncertainty", type=int, metavar="N",
+                   help="also run N parameter sets drawn over the scenario's [uncertainty] "
+                        "ranges, and report an interval covering the assumptions beside the "
+                        "simulation-only one, and which assumption moves the answer most")
     p.add_argument("--stream", action="store_true",
                    help="draw and simulate a chunk of cases at a time and keep only the "
                         "summaries (vector engine; same tables and JSON, a fraction of the "

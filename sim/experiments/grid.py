@@ -153,19 +153,37 @@ def _known(d: Mapping[str, Any]) -> str:
     return f"(known: {shown})" if keys else "(it is empty)"
 
 
-def set_path(data: dict[str, Any], path: str, value: Any) -> None:
-    """Set ``value`` at the dotted ``path`` of a scenario dump; a missing step is an error.
+def set_path(data: dict[str, Any], path: str, value: Any, where: str = "--set") -> None:
+    """Set ``value`` at the dotted ``path`` of a scenario dump; a missing step is an error
+    (its message starts with ``where path:``).
 
     Names may contain dots (``Name`` allows them): at each level the longest key that
     matches the next segments is taken.
     """
+    node, key = _locate(data, path, where)
+    target = node[key]
+    if isinstance(target, dict | list) and not isinstance(value, dict | list):
+        known = _known(target) if isinstance(target, dict) else ""
+        raise UsageError(f"{where} {path}: names a whole table; set one of its fields "
+                         f"{known}".rstrip())
+    node[key] = value
+
+
+def get_path(data: dict[str, Any], path: str, where: str = "--set") -> Any:
+    """The value at the dotted ``path`` of a scenario dump (the steps of :func:`set_path`)."""
+    node, key = _locate(data, path, where)
+    return node[key]
+
+
+def _locate(data: dict[str, Any], path: str, where: str) -> tuple[Any, str | int]:
+    """The container and key ``path`` ends at."""
     segs = path.split(".")
     if any(not s for s in segs):
-        raise UsageError(f"--set {path}: not a dotted path (empty segment)")
+        raise UsageError(f"{where} {path}: not a dotted path (empty segment)")
     node: Any = data
     done: list[str] = []
     i = 0
-    while i < len(segs):
+    while True:
         last_key: str | int
         if isinstance(node, dict):
             for k in range(len(segs) - i, 0, -1):
@@ -173,34 +191,28 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
                 if cand in node:
                     break
             else:
-                where = ".".join(done) or "the scenario"
-                raise UsageError(f"--set {path}: {segs[i]!r} is not in {where} {_known(node)}")
+                at = ".".join(done) or "the scenario"
+                raise UsageError(f"{where} {path}: {segs[i]!r} is not in {at} {_known(node)}")
             last_key = cand
             i += k
         elif isinstance(node, list):
             try:
                 idx = int(segs[i])
             except ValueError:
-                raise UsageError(f"--set {path}: {'.'.join(done)} is a list; index it with a "
-                                 f"number 0..{len(node) - 1} (got {segs[i]!r})") from None
+                raise UsageError(f"{where} {path}: {'.'.join(done)} is a list; index it with "
+                                 f"a number 0..{len(node) - 1} (got {segs[i]!r})") from None
             if not 0 <= idx < len(node):
-                raise UsageError(f"--set {path}: {'.'.join(done)} has {len(node)} entries "
+                raise UsageError(f"{where} {path}: {'.'.join(done)} has {len(node)} entries "
                                  f"(index {idx} is out of range)")
             last_key = idx
             i += 1
         else:
-            where = ".".join(done)
+            at = ".".join(done)
             what = "not set in the scenario" if node is None else f"a value ({node!r})"
-            raise UsageError(f"--set {path}: {where} is {what}, it has no {segs[i]!r}")
+            raise UsageError(f"{where} {path}: {at} is {what}, it has no {segs[i]!r}")
         done.append(str(last_key))
         if i == len(segs):
-            target = node[last_key]
-            if isinstance(target, dict | list) and not isinstance(value, dict | list):
-                known = _known(target) if isinstance(target, dict) else ""
-                raise UsageError(f"--set {path}: names a whole table; set one of its fields "
-                                 f"{known}".rstrip())
-            node[last_key] = value
-            return
+            return node, last_key
         node = node[last_key]
 
 

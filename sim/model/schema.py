@@ -384,6 +384,26 @@ class Costs(Strict):
     note: Text = ""
 
 
+class Range(Strict):
+    """How unsure an assumption is: its value lies in [low, high], uniformly, or with a
+    triangular density peaking at ``mode`` (docs/model.md, "Uncertain assumptions")."""
+
+    low: Annotated[float, _number(0.0), Field(le=1e12)]
+    high: Annotated[float, _number(0.0), Field(le=1e12)]
+    mode: Annotated[float, _number(0.0), Field(le=1e12)] | None = Field(
+        None, description="the most likely value (triangular); none: uniform")
+    reason: Text = Field("", description="why this range: its source or reasoning")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if not self.low < self.high:
+            raise ValueError(f"low must be < high (got low = {self.low:g}, high = {self.high:g})")
+        if self.mode is not None and not self.low <= self.mode <= self.high:
+            raise ValueError(f"mode must be in [low, high] (got mode = {self.mode:g}, "
+                             f"[{self.low:g}, {self.high:g}])")
+        return self
+
+
 #: the zone simulated times are reported in when a scenario names none
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 
@@ -453,3 +473,6 @@ class Scenario(Strict):
     assumptions: dict[str, str] = Field(
         default_factory=dict, description="parameter -> source or reasoning"
     )
+    uncertainty: dict[Annotated[str, Field(min_length=1, max_length=300)], Range] = Field(
+        default_factory=dict, max_length=100,
+        description="parameter path (as govsim sweep --set) -> the range of its value")
