@@ -39,8 +39,14 @@ def run_replication(model: Model, replication: int, seed: int, engine: str) -> R
 _MODEL_CACHE: dict[str, Model] = {}
 
 
-def _worker(payload: tuple[str, int, int, str]) -> Replication:
-    text, replication, seed, engine = payload
+def slim(rep: Replication) -> Replication:
+    """A replication without its case table and visits (its KPIs and station table kept):
+    what an experiment of many variants keeps of each (a few kB instead of megabytes)."""
+    return Replication(rep.replication, rep.cases.iloc[:0], rep.stations, rep.kpis)
+
+
+def _worker(payload: tuple[str, int, int, str, bool]) -> Replication:
+    text, replication, seed, engine, keep = payload
     model = _MODEL_CACHE.get(text)
     if model is None:
         with warnings.catch_warnings():
@@ -48,7 +54,8 @@ def _worker(payload: tuple[str, int, int, str]) -> Replication:
             model = build(Scenario.model_validate_json(text), warn=False)
         _MODEL_CACHE.clear()
         _MODEL_CACHE[text] = model
-    return run_replication(model, replication, seed, engine)
+    rep = run_replication(model, replication, seed, engine)
+    return rep if keep else slim(rep)
 
 
 def run(source: Source, replications: int | None = None, seed: int | None = None,
@@ -67,12 +74,22 @@ def run(source: Source, replications: int | None = None, seed: int | None = None
 
 
 def run_models(models: Sequence[Model], seeds: Sequence[int], cfg: Settings,
-               progress: Callable[[int], None] | None = None) -> list[RunResult]:
+               progress: Callable[[int], None] | None = None,
+               keep: Sequence[bool] | None = None) -> list[RunResult]:
     """Every replication of every model (model ``k`` from ``seeds[k]``), on ``cfg.workers``
     processes: one pool for all of them, so a comparison keeps every worker busy. Refused
-    before anything runs when the estimated memory is past the limit (:mod:`.budget`)."""
+    before anything runs when the estimated memory is past the limit (:mod:`.budget`).
+
+    ``keep[k]`` False keeps only the KPIs and station tables of model ``k``'s replications
+    (:func:`slim`: no case tables, no event log), which the memory estimate then leaves out
+    but for one replication at a time in each worker.
+    """
     n = cfg.replications
-    budget.check(models, n, cfg.workers, cfg.max_memory)
+    kept = [True] * len(models) if keep is None else list(keep)
+    if len(kept) != len(models):
+        raise ValueError(f"keep has {len(kept)} entries for {len(models)} models")
+    full = [m for m, k in zip(models, kept, strict=True) if k]
+    budget.check(full or list(models[:1]), n if full else 1, cfg.workers, cfg.max_memory)
     reps: list[Replication | None] = [None] * (n * len(models))
 
     def done(k: int, rep: Replication) -> None:
@@ -82,13 +99,14 @@ def run_models(models: Sequence[Model], seeds: Sequence[int], cfg: Settings,
 
     if cfg.workers > 1 and len(reps) > 1:
         texts = [m.scenario.model_dump_json() for m in models]
-        jobs = [(texts[k], r, seeds[k], cfg.engine) for k in range(len(models))
+        jobs = [(texts[k], r, seeds[k], cfg.engine, kept[k]) for k in range(len(models))
                 for r in range(n)]
         execute(_worker, jobs, done, workers=cfg.workers)
     else:
         for k, model in enumerate(models):
             for r in range(n):
-                done(k * n + r, run_replication(model, r, seeds[k], cfg.engine))
+                rep = run_replication(model, r, seeds[k], cfg.engine)
+                done(k * n + r, rep if kept[k] else slim(rep))
     out = []
     for k, m in enumerate(models):
         mine = [rep for rep in reps[k * n:(k + 1) * n] if rep is not None]
