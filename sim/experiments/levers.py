@@ -166,7 +166,8 @@ def candidates(s: Scenario) -> tuple[list[Lever], list[dict[str, str]]]:
         try:
             after = catalogue.apply(s, [name], source="")
         except GovsimError as exc:
-            skipped.append({"lever": label, "kind": "reform", "reason": str(exc)})
+            reason = str(exc).removeprefix(f"reform '{name}': ")
+            skipped.append({"lever": label, "kind": "reform", "reason": reason})
             continue
         changed = {k for k in catalogue.changes(s, after) if not k.startswith("assumptions")}
         if not changed:
@@ -244,12 +245,15 @@ def levers(source: Source, kpi: str = DEFAULT_KPI, replications: int | None = No
            seed: int | None = None, engine: str | None = None, workers: int = 1,
            reforms: tuple[str, ...] | list[str] = (), kinds: tuple[str, ...] = KINDS,
            progress: Callable[[int], None] | None = None,
-           max_memory: float | None = None) -> LeversResult:
+           max_memory: float | None = None, label: str | None = None,
+           planned: tuple[list[Lever], list[dict[str, str]]] | None = None) -> LeversResult:
     """Measure every lever of a scenario on common random numbers and rank them by effect.
 
     ``kpi`` is a KPI name or column (default the mean lead time in working days) or a
     station KPI; ``seed``/``replications`` default to the scenario's ``run`` section and
     are used for every variant; ``kinds`` limits the levers tried (see :data:`KINDS`).
+    ``label`` names the scenario (default: the file's stem or the model's name);
+    ``planned`` is :func:`candidates` of the scenario when the caller has them already.
     """
     base = load_model(source, reforms)
     name = kpi_name(kpi, base)
@@ -258,7 +262,7 @@ def levers(source: Source, kpi: str = DEFAULT_KPI, replications: int | None = No
         raise UsageError(f"lever kind '{bad[0]}' is not one of {', '.join(KINDS)}")
     cfg = resolve(base.scenario.run, replications=replications, seed=seed, engine=engine,
                   workers=workers, max_memory=max_memory)
-    found, skipped = candidates(base.scenario)
+    found, skipped = planned if planned is not None else candidates(base.scenario)
     found = [lv for lv in found if lv.kind in kinds]
     skipped = [sk for sk in skipped if sk["kind"] in kinds]
     models = [base, *(build(lv.scenario, base.name, warn=False) for lv in found)]
@@ -292,7 +296,8 @@ def levers(source: Source, kpi: str = DEFAULT_KPI, replications: int | None = No
     rows.sort(key=lambda r: _rank_key(r["effect"], direction))
     for i, r in enumerate(rows, start=1):
         r["rank"] = i
-    label = Path(str(source)).stem if isinstance(source, str | Path) else base.name
-    return LeversResult(scenario=label, kpi=name, replications=cfg.replications,
+    if label is None:
+        label = str(source) if isinstance(source, str | Path) else base.name
+    return LeversResult(scenario=Path(label).stem, kpi=name, replications=cfg.replications,
                         seed=cfg.seed, engine=cfg.engine, baseline=results[0], levers=rows,
                         skipped=skipped)
