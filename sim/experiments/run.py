@@ -20,7 +20,7 @@ from sim.inputs import draw
 from sim.model.assembly import Model, build
 from sim.model.schema import Scenario
 from sim.results.eventlog import visit_log
-from sim.results.records import case_table, station_table
+from sim.results.records import case_table, item_table, station_table
 from sim.results.result import Replication, RunResult
 from sim.results.stats import replication_kpis
 
@@ -33,7 +33,7 @@ def run_replication(model: Model, replication: int, seed: int, engine: str) -> R
     st = station_table(model, res)
     st.insert(0, "replication", replication)
     return Replication(replication, cases, st, replication_kpis(cases, model.window),
-                       visits=visit_log(model, inp, res))
+                       visits=visit_log(model, inp, res), items=item_table(model, inp, res))
 
 
 _MODEL_CACHE: dict[str, Model] = {}
@@ -42,7 +42,8 @@ _MODEL_CACHE: dict[str, Model] = {}
 def slim(rep: Replication) -> Replication:
     """A replication without its case table and visits (its KPIs and station table kept):
     what an experiment of many variants keeps of each (a few kB instead of megabytes)."""
-    return Replication(rep.replication, rep.cases.iloc[:0], rep.stations, rep.kpis)
+    return Replication(rep.replication, rep.cases.iloc[:0], rep.stations, rep.kpis,
+                       items=rep.items)
 
 
 def _worker(payload: tuple[str, int, int, str, bool]) -> Replication:

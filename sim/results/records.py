@@ -91,7 +91,11 @@ CASE_COLUMNS: dict[str, str] = {
     "lead_workdays": "lead time in working days of the reporting calendar (what the "
                      "120-working-day target counts)",
     "limit_workdays": "statutory limit of the case's route",
-    "within_limit": "lead_workdays <= limit_workdays",
+    "within_limit": "lead_workdays <= limit_workdays (the whole lead time)",
+    "gov_workdays": "government time (service + queue + government lag on the critical path) "
+                    "in working days: lead_workdays x (service_hours + queue_hours) / "
+                    "lead_hours, the government share of the case's working days",
+    "within_limit_government": "gov_workdays <= limit_workdays (government time only)",
     "visits": "in-person submissions",
     "rework_rounds": "submissions found deficient and sent back",
     "supplements": "deficiencies fixed in parallel under conditional acceptance",
@@ -156,6 +160,9 @@ def case_table(model: Model, inp: Inputs, res: RepResult) -> pd.DataFrame:
         wd[done] = np.asarray(rep.workdays(inp.arrival[done], end[done]))
     limit = model.route_limit_workdays[model.class_route[inp.cls]]
     completed = res.status == COMPLETED
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gov = np.where(lead > 0, wd * (res.t_service + res.t_queue) / lead, 0.0)
+    gov = np.where(done, gov, np.nan)
     table = pd.DataFrame({
         "replication": np.full(inp.n, res.replication),
         "case": np.arange(inp.n),
@@ -170,6 +177,8 @@ def case_table(model: Model, inp: Inputs, res: RepResult) -> pd.DataFrame:
         "lead_workdays": wd,
         "limit_workdays": limit,
         "within_limit": completed & (wd <= limit),
+        "gov_workdays": gov,
+        "within_limit_government": completed & (gov <= limit),
         "visits": res.visits_count,
         "rework_rounds": res.rework,
         "supplements": res.supplements,
@@ -182,6 +191,47 @@ def case_table(model: Model, inp: Inputs, res: RepResult) -> pd.DataFrame:
     if model.has_costs:
         table["gov_cost"], table["applicant_cost"] = case_costs(model, inp, res)
     return table
+
+
+ITEM_COLUMNS: dict[str, str] = {
+    "item": "approval item",
+    "limit_workdays": "the item's statutory limit (NaN when it has none)",
+    "decisions": "submissions of the item decided (service and any government lag ended) "
+                 "that joined its station's queue in the measurement window",
+    "decision_workdays": "mean working days of the station's calendar from a submission to "
+                         "its decision (queue + service + government lag)",
+    "within_limit_share": "share of those decisions made within the item's limit",
+}
+
+
+def item_table(model: Model, inp: Inputs, res: RepResult) -> pd.DataFrame:
+    """Per item: how long each submission took to be decided, and the share within the
+    item's statutory limit (docs/model.md, "Statutory limits")."""
+    v = res.visits
+    if v is None:
+        raise ValueError("item figures need visit records (record_visits=True)")
+    t0, t1 = model.window
+    m = (v.kind == SUBMISSION) & np.isfinite(v.start) & np.isfinite(v.end) & (
+        v.joined >= t0) & (v.joined < t1)
+    case, item, attempt = v.case[m], v.item[m], v.attempt[m]
+    joined, end = v.joined[m], v.end[m]
+    lag = np.asarray(inp.lag[case, item, attempt], dtype=np.float64) if case.size else end * 0
+    rows = []
+    for j, name in enumerate(model.item_names):
+        mj = item == j
+        cal = model.calendar_of(int(model.item_station[j]))
+        work = ((np.asarray(cal.to_work(end[mj])) + lag[mj]
+                 - np.asarray(cal.to_work(joined[mj]))) / cal.hours_per_day
+                if mj.any() else np.zeros(0))
+        lim = float(model.item_limit_workdays[j])
+        rows.append({
+            "item": name, "limit_workdays": lim, "decisions": int(mj.sum()),
+            "decision_workdays": float(work.mean()) if work.size else np.nan,
+            # a tiny tolerance: a same-instant decision must not fail a zero limit by rounding
+            "within_limit_share": (float((work <= lim + 1e-9).mean())
+                                   if work.size and np.isfinite(lim) else np.nan),
+        })
+    return pd.DataFrame(rows, columns=list(ITEM_COLUMNS))
 
 
 STATION_COLUMNS: dict[str, str] = {

@@ -33,6 +33,8 @@ class Replication:
     kpis: dict[str, float]
     #: the visits (compact arrays) the event log is made of; None when not kept
     visits: VisitLog | None = field(default=None, repr=False)
+    #: per item: decisions and the share within the item's limit (``records.item_table``)
+    items: pd.DataFrame | None = field(default=None, repr=False)
 
 
 @dataclass(repr=False)
@@ -68,6 +70,36 @@ class RunResult:
         """One row per replication, one column per KPI."""
         return pd.DataFrame([r.kpis for r in self.reps],
                             index=pd.Index([r.replication for r in self.reps], name="replication"))
+
+    @property
+    def items(self) -> pd.DataFrame:
+        """One row per item and replication (columns: ``sim.results.records.ITEM_COLUMNS``
+        after ``replication``)."""
+        frames = [r.items.assign(replication=r.replication) for r in self.reps
+                  if r.items is not None]
+        if not frames:
+            return pd.DataFrame()
+        t = pd.concat(frames, ignore_index=True)
+        return t[["replication", *[c for c in t.columns if c != "replication"]]]
+
+    def item_limits(self) -> dict[str, Any]:
+        """Per item with a statutory limit: the share of its decisions within it (mean over
+        replications, 95% CI), its limit and the mean working days to a decision."""
+        t = self.items
+        out: dict[str, Any] = {}
+        if t.empty:
+            return out
+        for name, g in t.groupby("item", sort=False):
+            lim = float(g["limit_workdays"].iloc[0])
+            if not math.isfinite(lim):
+                continue
+            m, lo, hi = ci95(g["within_limit_share"].to_numpy(dtype=np.float64))
+            dm, dlo, dhi = ci95(g["decision_workdays"].to_numpy(dtype=np.float64))
+            out[str(name)] = {"limit_workdays": lim, "within_limit_share": m,
+                              "within_limit_share_ci95": [lo, hi],
+                              "decision_workdays": dm, "decision_workdays_ci95": [dlo, dhi],
+                              "decisions": int(g["decisions"].sum())}
+        return out
 
     def event_log(self, replication: int | None = None) -> pd.DataFrame:
         """The simulated event log, one row per event (docs/logs.md), every replication
@@ -111,6 +143,7 @@ class RunResult:
             return {"mean": m, "ci95": [lo, hi]}
 
         wl, wlo, whi = ci95(per_np["within_limit_share"])
+        gl, glo, ghi = ci95(per_np["within_limit_share_government"])
         st = self.station_summary()
         costs: dict[str, Any] = {}
         if self.model.has_costs:  # keys only where the scenario has costs
@@ -134,6 +167,8 @@ class RunResult:
                 "supplements": mean_ci("supplements.mean"),
                 "within_limit_share": wl,
                 "within_limit_share_ci95": [wlo, whi],
+                "within_limit_share_government": gl,
+                "within_limit_share_government_ci95": [glo, ghi],
                 "limit_workdays": _route_limits(self.model),
                 "throughput_per_day": mean_ci("throughput_per_day"),
                 "open_at_horizon": mean_ci("open_at_horizon"),
@@ -146,6 +181,7 @@ class RunResult:
                 },
                 **costs,
             },
+            "items": self.item_limits(),
             "stations": {
                 str(name): {
                     "servers": int(row["servers"]),
