@@ -127,7 +127,7 @@ def test_bad_kpi_exit_2_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert "--kpi 'lead_time_fortnights'" in err[0] and "lead_time_workdays.mean" in err[0]
-    with pytest.raises(UsageError, match="stations.nowhere.utilization"):
+    with pytest.raises(UsageError, match=r"stations\.nowhere\.utilization"):
         levers(MINI, kpi="stations.nowhere.utilization", replications=2)
 
 

@@ -280,9 +280,9 @@ def levers(source: Source, kpi: str = DEFAULT_KPI, replications: int | None = No
     rows = []
     for k, lv in enumerate(found, start=1):
         d = diffs[lv.lever]
-        eff, lo, hi = ((float(d.loc[name, "mean"]), float(d.loc[name, "ci95_lo"]),
-                        float(d.loc[name, "ci95_hi"])) if name in d.index
-                       else (math.nan, math.nan, math.nan))
+        eff, lo, hi = ((math.nan, math.nan, math.nan) if name not in d.index else
+                       tuple(d.loc[name, ["mean", "ci95_lo", "ci95_hi"]]
+                             .to_numpy(dtype=np.float64).tolist()))
         row: dict[str, Any] = {
             "lever": lv.lever, "kind": lv.kind, "target": lv.target, "change": lv.change,
             "effect": eff, "ci95": [lo, hi],

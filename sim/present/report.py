@@ -187,7 +187,11 @@ def _cards(d: Mapping[str, Any], busiest: str,
     ]
     if k["within_limit_share"] is not None:
         cards.append((num(k["within_limit_share"], 1, pct=True),
-                      f"within the limit{f' of {lim:g} working days' if lim else ''}"))
+                      f"within the limit{f' of {lim:g} working days' if lim else ''}, "
+                      "on the whole lead time"))
+    if k.get("within_limit_share_government") is not None:
+        cards.append((num(k["within_limit_share_government"], 1, pct=True),
+                      "within the limit on government time (service, queue, lag)"))
     cards.append((num(k["visits"]["mean"], 2), "in-person visits per case"))
     util = d["stations"].get(busiest, {}).get("utilization")
     cards.append((busiest, "busiest station"
