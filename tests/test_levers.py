@@ -38,6 +38,7 @@ def test_ranked_by_effect_lower_is_better(res: LeversResult) -> None:
     assert eff == sorted(eff)  # lead time: the most negative (the biggest saving) first
     assert [r["rank"] for r in res.levers] == list(range(1, len(eff) + 1))
     assert res.biggest is res.levers[0]
+    assert sim.levers is levers  # the package face
     kinds = {r["kind"] for r in res.levers}
     assert {"servers", "pool", "applicant_time", "deficiency", "reform"} <= kinds
 

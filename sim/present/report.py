@@ -226,7 +226,8 @@ def _levers_section(levers: Mapping[str, Any], fig_dir: Path) -> str:
         f"(seed {levers['seed']}), with its Student-t 95% interval, which covers simulation "
         "noise only, not the assumptions. The first is the bottleneck: the biggest lever.</p>",
         figure_html(png, "Levers", "Paired effect of each lever (whiskers: 95% CI), biggest "
-                    "first; colour: the kind of lever."),
+                    "first (the first 25; the table has every lever); colour: the kind of "
+                    "lever."),
         table(("#", "lever", "change", "effect", "95% CI", "relative", "utilization"), rows,
               numeric=(True, False, False, True, True, True, True)),
     ]

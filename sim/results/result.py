@@ -217,7 +217,8 @@ class RunResult:
         return run_result_html(self)
 
     def bottleneck(self) -> str:
-        """The service station with the highest utilization."""
+        """The service station with the highest utilization (the busiest station; what
+        lead time waits for is measured by ``sim.levers``: its biggest lever)."""
         st = self.station_summary()
         st = st[[n in self.model.station_names[: self.model.n_service_stations]
                  for n in st.index]]
