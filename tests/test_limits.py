@@ -38,11 +38,13 @@ servers = 50
 station = "desk"
 service = { dist = "deterministic", mean = 1 }
 limit_workdays = 0.5
+limit_hours = 0.5
 [items.review]
 station = "desk"
 service = { dist = "deterministic", mean = 2 }
 delay = { dist = "deterministic", mean = 10, unit = "days" }
 limit_workdays = 0.2
+limit_hours = 24
 [routes.main]
 limit_workdays = 5
 stages = [{ name = "intake", items = ["intake"] }, { name = "review", items = ["review"] }]
@@ -96,6 +98,13 @@ def test_item_decisions_within_their_limits(hand: Path) -> None:
     assert items["review"]["within_limit_share"] == 0.0
     assert items["intake"]["limit_workdays"] == 0.5
     assert items["intake"]["decisions"] > 100
+    # in calendar hours: the service plus any wait for the office to open (at most the
+    # 16 closed hours of a night): intake >= 1 h > 0.5 h (none within), review <= 18 h
+    # <= 24 h (all within)
+    assert items["intake"]["within_limit_hours_share"] == 0.0
+    assert items["review"]["within_limit_hours_share"] == 1.0
+    assert 1.0 <= items["intake"]["decision_hours"] <= 17.0
+    assert (t["decision_hours"] >= t["decision_workdays"] * 8 - 1e-9).all()
 
 
 def test_disputes_scenario_reports_the_seed_step_limits(tmp_path: Path) -> None:
@@ -111,6 +120,8 @@ def test_disputes_scenario_reports_the_seed_step_limits(tmp_path: Path) -> None:
         assert items[name]["limit_workdays"] == lim
         share = items[name]["within_limit_share"]
         assert share is None or 0.0 <= share <= 1.0
+    assert items["asset_inquiry"]["limit_hours"] == 24
+    assert 0.0 <= items["asset_inquiry"]["within_limit_hours_share"] <= 1.0
     k = d["kpis"]
     assert 0.0 <= k["within_limit_share_government"] <= 1.0
     assert k["within_limit_share_government"] >= k["within_limit_share"]

@@ -82,12 +82,17 @@ def print_run(d: dict[str, Any]) -> None:
                     "mean to decision (work days)"):
             t.add_column(col, justify="left" if col == "item" else "right")
         for name, it in d["items"].items():
-            share = it["within_limit_share"]
-            t.add_row(name, f"{it['limit_workdays']:g}",
-                      "-" if share is None else f"{share:.1%}",
-                      fmt_ci([x * 100 if x is not None else None
-                              for x in it["within_limit_share_ci95"]]),
-                      fmt(it["decision_workdays"], 2))
+            for key, lim, unit, mean in (
+                    ("within_limit_share", it["limit_workdays"], "", it["decision_workdays"]),
+                    ("within_limit_hours_share", it.get("limit_hours"), " h",
+                     it.get("decision_hours"))):
+                if lim is None:
+                    continue
+                share = it[key]
+                t.add_row(name, f"{lim:g}{unit}", "-" if share is None else f"{share:.1%}",
+                          fmt_ci([x * 100 if x is not None else None
+                                  for x in it[f"{key}_ci95"]]),
+                          fmt(mean, 2) + unit)
         console.print(t)
     t = Table(title="Stations (busiest first)", title_justify="left")
     for col in ("station", "servers", "util.", "wait (h)", "wait (work h)", "queue"):

@@ -201,6 +201,9 @@ ITEM_COLUMNS: dict[str, str] = {
     "decision_workdays": "mean working days of the station's calendar from a submission to "
                          "its decision (queue + service + government lag)",
     "within_limit_share": "share of those decisions made within the item's limit",
+    "limit_hours": "the item's limit in calendar hours (NaN when it has none)",
+    "decision_hours": "mean calendar hours from a submission to its decision",
+    "within_limit_hours_share": "share of those decisions made within limit_hours",
 }
 
 
@@ -220,16 +223,25 @@ def item_table(model: Model, inp: Inputs, res: RepResult) -> pd.DataFrame:
     for j, name in enumerate(model.item_names):
         mj = item == j
         cal = model.calendar_of(int(model.item_station[j]))
-        work = ((np.asarray(cal.to_work(end[mj])) + lag[mj]
-                 - np.asarray(cal.to_work(joined[mj]))) / cal.hours_per_day
-                if mj.any() else np.zeros(0))
+        w_end = np.asarray(cal.to_work(end[mj])) + lag[mj]
+        w_join = np.asarray(cal.to_work(joined[mj]))
+        work = (w_end - w_join) / cal.hours_per_day if mj.any() else np.zeros(0)
+        # the decision: the service end, or after the lag the end of its working hours
+        decided = (np.where(lag[mj] > 0, np.asarray(cal.to_abs(w_end)), end[mj])
+                   if mj.any() else np.zeros(0))
+        hours = decided - joined[mj]
         lim = float(model.item_limit_workdays[j])
+        lim_h = float(model.item_limit_hours[j])
         rows.append({
             "item": name, "limit_workdays": lim, "decisions": int(mj.sum()),
             "decision_workdays": float(work.mean()) if work.size else np.nan,
             # a tiny tolerance: a same-instant decision must not fail a zero limit by rounding
             "within_limit_share": (float((work <= lim + 1e-9).mean())
                                    if work.size and np.isfinite(lim) else np.nan),
+            "limit_hours": lim_h,
+            "decision_hours": float(hours.mean()) if hours.size else np.nan,
+            "within_limit_hours_share": (float((hours <= lim_h + 1e-9).mean())
+                                         if hours.size and np.isfinite(lim_h) else np.nan),
         })
     return pd.DataFrame(rows, columns=list(ITEM_COLUMNS))
 

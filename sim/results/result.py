@@ -91,14 +91,22 @@ class RunResult:
             return out
         for name, g in t.groupby("item", sort=False):
             lim = float(g["limit_workdays"].iloc[0])
-            if not math.isfinite(lim):
+            lim_h = float(g["limit_hours"].iloc[0])
+            if not (math.isfinite(lim) or math.isfinite(lim_h)):
                 continue
             m, lo, hi = ci95(g["within_limit_share"].to_numpy(dtype=np.float64))
             dm, dlo, dhi = ci95(g["decision_workdays"].to_numpy(dtype=np.float64))
-            out[str(name)] = {"limit_workdays": lim, "within_limit_share": m,
-                              "within_limit_share_ci95": [lo, hi],
-                              "decision_workdays": dm, "decision_workdays_ci95": [dlo, dhi],
-                              "decisions": int(g["decisions"].sum())}
+            row: dict[str, Any] = {
+                "limit_workdays": lim if math.isfinite(lim) else None,
+                "within_limit_share": m, "within_limit_share_ci95": [lo, hi],
+                "decision_workdays": dm, "decision_workdays_ci95": [dlo, dhi],
+                "decisions": int(g["decisions"].sum())}
+            if math.isfinite(lim_h):  # a limit in calendar hours ("within 24 hours")
+                hm, hlo, hhi = ci95(g["within_limit_hours_share"].to_numpy(dtype=np.float64))
+                row.update({"limit_hours": lim_h, "within_limit_hours_share": hm,
+                            "within_limit_hours_share_ci95": [hlo, hhi],
+                            "decision_hours": float(g["decision_hours"].mean())})
+            out[str(name)] = row
         return out
 
     def event_log(self, replication: int | None = None) -> pd.DataFrame:
