@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 from sim.errors import GovsimError, ReformError, ScenarioError, UsageError
 
 if TYPE_CHECKING:
-    from sim.api import apply_reforms, compare, load, load_model, run, score, staff, sweep
+    from sim.api import apply_reforms, compare, levers, load, load_model, run, score, staff, sweep
 
 #: the names ``sim`` takes from :mod:`sim.api`, imported on first use: a worker process or
 #: ``import sim.engines`` does not pay for the experiments and the calibrator
-_API = frozenset({"apply_reforms", "compare", "load", "load_model", "run", "score", "staff",
-                  "sweep"})
+_API = frozenset({"apply_reforms", "compare", "levers", "load", "load_model", "run", "score",
+                  "staff", "sweep"})
 
 __all__ = [
     "GovsimError",
@@ -36,6 +36,7 @@ __all__ = [
     "UsageError",
     "apply_reforms",
     "compare",
+    "levers",
     "load",
     "load_model",
     "plots",

@@ -1,5 +1,6 @@
 """The Python face analysts use in notebooks: ``sim.load``, ``sim.run``, ``sim.compare``,
-``sim.sweep``, ``sim.staff``, ``sim.calibrate`` (a scenario from an event log),
+``sim.levers`` (what each small change buys, ranked), ``sim.sweep``, ``sim.staff``,
+``sim.calibrate`` (a scenario from an event log),
 ``sim.score`` (a scenario against a real log).
 
 Everything the command line does goes through these same functions, so a notebook and
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from sim.calibrate import Calibrated, calibrate
 from sim.experiments.compare import CompareResult, compare
+from sim.experiments.levers import LeversResult, levers
 from sim.experiments.run import run
 from sim.experiments.score import ScoreResult, score
 from sim.experiments.sources import apply_reforms, load, load_model
@@ -18,6 +20,6 @@ from sim.experiments.staffing import StaffingResult, staff
 from sim.experiments.sweep import SweepResult, sweep
 from sim.results.result import RunResult
 
-__all__ = ["Calibrated", "CompareResult", "RunResult", "ScoreResult", "StaffingResult",
-           "SweepResult", "apply_reforms", "calibrate", "compare", "load", "load_model", "run",
-           "score", "staff", "sweep"]
+__all__ = ["Calibrated", "CompareResult", "LeversResult", "RunResult", "ScoreResult",
+           "StaffingResult", "SweepResult", "apply_reforms", "calibrate", "compare", "levers",
+           "load", "load_model", "run", "score", "staff", "sweep"]

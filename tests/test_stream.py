@@ -27,6 +27,7 @@ from sim.inputs import draw
 from sim.model.assembly import Model
 from sim.results.records import (
     CASE_COLUMNS,
+    ItemSums,
     StationSums,
     Visits,
     case_table,
@@ -57,7 +58,7 @@ def _chunked_tables(m: Model, rep: int, chunk: int) -> tuple[pd.DataFrame, pd.Da
         if isinstance(piece, Visits):
             sums.add(piece)
             visits += piece.case.size
-        else:
+        elif not isinstance(piece, ItemSums):
             assert isinstance(piece, Cases)
             frames.append(case_rows(m, piece))
     first = [f["case"].iloc[0] for f in frames]

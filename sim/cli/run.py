@@ -57,11 +57,15 @@ def print_run(d: dict[str, Any]) -> None:
     t.add_column("mean", justify="right")
     t.add_column("95% CI (sim. noise)", justify="right")
     lim = k.get("limit_workdays")
-    share = k["within_limit_share"]
-    t.add_row(f"share within the limit{f' ({lim:g} working days)' if lim else ''}",
-              "-" if share is None else f"{share:.1%}",
-              fmt_ci([x * 100 if x is not None else None for x in k["within_limit_share_ci95"]])
-              + (" %" if k["within_limit_share_ci95"][0] is not None else ""))
+    for key, on in (("within_limit_share", "whole lead time"),
+                    ("within_limit_share_government", "government time")):
+        if key not in k:
+            continue
+        share, sci = k[key], k[f"{key}_ci95"]
+        t.add_row(f"within the limit{f' ({lim:g} working days)' if lim else ''}, {on}",
+                  "-" if share is None else f"{share:.1%}",
+                  fmt_ci([x * 100 if x is not None else None for x in sci])
+                  + (" %" if sci[0] is not None else ""))
     for key in ("visits", "rework_rounds", "supplements"):
         t.add_row(BY_NAME[key].label, fmt(k[key]["mean"], 2), fmt_ci(k[key]["ci95"], 2))
     for part in ("service", "queue", "applicant"):
@@ -76,6 +80,24 @@ def print_run(d: dict[str, Any]) -> None:
             t.add_row(f"{kpi.label} ({k['currency']})", kpi.format(k[key]["mean"]),
                       fmt_ci(k[key]["ci95"], 0))
     console.print(t)
+    if d.get("items"):
+        t = Table(title="Items with a statutory limit: decisions within it", title_justify="left")
+        for col in ("item", "limit (work days)", "decided within", "95% CI",
+                    "mean to decision (work days)"):
+            t.add_column(col, justify="left" if col == "item" else "right")
+        for name, it in d["items"].items():
+            for key, lim, unit, mean in (
+                    ("within_limit_share", it["limit_workdays"], "", it["decision_workdays"]),
+                    ("within_limit_hours_share", it.get("limit_hours"), " h",
+                     it.get("decision_hours"))):
+                if lim is None:
+                    continue
+                share = it[key]
+                t.add_row(name, f"{lim:g}{unit}", "-" if share is None else f"{share:.1%}",
+                          fmt_ci([x * 100 if x is not None else None
+                                  for x in it[f"{key}_ci95"]]),
+                          fmt(mean, 2) + unit)
+        console.print(t)
     t = Table(title="Stations (busiest first)", title_justify="left")
     for col in ("station", "servers", "util.", "wait (h)", "wait (work h)", "queue"):
         t.add_column(col, justify="left" if col == "station" else "right",

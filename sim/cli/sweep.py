@@ -114,8 +114,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         for extra in ("lead_time_workdays.mean", "within_limit_share", "bottleneck"):
             if extra not in cols and extra in res.table.columns:
                 cols.append(extra)
-        for c in cols:
-            t.add_column(c, justify="left" if c in ("bottleneck",) else "right")
+        for c in cols:  # the JSON key stays "bottleneck"; it is the busiest station
+            t.add_column("busiest station" if c == "bottleneck" else c,
+                         justify="left" if c in ("bottleneck",) else "right")
         for _, r in res.table.iterrows():
             t.add_row(*[(f"{r[c]:.1%}" if c == "within_limit_share" and pd.notna(r[c])
                          else fmt(r[c], 2) if isinstance(r[c], float) else str(r[c]))

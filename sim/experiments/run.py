@@ -23,7 +23,7 @@ from sim.inputs import draw
 from sim.model.assembly import Model, build
 from sim.model.schema import Scenario
 from sim.results.eventlog import visit_log
-from sim.results.records import case_table, station_table
+from sim.results.records import case_table, item_table, station_table
 from sim.results.result import Replication, RunResult
 from sim.results.stats import replication_kpis
 
@@ -38,7 +38,8 @@ def run_replication(model: Model, replication: int, seed: int, engine: str,
     st = station_table(model, res)
     st.insert(0, "replication", replication)
     return Replication(replication, cases, st, replication_kpis(cases, model.window),
-                       visits=visit_log(model, inp, res) if event_log else None)
+                       visits=visit_log(model, inp, res) if event_log else None,
+                       items=item_table(model, inp, res))
 
 
 #: models by their scenario's JSON: a forked worker finds the parent's (set just before the
@@ -46,8 +47,15 @@ def run_replication(model: Model, replication: int, seed: int, engine: str,
 _MODEL_CACHE: dict[str, Model] = {}
 
 
-def _worker(payload: tuple[str, int, int, str, bool]) -> Replication:
-    text, replication, seed, engine, event_log = payload
+def slim(rep: Replication) -> Replication:
+    """A replication without its case table and visits (its KPIs and station table kept):
+    what an experiment of many variants keeps of each (a few kB instead of megabytes)."""
+    return Replication(rep.replication, rep.cases.iloc[:0], rep.stations, rep.kpis,
+                       items=rep.items)
+
+
+def _worker(payload: tuple[str, int, int, str, bool, bool]) -> Replication:
+    text, replication, seed, engine, event_log, keep = payload
     model = _MODEL_CACHE.get(text)
     if model is None:
         with warnings.catch_warnings():
@@ -56,7 +64,8 @@ def _worker(payload: tuple[str, int, int, str, bool]) -> Replication:
         if len(_MODEL_CACHE) > 8:
             _MODEL_CACHE.clear()
         _MODEL_CACHE[text] = model
-    return run_replication(model, replication, seed, engine, event_log)
+    rep = run_replication(model, replication, seed, engine, event_log and keep)
+    return rep if keep else slim(rep)
 
 
 def run(source: Source, replications: int | None = None, seed: int | None = None,
@@ -102,12 +111,22 @@ def run(source: Source, replications: int | None = None, seed: int | None = None
 
 def run_models(models: Sequence[Model], seeds: Sequence[int], cfg: Settings,
                progress: Callable[[int], None] | None = None,
-               event_log: bool = True) -> list[RunResult]:
+               event_log: bool = True,
+               keep: Sequence[bool] | None = None) -> list[RunResult]:
     """Every replication of every model (model ``k`` from ``seeds[k]``), on ``cfg.workers``
     processes: one pool for all of them, so a comparison keeps every worker busy. Refused
-    before anything runs when the estimated memory is past the limit (:mod:`.budget`)."""
+    before anything runs when the estimated memory is past the limit (:mod:`.budget`).
+
+    ``keep[k]`` False keeps only the KPIs and station tables of model ``k``'s replications
+    (:func:`slim`: no case tables, no event log), which the memory estimate then leaves out
+    but for one replication at a time in each worker.
+    """
     n = cfg.replications
-    budget.check(models, n, cfg.workers, cfg.max_memory)
+    kept = [True] * len(models) if keep is None else list(keep)
+    if len(kept) != len(models):
+        raise ValueError(f"keep has {len(kept)} entries for {len(models)} models")
+    full = [m for m, k in zip(models, kept, strict=True) if k]
+    budget.check(full or list(models[:1]), n if full else 1, cfg.workers, cfg.max_memory)
     reps: list[Replication | None] = [None] * (n * len(models))
 
     def done(k: int, rep: Replication) -> None:
@@ -117,7 +136,8 @@ def run_models(models: Sequence[Model], seeds: Sequence[int], cfg: Settings,
 
     if cfg.workers > 1 and len(reps) > 1:
         texts = [m.scenario.model_dump_json() for m in models]
-        jobs = [(texts[k], r, seeds[k], cfg.engine, event_log) for k in range(len(models))
+        jobs = [(texts[k], r, seeds[k], cfg.engine, event_log, kept[k])
+                for k in range(len(models))
                 for r in range(n)]
         _MODEL_CACHE.clear()
         _MODEL_CACHE.update(zip(texts, models, strict=True))
@@ -130,7 +150,8 @@ def run_models(models: Sequence[Model], seeds: Sequence[int], cfg: Settings,
     else:
         for k, model in enumerate(models):
             for r in range(n):
-                done(k * n + r, run_replication(model, r, seeds[k], cfg.engine, event_log))
+                rep = run_replication(model, r, seeds[k], cfg.engine, event_log and kept[k])
+                done(k * n + r, rep if kept[k] else slim(rep))
     out = []
     for k, m in enumerate(models):
         mine = [rep for rep in reps[k * n:(k + 1) * n] if rep is not None]

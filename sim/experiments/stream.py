@@ -29,6 +29,7 @@ from sim.model.assembly import Model
 from sim.results.records import (
     CASE_COLUMNS,
     COST_COLUMNS,
+    ItemSums,
     RepResult,
     StationSums,
     Visits,
@@ -44,7 +45,8 @@ if TYPE_CHECKING:
 #: cases drawn at a time
 CHUNK = 16384
 #: the columns :func:`replication_kpis` reads (what a streamed replication keeps per case)
-KPI_COLUMNS = ("warmup", "status", "completion", "lead_workdays", "lead_days",
+KPI_COLUMNS = ("warmup", "status", "completion", "lead_workdays", "lead_days", "gov_workdays",
+               "within_limit_government",
                "limit_workdays", "within_limit", "visits", "rework_rounds", "supplements",
                "service_hours", "queue_hours", "applicant_hours", "revoked")
 #: suffixes a per-case file may have
@@ -85,10 +87,14 @@ def replication_frames(model: Model, replication: int, seed: int,
     from sim.engines.vector.chunked import run_chunked  # numba kernels: loaded when run
 
     sums = StationSums(model)
+    items = ItemSums(model)
     kept: list[pd.DataFrame] = []
     for piece in run_chunked(model, replication, seed, chunk=chunk, record_visits=True):
         if isinstance(piece, Visits):
             sums.add(piece)
+            continue
+        if isinstance(piece, ItemSums):
+            items = piece
             continue
         frame = case_rows(model, piece)
         compact = frame[list(KPI_COLUMNS) + [c for c in COST_COLUMNS if c in frame]].copy()
@@ -108,7 +114,7 @@ def replication_frames(model: Model, replication: int, seed: int,
     st = sums.table()
     st.insert(0, "replication", replication)
     done(Replication(replication, pd.DataFrame(columns=list(CASE_COLUMNS)), st, kpis,
-                     streamed=True))
+                     streamed=True, items=items.table()))
 
 
 def run_streamed(model: Model, replications: int, seed: int,

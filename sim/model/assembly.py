@@ -78,6 +78,7 @@ class Model:
     item_station: I64
     item_materials: I64
     item_limit_workdays: F64  # nan when not given
+    item_limit_hours: F64  # calendar hours; nan when not given
     item_online: B1
     item_conditional: B1
     item_deadline_hours: F64  # conditional acceptance: the longest fix run in parallel
@@ -343,6 +344,8 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
         item_materials=np.asarray([it.materials for it in items], dtype=np.int64),
         item_limit_workdays=np.asarray(
             [it.limit_workdays if it.limit_workdays is not None else math.nan for it in items]),
+        item_limit_hours=np.asarray(
+            [it.limit_hours if it.limit_hours is not None else math.nan for it in items]),
         item_online=np.asarray([it.online for it in items], dtype=np.bool_),
         item_conditional=np.asarray([it.conditional for it in items], dtype=np.bool_),
         item_deadline_hours=np.asarray([it.supplement_deadline_days * 24.0 for it in items]),

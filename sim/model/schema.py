@@ -292,6 +292,10 @@ class Item(Strict):
     service: Dist
     materials: NonNegInt = 0
     limit_workdays: NonNegFloat | None = Field(None, description="statutory limit")
+    limit_hours: PosFloat | None = Field(
+        None, description="statutory limit in CALENDAR hours from a submission to its decision "
+        "(a limit worded 'within 24 hours'); reported beside limit_workdays, not summed into "
+        "the route's limit")
     delay: Dist | None = Field(None, description="applicant time before submitting (calendar)")
     lag: Dist | None = Field(
         None, description="government time after each review that occupies no staff (expert "

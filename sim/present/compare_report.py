@@ -152,7 +152,7 @@ def _compare_report(compare_result: Any, out: Path) -> Path:
                      num(k["within_limit_share"], 1, pct=True), num(k["visits"]["mean"], 2),
                      r.bottleneck()])
     body.append(table(("scenario", "mean lead time (wd)", "95% CI", "P90 (wd)",
-                       "mean (calendar days)", "within limit", "visits", "bottleneck"), rows,
+                       "mean (calendar days)", "within limit", "visits", "busiest station"), rows,
                       numeric=(False, True, True, True, True, True, True, False)))
     body.append("<h3>Lead time split (calendar days, critical path)</h3>")
     body.append(_split_table_html(results))

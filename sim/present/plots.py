@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from sim.results.result import RunResult
 
@@ -223,6 +224,37 @@ def lead_time_split(results: Any, by_class: bool = True, title: str | None = Non
     ax.set_xlabel("mean calendar days per completed case (critical path)")
     ax.set_title(title or "Where lead time goes", loc="left")
     fig.legend(loc="outside lower center", fontsize=8, ncols=3, frameon=False)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def levers_chart(levers: Mapping[str, Any], top: int = 25, title: str | None = None) -> Figure:
+    """The levers of ``govsim levers --json`` (its dict), ranked: one bar per lever with its
+    paired effect on the KPI and the 95% CI as a whisker, the biggest lever on top (the
+    first ``top`` levers)."""
+    rows = list(levers["levers"])[:top]
+    fig = _figure(7.5, 1.3 + 0.3 * max(len(rows), 1))
+    ax = fig.add_subplot()
+    y = np.arange(len(rows))[::-1]
+    eff = np.array([r["effect"] if r["effect"] is not None else np.nan for r in rows],
+                   dtype=np.float64)
+    lo = np.array([r["ci95"][0] if r["ci95"][0] is not None else np.nan for r in rows],
+                  dtype=np.float64)
+    hi = np.array([r["ci95"][1] if r["ci95"][1] is not None else np.nan for r in rows],
+                  dtype=np.float64)
+    kinds = sorted({r["kind"] for r in rows})
+    palette = dict(zip(kinds, _colors(len(kinds)), strict=True))
+    ax.barh(y, np.nan_to_num(eff), color=[palette[r["kind"]] for r in rows], height=0.6)
+    err = np.vstack([np.nan_to_num(eff - lo), np.nan_to_num(hi - eff)])
+    ax.errorbar(np.nan_to_num(eff), y, xerr=np.clip(err, 0, None), fmt="none", ecolor="#222",
+                elinewidth=0.8, capsize=2)
+    ax.axvline(0, color="#444", lw=0.8)
+    ax.set_yticks(y, [r["lever"] for r in rows], fontsize=7)
+    ax.set_xlabel(f"paired difference of {levers['kpi']} to the baseline (95% CI)")
+    handles = [Patch(color=palette[k], label=k.replace("_", " ")) for k in kinds]
+    fig.legend(handles=handles, loc="outside lower center", fontsize=8,
+               ncols=max(min(len(kinds), 5), 1), frameon=False)
+    ax.set_title(title or f"Levers of {levers['scenario']}, biggest first", loc="left")
     ax.grid(axis="x", alpha=0.3)
     return fig
 

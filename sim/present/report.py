@@ -175,7 +175,8 @@ def _write_records(result: RunResult, out: Path, prefix: str = "") -> None:
     write_atomic(out / f"{prefix}scenario.toml", to_toml(result.scenario))
 
 
-def _cards(d: Mapping[str, Any], bottleneck: str) -> list[tuple[str, str]]:
+def _cards(d: Mapping[str, Any], busiest: str,
+           levers: Mapping[str, Any] | None = None) -> list[tuple[str, str]]:
     k = d["kpis"]
     lim = k.get("limit_workdays")
     cards = [
@@ -186,10 +187,55 @@ def _cards(d: Mapping[str, Any], bottleneck: str) -> list[tuple[str, str]]:
     ]
     if k["within_limit_share"] is not None:
         cards.append((num(k["within_limit_share"], 1, pct=True),
-                      f"within the limit{f' of {lim:g} working days' if lim else ''}"))
+                      f"within the limit{f' of {lim:g} working days' if lim else ''}, "
+                      "on the whole lead time"))
+    if k.get("within_limit_share_government") is not None:
+        cards.append((num(k["within_limit_share_government"], 1, pct=True),
+                      "within the limit on government time (service, queue, lag)"))
     cards.append((num(k["visits"]["mean"], 2), "in-person visits per case"))
-    cards.append((bottleneck, "bottleneck (highest utilization)"))
+    util = d["stations"].get(busiest, {}).get("utilization")
+    cards.append((busiest, "busiest station"
+                  + (f" ({num(util, 0, pct=True)} utilization)" if util is not None else "")))
+    if levers and levers.get("levers"):
+        big = levers["levers"][0]
+        cards.append((big["lever"], f"bottleneck: the biggest lever ({levers['kpi']} "
+                      f"{_signed(big['effect'], 1)}, 95% CI {ci(big['ci95'], 1)})"))
     return cards
+
+
+def _signed(x: Any, digits: int = 1, pct: bool = False) -> str:
+    """A difference as text, with ``+`` when positive."""
+    text = num(x, digits, pct)
+    return "+" + text if isinstance(x, int | float) and x > 0 else text
+
+
+def _levers_section(levers: Mapping[str, Any], fig_dir: Path) -> str:
+    """The ranked levers (``govsim levers``): a bar chart and the table."""
+    png = fig_png(plots.levers_chart(levers))
+    write_atomic(fig_dir / "levers.png", png)
+    b = levers["baseline"]
+    rows = [[r["rank"], r["lever"], r.get("change", ""), _signed(r["effect"], 2),
+             ci(r["ci95"], 2), _signed(r["relative"], 1, pct=True),
+             (f"{num(r['utilization'], 0, pct=True)} -> {num(r['utilization_after'], 0, pct=True)}"
+              if "utilization" in r else "")] for r in levers["levers"]]
+    parts = [
+        "<h2 id=\"levers\">Levers, ranked</h2>",
+        f"<p>What each small change buys on <code>{esc(levers['kpi'])}</code> (baseline "
+        f"{num(b['mean'], 2)}, 95% CI {ci(b['ci95'], 2)}): the paired difference to the "
+        f"baseline over {levers['replications']} replications on common random numbers "
+        f"(seed {levers['seed']}), with its Student-t 95% interval, which covers simulation "
+        "noise only, not the assumptions. The first is the bottleneck: the biggest lever.</p>",
+        figure_html(png, "Levers", "Paired effect of each lever (whiskers: 95% CI), biggest "
+                    "first (the first 25; the table has every lever); colour: the kind of "
+                    "lever."),
+        table(("#", "lever", "change", "effect", "95% CI", "relative", "utilization"), rows,
+              numeric=(True, False, False, True, True, True, True)),
+    ]
+    if levers.get("skipped"):
+        parts.append("<details><summary>Levers skipped here</summary><ul>" + "".join(
+            f"<li>{esc(x['lever'])}: {esc(x['reason'])}</li>" for x in levers["skipped"])
+            + "</ul></details>")
+    return "\n".join(parts)
 
 
 def _split_table_html(results: Mapping[str, RunResult]) -> str:
@@ -209,19 +255,24 @@ def _split_table_html(results: Mapping[str, RunResult]) -> str:
 # --------------------------------------------------------------------------- run report
 
 
-def write_run_report(result: RunResult, out_dir: str | Path) -> Path:
+def write_run_report(result: RunResult, out_dir: str | Path,
+                     levers: Mapping[str, Any] | None = None) -> Path:
     """Write the report folder of one run (all of it or, after an error, none of it);
-    returns the path of ``report.html``."""
+    returns the path of ``report.html``. ``levers`` (the dict of ``govsim levers --json``,
+    measured on this run's scenario) adds the ranked levers and ``levers.json``."""
     with atomic_folder(out_dir) as tmp:
-        _run_report(result, _prepare(tmp))
+        _run_report(result, _prepare(tmp), levers)
     return Path(out_dir) / REPORT_NAME
 
 
-def _run_report(result: RunResult, out: Path) -> Path:
+def _run_report(result: RunResult, out: Path, levers: Mapping[str, Any] | None = None) -> Path:
     d = result.to_dict()
     _write_records(result, out)
     figs = _figures({result.model.name: result}, result, out / "figures")
-    bott = result.bottleneck()
+    busiest = result.bottleneck()
+    lever_html = _levers_section(levers, out / "figures") if levers else ""
+    if levers:
+        write_json(out / "levers.json", levers)
     c = d["cases"]
     title = f"govsim report: {result.model.name}"
     sub = (f"{d['replications']} replications, seed {d['seed']}, engine {d['engine']}; "
@@ -229,8 +280,9 @@ def _run_report(result: RunResult, out: Path) -> Path:
            f"{c['open_at_horizon']:,} open at the horizon"
            + (f", {c['abandoned']:,} abandoned" if c["abandoned"] else "") + ".")
     body = [
-        _header(title, sub, _cards(d, bott)),
-        "<nav><a href=\"#kpis\">KPIs</a><a href=\"#figures\">Figures</a>"
+        _header(title, sub, _cards(d, busiest, levers)),
+        "<nav><a href=\"#kpis\">KPIs</a>" + ("<a href=\"#levers\">Levers</a>" if levers else "")
+        + "<a href=\"#figures\">Figures</a>"
         "<a href=\"#stations\">Stations</a><a href=\"#scenario\">Scenario</a>"
         "<a href=\"#assumptions\">Assumptions</a><a href=\"#sources\">Sources</a>"
         "<a href=\"#files\">Files</a></nav>",
@@ -243,11 +295,15 @@ def _run_report(result: RunResult, out: Path) -> Path:
         table(("per case", "mean", "95% CI"), per_case_rows(d), numeric=(False, True, True)),
         "<h3>Lead time split by case class (calendar days, critical path)</h3>",
         _split_table_html({result.model.name: result}),
+        lever_html,
         "<h2 id=\"figures\">Figures</h2>",
         *figs,
         "<h2 id=\"stations\">Stations</h2>",
         "<p class=\"note\">Service stations busiest first, then agent pools; the highlighted "
-        "row is the bottleneck.</p>",
+        "row is the busiest station" + (" (the bottleneck, the biggest lever, is "
+        f"{esc(levers['levers'][0]['lever'])}: see Levers)" if levers and levers.get("levers")
+        else " (a queue there is not always what lead time waits for: `govsim levers` "
+        "measures what each change buys)") + ".</p>",
         stations_html(d),
         _scenario_section(result),
         _files_section([(REPORT_NAME, "this report"), ("cases.csv", "one row per case and "
@@ -255,6 +311,8 @@ def _run_report(result: RunResult, out: Path) -> Path:
                         ("per_replication.csv", "KPIs of each replication"),
                         ("result.json", "the results (JSON contract of govsim run --json)"),
                         ("scenario.toml", "the scenario as simulated"),
+                        *([("levers.json", "the ranked levers (govsim levers --json)")]
+                          if levers else []),
                         ("figures/", "the figures as PNG files")]),
     ]
     path = out / REPORT_NAME

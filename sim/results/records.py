@@ -107,7 +107,11 @@ CASE_COLUMNS: dict[str, str] = {
     "lead_workdays": "lead time in working days of the reporting calendar (what the "
                      "120-working-day target counts)",
     "limit_workdays": "statutory limit of the case's route",
-    "within_limit": "lead_workdays <= limit_workdays",
+    "within_limit": "lead_workdays <= limit_workdays (the whole lead time)",
+    "gov_workdays": "government time (service + queue + government lag on the critical path) "
+                    "in working days: lead_workdays x (service_hours + queue_hours) / "
+                    "lead_hours, the government share of the case's working days",
+    "within_limit_government": "gov_workdays <= limit_workdays (government time only)",
     "visits": "in-person submissions",
     "rework_rounds": "submissions found deficient and sent back",
     "supplements": "deficiencies fixed in parallel under conditional acceptance",
@@ -199,6 +203,9 @@ def case_frame(model: Model, res: RepResult, arrival: F64, cls: I64, channel: I6
         wd[done] = np.asarray(rep.workdays(arrival[done], end[done]))
     limit = model.route_limit_workdays[model.class_route[cls]]
     completed = res.status == COMPLETED
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gov = np.where(lead > 0, wd * (res.t_service + res.t_queue) / lead, 0.0)
+    gov = np.where(done, gov, np.nan)
     return pd.DataFrame({
         "replication": np.full(n, res.replication),
         "case": np.arange(first, first + n),
@@ -213,6 +220,8 @@ def case_frame(model: Model, res: RepResult, arrival: F64, cls: I64, channel: I6
         "lead_workdays": wd,
         "limit_workdays": limit,
         "within_limit": completed & (wd <= limit),
+        "gov_workdays": gov,
+        "within_limit_government": completed & (gov <= limit),
         "visits": res.visits_count,
         "rework_rounds": res.rework,
         "supplements": res.supplements,
@@ -222,6 +231,87 @@ def case_frame(model: Model, res: RepResult, arrival: F64, cls: I64, channel: I6
         "audits": (audits * completed).astype(np.int64),
         "revoked": (revoked * completed).astype(np.int64),
     })
+
+
+ITEM_COLUMNS: dict[str, str] = {
+    "item": "approval item",
+    "limit_workdays": "the item's statutory limit (NaN when it has none)",
+    "decisions": "submissions of the item decided (service and any government lag ended) "
+                 "that joined its station's queue in the measurement window",
+    "decision_workdays": "mean working days of the station's calendar from a submission to "
+                         "its decision (queue + service + government lag)",
+    "within_limit_share": "share of those decisions made within the item's limit",
+    "limit_hours": "the item's limit in calendar hours (NaN when it has none)",
+    "decision_hours": "mean calendar hours from a submission to its decision",
+    "within_limit_hours_share": "share of those decisions made within limit_hours",
+}
+
+
+def item_table(model: Model, inp: Inputs, res: RepResult) -> pd.DataFrame:
+    """Per item: how long each submission took to be decided, and the share within the
+    item's statutory limit (docs/model.md, "Statutory limits")."""
+    v = res.visits
+    if v is None:
+        raise ValueError("item figures need visit records (record_visits=True)")
+    sums = ItemSums(model)
+    sums.add(v, inp.lag)
+    return sums.table()
+
+
+class ItemSums:
+    """The sums :func:`item_table` is made of, added up one batch of visits at a time (a
+    streamed run adds each chunk's finished visits): counts and sums over submissions, so
+    the table does not depend on the batches."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        J = model.n_items
+        self.n = np.zeros(J, dtype=np.int64)
+        self.work = np.zeros(J)
+        self.hours = np.zeros(J)
+        self.within = np.zeros(J, dtype=np.int64)
+        self.within_h = np.zeros(J, dtype=np.int64)
+
+    def add(self, v: Visits, lag: np.ndarray) -> None:
+        """Add a batch of final visits; ``lag``: the drawn government lags (n, J, K) of
+        (at least) their cases."""
+        model = self.model
+        t0, t1 = model.window
+        m = (v.kind == SUBMISSION) & np.isfinite(v.start) & np.isfinite(v.end) & (
+            v.joined >= t0) & (v.joined < t1)
+        case, item, attempt = v.case[m], v.item[m], v.attempt[m]
+        joined, end = v.joined[m], v.end[m]
+        lg = np.asarray(lag[case, item, attempt], dtype=np.float64) if case.size else end * 0
+        for j in np.unique(item):
+            mj = item == j
+            cal = model.calendar_of(int(model.item_station[j]))
+            w_end = np.asarray(cal.to_work(end[mj])) + lg[mj]
+            work = (w_end - np.asarray(cal.to_work(joined[mj]))) / cal.hours_per_day
+            # the decision: the service end, or after the lag the end of its working hours
+            hours = np.where(lg[mj] > 0, np.asarray(cal.to_abs(w_end)), end[mj]) - joined[mj]
+            self.n[j] += int(mj.sum())
+            self.work[j] += float(work.sum())
+            self.hours[j] += float(hours.sum())
+            # a tiny tolerance: a same-instant decision must not fail a zero limit by rounding
+            self.within[j] += int((work <= float(model.item_limit_workdays[j]) + 1e-9).sum())
+            self.within_h[j] += int((hours <= float(model.item_limit_hours[j]) + 1e-9).sum())
+
+    def table(self) -> pd.DataFrame:
+        rows = []
+        for j, name in enumerate(self.model.item_names):
+            n = int(self.n[j])
+            lim = float(self.model.item_limit_workdays[j])
+            lim_h = float(self.model.item_limit_hours[j])
+            rows.append({
+                "item": name, "limit_workdays": lim, "decisions": n,
+                "decision_workdays": self.work[j] / n if n else np.nan,
+                "within_limit_share": self.within[j] / n if n and np.isfinite(lim) else np.nan,
+                "limit_hours": lim_h,
+                "decision_hours": self.hours[j] / n if n else np.nan,
+                "within_limit_hours_share": (self.within_h[j] / n if n and np.isfinite(lim_h)
+                                             else np.nan),
+            })
+        return pd.DataFrame(rows, columns=list(ITEM_COLUMNS))
 
 
 STATION_COLUMNS: dict[str, str] = {

@@ -36,6 +36,8 @@ class Replication:
     visits: VisitLog | None = field(default=None, repr=False)
     #: streamed (``sim.run(..., stream=True)``): the per-case rows went to a file, not here
     streamed: bool = False
+    #: per item: decisions and the share within the item's limit (``records.item_table``)
+    items: pd.DataFrame | None = field(default=None, repr=False)
 
 
 @dataclass(repr=False)
@@ -74,6 +76,44 @@ class RunResult:
         """One row per replication, one column per KPI."""
         return pd.DataFrame([r.kpis for r in self.reps],
                             index=pd.Index([r.replication for r in self.reps], name="replication"))
+
+    @property
+    def items(self) -> pd.DataFrame:
+        """One row per item and replication (columns: ``sim.results.records.ITEM_COLUMNS``
+        after ``replication``)."""
+        frames = [r.items.assign(replication=r.replication) for r in self.reps
+                  if r.items is not None]
+        if not frames:
+            return pd.DataFrame()
+        t = pd.concat(frames, ignore_index=True)
+        return t[["replication", *[c for c in t.columns if c != "replication"]]]
+
+    def item_limits(self) -> dict[str, Any]:
+        """Per item with a statutory limit: the share of its decisions within it (mean over
+        replications, 95% CI), its limit and the mean working days to a decision."""
+        t = self.items
+        out: dict[str, Any] = {}
+        if t.empty:
+            return out
+        for name, g in t.groupby("item", sort=False):
+            lim = float(g["limit_workdays"].iloc[0])
+            lim_h = float(g["limit_hours"].iloc[0])
+            if not (math.isfinite(lim) or math.isfinite(lim_h)):
+                continue
+            m, lo, hi = ci95(g["within_limit_share"].to_numpy(dtype=np.float64))
+            dm, dlo, dhi = ci95(g["decision_workdays"].to_numpy(dtype=np.float64))
+            row: dict[str, Any] = {
+                "limit_workdays": lim if math.isfinite(lim) else None,
+                "within_limit_share": m, "within_limit_share_ci95": [lo, hi],
+                "decision_workdays": dm, "decision_workdays_ci95": [dlo, dhi],
+                "decisions": int(g["decisions"].sum())}
+            if math.isfinite(lim_h):  # a limit in calendar hours ("within 24 hours")
+                hm, hlo, hhi = ci95(g["within_limit_hours_share"].to_numpy(dtype=np.float64))
+                row.update({"limit_hours": lim_h, "within_limit_hours_share": hm,
+                            "within_limit_hours_share_ci95": [hlo, hhi],
+                            "decision_hours": float(g["decision_hours"].mean())})
+            out[str(name)] = row
+        return out
 
     def event_log(self, replication: int | None = None) -> pd.DataFrame:
         """The simulated event log, one row per event (docs/logs.md), every replication
@@ -117,6 +157,7 @@ class RunResult:
             return {"mean": m, "ci95": [lo, hi]}
 
         wl, wlo, whi = ci95(per_np["within_limit_share"])
+        gl, glo, ghi = ci95(per_np["within_limit_share_government"])
         st = self.station_summary()
         costs: dict[str, Any] = {}
         if self.model.has_costs:  # keys only where the scenario has costs
@@ -140,6 +181,8 @@ class RunResult:
                 "supplements": mean_ci("supplements.mean"),
                 "within_limit_share": wl,
                 "within_limit_share_ci95": [wlo, whi],
+                "within_limit_share_government": gl,
+                "within_limit_share_government_ci95": [glo, ghi],
                 "limit_workdays": _route_limits(self.model),
                 "throughput_per_day": mean_ci("throughput_per_day"),
                 "open_at_horizon": mean_ci("open_at_horizon"),
@@ -152,6 +195,7 @@ class RunResult:
                 },
                 **costs,
             },
+            "items": self.item_limits(),
             "stations": {
                 str(name): {
                     "servers": int(row["servers"]),
@@ -187,7 +231,8 @@ class RunResult:
         return run_result_html(self)
 
     def bottleneck(self) -> str:
-        """The service station with the highest utilization."""
+        """The service station with the highest utilization (the busiest station; what
+        lead time waits for is measured by ``sim.levers``: its biggest lever)."""
         st = self.station_summary()
         st = st[[n in self.model.station_names[: self.model.n_service_stations]
                  for n in st.index]]

@@ -64,6 +64,8 @@ def replication_kpis(cases: pd.DataFrame, window: tuple[float, float]) -> dict[s
     has_limit = np.isfinite(lim)
     out["within_limit_share"] = (float(done["within_limit"][has_limit].mean())
                                  if has_limit.any() else math.nan)
+    out["within_limit_share_government"] = (
+        float(done["within_limit_government"][has_limit].mean()) if has_limit.any() else math.nan)
     for col, key in (("visits", "visits.mean"), ("rework_rounds", "rework_rounds.mean"),
                      ("supplements", "supplements.mean"),
                      ("service_hours", "split.service_days"), ("queue_hours", "split.queue_days"),

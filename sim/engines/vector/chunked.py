@@ -52,7 +52,7 @@ from sim.engines.vector.state import _compile_model, _input_args, _State
 from sim.errors import UsageError
 from sim.inputs import Inputs, arrival_stream, draw_cases
 from sim.model.assembly import Model
-from sim.results.records import OPEN, RepResult, Visits, visit_costs
+from sim.results.records import OPEN, ItemSums, RepResult, Visits, visit_costs
 
 PAGE = mmap.PAGESIZE
 
@@ -108,9 +108,11 @@ class Cases:
 
 
 def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: int = 16384,
-                record_visits: bool = True) -> Iterator[Cases | Visits]:
+                record_visits: bool = True) -> Iterator[Cases | Visits | ItemSums]:
     """One replication, yielding :class:`Cases` (in case order) and final visit records
-    (:class:`~sim.results.records.Visits`, when ``record_visits``) as they become final.
+    (:class:`~sim.results.records.Visits`, when ``record_visits``) as they become final,
+    and last (when ``record_visits``) the per-item sums of all its visits
+    (:class:`~sim.results.records.ItemSums`: the drawn lags they need go with the pages).
 
     ``chunk``: cases drawn at a time (the kernel stops at each chunk's first arrival)."""
     if chunk < 1:
@@ -145,6 +147,7 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
     # costs are summed visit by visit as the visits are handed out (their cases' inputs
     # are still there then: pages go back after)
     costs = (np.zeros(n), np.zeros(n)) if model.has_costs and record_visits else None
+    items = ItemSums(model) if record_visits else None
     tri = np.full((n, 3), np.nan)
     final = np.zeros(n, dtype=np.bool_)  # finished, its triple read, its pages handed back
     big = [full[name] for name in drawn] + [state.cs_i, state.cs_f, state.br_i, state.br_f]
@@ -174,6 +177,8 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
         if record_visits:
             v = _drain(state, last)
             if v is not None:
+                assert items is not None
+                items.add(v, full["lag"])
                 if costs is not None:
                     g, p = visit_costs(model, v, full["service"], full["audit_service"])
                     np.add.at(costs[0], v.case, g)
@@ -205,6 +210,8 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
                                       if costs is not None else ()))
             emitted = b
         if last:
+            if items is not None:
+                yield items
             return
 
 
