@@ -17,6 +17,7 @@ import math
 import zoneinfo
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -220,10 +221,71 @@ class Run(Strict):
         return self
 
 
-class CaseClass(Strict):
-    """A stream of cases of one class: Poisson arrivals, a channel mix and a route."""
+#: channel names a recorded arrival file may give, as the model codes them (WINDOW, ONLINE,
+#: PROXY in sim.model.assembly)
+CHANNEL_NAMES = ("window", "online", "proxy")
 
-    rate: NonNegFloat = Field(description="mean arrivals per `per`")
+
+class RecordedArrivals(Strict):
+    """Arrivals read from a file (docs/model.md, "Recorded arrivals"): a CSV with a ``time``
+    column (ISO date-times, naive ones in the scenario's time zone, or numbers of hours since
+    the run's start), an optional ``class`` column (rows of other classes are theirs) and an
+    optional ``channel`` column (window, online, proxy). ``replay`` brings the cases at the
+    recorded times; ``bootstrap`` resamples the gaps between them by a stationary bootstrap
+    (Politis and Romano, 1994) with mean block length ``block`` gaps, per replication.
+
+    ``hours``, ``clock`` and ``channels`` hold what the file says once it is read (the
+    scenario's loader fills them; :func:`sim.model.scenario.to_toml` leaves them out); a
+    scenario built in Python may give ``hours`` (``clock = "run"``: hours since the run's
+    start) instead of a file.
+    """
+
+    file: Annotated[str, Field(min_length=1, max_length=1000)] | None = Field(
+        None, description="CSV file, relative to the scenario file's folder")
+    mode: Literal["replay", "bootstrap"] = "replay"
+    block: Annotated[float, _number(1.0)] = Field(
+        1.0, description="bootstrap: mean block length in gaps (1: gaps drawn independently)")
+    hours: list[float] | None = Field(
+        None, description="the recorded times, sorted: hours since the run's start "
+        "(clock 'run') or wall-clock hours since 1970-01-01 00:00 (clock 'wall')")
+    clock: Literal["run", "wall"] = "run"
+    channels: list[Literal["window", "online", "proxy"]] | None = Field(
+        None, description="the recorded channel of each time (default: drawn from the shares)")
+    note: Text = ""
+
+    @model_validator(mode="after")
+    def _times_given(self) -> RecordedArrivals:
+        if self.file is None and self.hours is None:
+            raise ValueError("needs a 'file' (or, built in Python, 'hours')")
+        if self.hours is not None:
+            h = self.hours
+            a = np.asarray(h, dtype=np.float64)
+            if not np.isfinite(a).all():
+                k = int(np.flatnonzero(~np.isfinite(a))[0])
+                raise ValueError(f"needs finite hours (hours[{k}] = {h[k]})")
+            back = np.flatnonzero(np.diff(a) < 0)
+            if back.size:
+                k = int(back[0]) + 1
+                raise ValueError(f"needs hours sorted ascending (hours[{k}] = {h[k]:g} < "
+                                 f"hours[{k - 1}] = {h[k - 1]:g})")
+            if self.channels is not None and len(self.channels) != len(h):
+                raise ValueError(f"needs one channel per time (got {len(self.channels)} "
+                                 f"channels for {len(h)} times)")
+            if self.mode == "bootstrap" and (len(h) < 2 or h[-1] <= h[0]):
+                raise ValueError(f"needs at least two recorded times that differ to bootstrap "
+                                 f"their gaps (got {len(h)} time{'s' if len(h) != 1 else ''}"
+                                 f"{' spanning 0 hours' if len(h) >= 2 else ''})")
+        return self
+
+
+class CaseClass(Strict):
+    """A stream of cases of one class: Poisson arrivals (or recorded ones), a channel mix
+    and a route."""
+
+    rate: NonNegFloat | None = Field(
+        None, description="mean arrivals per `per` (required unless `arrivals` is given)")
+    arrivals: RecordedArrivals | None = Field(
+        None, description="recorded arrivals replayed or bootstrapped instead of the rate")
     per: Literal["workday", "day", "hour"] = "workday"
     route: Name = "main"
     priority: NonNegInt = Field(0, description="lower is served first at priority stations")
@@ -244,6 +306,15 @@ class CaseClass(Strict):
 
     @model_validator(mode="after")
     def _shares_and_profiles(self) -> CaseClass:
+        if self.arrivals is None and self.rate is None:
+            raise ValueError("needs a 'rate' (or recorded 'arrivals')")
+        if self.arrivals is not None:
+            given = [k for k in ("rate", "weekday_profile", "hour_profile")
+                     if getattr(self, k) is not None]
+            if given:
+                raise ValueError(f"has recorded 'arrivals', which conflict with "
+                                 f"{', '.join(repr(k) for k in given)}: the recorded times "
+                                 "replace the rate and its profiles (remove one)")
         if self.online_share + self.proxy_share > 1.0 + 1e-12:
             raise ValueError(f"needs online_share + proxy_share <= 1 "
                              f"(got {self.online_share + self.proxy_share:g})")
