@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import tomli_w
 
@@ -306,3 +307,32 @@ def test_the_shipped_example_replays_the_bpic15_case_starts() -> None:
     assert budget.estimate([m], 1).cases == 1199
     readme = (ROOT / "scenarios" / "data" / "README.md").read_text(encoding="utf-8")
     assert "10.4121/uuid:a0addfda-2044-4541-a450-fdcc9fe16d17" in readme
+
+
+def test_calibrate_writes_the_case_starts_to_replay(tmp_path: Path) -> None:
+    rows = ["case,activity,timestamp"]
+    for c in range(30):
+        day = pd.Timestamp("2024-03-04T09:00:00+01:00") + pd.Timedelta(days=c)
+        for k, a in enumerate(("register", "review", "decide")):
+            rows.append(f"c{c},{a},{(day + pd.Timedelta(hours=2 * k)).isoformat()}")
+    log = tmp_path / "log.csv"
+    log.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out, csv = tmp_path / "small.toml", tmp_path / "starts.csv"
+    assert main(["calibrate", str(log), "--out", str(out), "--arrivals-out", str(csv), "-q",
+                 "--case", "case", "--activity", "activity", "--timestamp", "timestamp"]) == 0
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "time" and len(lines) == 31
+    assert lines[1] == "2024-03-04T09:00:00+01:00"
+    data = tomllib.loads(out.read_text(encoding="utf-8"))
+    cls = data["classes"]["applications"]
+    for key in ("rate", "weekday_profile", "hour_profile"):
+        cls.pop(key, None)
+    cls["arrivals"] = {"file": "starts.csv"}
+    out.write_text(tomli_w.dumps(data), encoding="utf-8")
+    m = sim.load_model(out)
+    t = m.recorded(m.class_names.index("applications"))
+    assert t is not None
+    # hour 0 is the first case's day, 00:00 on the log's clock: 09:00 every day after
+    assert t.tolist() == [9.0 + 24.0 * k for k in range(30)]
+    assert main(["calibrate", str(log), "--out", str(out), "--arrivals-out",
+                 str(tmp_path / "starts.txt")]) == 2
