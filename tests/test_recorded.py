@@ -336,3 +336,23 @@ def test_calibrate_writes_the_case_starts_to_replay(tmp_path: Path) -> None:
     assert t.tolist() == [9.0 + 24.0 * k for k in range(30)]
     assert main(["calibrate", str(log), "--out", str(out), "--arrivals-out",
                  str(tmp_path / "starts.txt")]) == 2
+
+
+def test_a_bootstrap_of_tiny_gaps_is_refused_not_drawn(mini: dict[str, Any]) -> None:
+    mini["classes"]["ordinary"].pop("rate")
+    mini["classes"]["ordinary"]["arrivals"] = {"hours": [0.0, 1e-280], "mode": "bootstrap"}
+    with pytest.raises(sim.GovsimError, match=r"classes\.ordinary\.arrivals has a recorded "
+                       r"mean gap of 1e-280 hours: bootstrapped, it would bring 1\.44e\+283 "
+                       r"cases to the arrival window \(at most 1,000,000,000\)"):
+        build(S.parse(mini, "mini.toml"))
+
+
+def test_a_class_reading_a_file_without_its_rows(tmp_path: Path, mini: dict[str, Any],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    mini["classes"]["key"].pop("rate")
+    mini["classes"]["key"]["arrivals"] = {"file": "arrivals.csv"}
+    path = write(tmp_path, mini, "time,class\n1,key\n2,key\n")
+    assert main(["validate", str(path)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "govsim: error: mini.toml: classes.ordinary.arrivals.file arrivals.csv: has no rows "
+        "of class 'ordinary'")

@@ -448,8 +448,11 @@ def scenarios(draw_: st.DrawFn) -> dict[str, Any]:
                        agent_pool="helpers")
         kind = d(st.sampled_from(["poisson", "poisson", "replay", "bootstrap"]))
         if kind != "poisson":  # recorded arrivals (docs/model.md), some outside the window
-            hours = sorted(d(st.lists(st.floats(-24.0, horizon * 26.0), min_size=2,
-                                      max_size=40, unique=True)))
+            gaps = d(st.lists(st.floats(0.0, horizon * 8.0), min_size=1, max_size=39))
+            if kind == "bootstrap":  # a mean gap of half an hour at least: < 1,000 cases
+                gaps.append(max(0.0, 0.5 * (len(gaps) + 1) - sum(gaps)) + 0.5)
+            hours = [float(x) for x in d(st.floats(-24.0, 24.0)) + np.concatenate(
+                [[0.0], np.cumsum(gaps)])]
             rec: dict[str, Any] = {"hours": hours, "mode": kind,
                                    "block": d(st.sampled_from([1.0, 3.0]))}
             if d(st.booleans()):

@@ -23,6 +23,7 @@ from sim.errors import ScenarioError
 from sim.model import recorded
 from sim.model.calendar import WorkCalendar
 from sim.model.distributions import Family, family
+from sim.model.fields import MAX_COUNT
 from sim.model.schema import Dist, Scenario
 
 HOURS_PER_DAY = 24.0
@@ -447,6 +448,16 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
         class_recorded=rec_times, class_recorded_channel=rec_channels,
         class_bootstrap_block=rec_block,
     )
+    for c, name in enumerate(c_names):
+        if model.recorded(c) is not None and model.class_bootstrap_block[c] > 0 \
+                and model.expected_arrivals(c) > MAX_COUNT:
+            t = model.recorded(c)
+            assert t is not None
+            raise ScenarioError(source, f"classes.{name}.arrivals", "has a recorded mean gap "
+                                f"of {(t[-1] - t[0]) / (t.shape[0] - 1):.3g} hours: "
+                                f"bootstrapped, it would bring "
+                                f"{model.expected_arrivals(c):.3g} cases to the arrival "
+                                f"window (at most {MAX_COUNT:,})")
     if warn:
         for c, name in enumerate(c_names):
             t = model.recorded(c)
