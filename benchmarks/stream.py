@@ -40,7 +40,8 @@ def construction_scenario(cases: int) -> Scenario:
     f = cases / sum(m.expected_arrivals(c) for c in range(len(m.class_rate)))
     s = s.model_copy(deep=True)
     for c in s.classes.values():
-        c.rate *= f
+        if c.rate is not None:  # (a class with recorded arrivals keeps them)
+            c.rate *= f
     for st in s.stations.values():
         st.servers = max(1, math.ceil(st.servers * f))
     return s

@@ -157,6 +157,26 @@ class FolderLock:
             self.fh = None
 
 
+def unreadable(path: str | Path, max_bytes: int) -> str | None:
+    """Why ``path`` is not a file govsim reads (missing, a folder, a pipe or a device, or
+    past ``max_bytes``), as a rule to show; None when it may be read. A FIFO would block
+    and a device such as /dev/zero never ends, so only regular files are read."""
+    p = Path(path)
+    if not p.exists():
+        return "file not found"
+    if p.is_dir():
+        return "is a directory, not a file"
+    if not p.is_file():
+        return "is not a regular file (a pipe or a device?)"
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror}"
+    if size > max_bytes:
+        return f"is {size:,} bytes: the file must be at most {max_bytes:,} bytes"
+    return None
+
+
 def write_atomic(path: str | Path, data: str | bytes) -> None:
     """Write ``data`` (text as UTF-8, or bytes) to ``path`` whole or not at all."""
     payload = data.encode("utf-8") if isinstance(data, str) else data

@@ -19,11 +19,13 @@ common random numbers hold case by case across scenarios:
 * uniforms are drawn first and turned into durations by the inverse CDF, so a reform
   that changes a mean maps the same uniform to the new duration.
 
-Arrivals: a class brings Poisson(N) cases over the arrival window, N its expected
-count. Each case has a point E in [0, N) (sorted uniforms) and a channel; its arrival
-time maps E through the cumulative intensity of its channel: window cases arrive only
-when the intake calendar is open, online and proxy cases at any hour, both shaped by
-the optional weekday and hour-of-day profiles. The same E keeps a case's place in
+Arrivals: a class with recorded arrivals brings its recorded times, replayed or
+bootstrapped (see :func:`_recorded_arrivals`); every other class brings Poisson(N)
+cases over the arrival window, N its expected count. Each case has a point E in
+[0, N) (sorted uniforms) and a channel; its arrival time maps E through the cumulative
+intensity of its channel: window cases arrive only when the intake calendar is open,
+online and proxy cases at any hour, both shaped by the optional weekday and hour-of-day
+profiles. The same E keeps a case's place in
 the stream whichever channel it takes.
 """
 
@@ -40,9 +42,10 @@ from numpy.typing import NDArray
 from sim.model.assembly import ONLINE, PROXY, WINDOW, Model
 from sim.model.calendar import WorkCalendar
 from sim.model.distributions import Family
+from sim.model.recorded import bootstrap_indices
 
 # stream codes (never renumber: seeds depend on them)
-Q_ARRIVAL, Q_CHANNEL, Q_STAGE, Q_ITEM = 1, 2, 3, 14
+Q_ARRIVAL, Q_CHANNEL, Q_STAGE, Q_ITEM, Q_RECORDED = 1, 2, 3, 14, 15
 #: numbers of one quantity slot in a stream: more than any class's cases (counts <= 1e9)
 SPAN = 1 << 40
 # the slots of an item's stream: one each, then one per submission (max_attempts <= 1,000)
@@ -227,6 +230,14 @@ def arrival_stream(model: Model, replication: int, seed: int | None = None) -> A
     arrs, clss, chans, keys = [], [], [], []
     for c, cname in enumerate(model.class_names):
         hc = _h(cname)
+        if model.recorded(c) is not None:
+            arrival, channel = _recorded_arrivals(model, c, rep, seed)
+            n = arrival.shape[0]
+            arrs.append(arrival)
+            clss.append(np.full(n, c, dtype=np.int64))
+            chans.append(channel)
+            keys.append(np.arange(n, dtype=np.int64))
+            continue
         total = model.expected_arrivals(c)
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
             seed, spawn_key=(rep, Q_ARRIVAL, hc))))
@@ -249,6 +260,48 @@ def arrival_stream(model: Model, replication: int, seed: int | None = None) -> A
     channel, key = np.concatenate(chans), np.concatenate(keys)
     order = np.lexsort((key, cls_a, arrival))
     return ArrivalStream(arrival[order], cls_a[order], channel[order], key[order])
+
+
+def _recorded_arrivals(model: Model, c: int, rep: int, seed: int) -> tuple[
+        F64, NDArray[np.int64]]:
+    """The arrival times and channels of a class with recorded arrivals, in key order.
+
+    Replay: the recorded times in the arrival window. Bootstrap: the first case at
+    :meth:`~sim.model.assembly.Model.bootstrap_start`, each next one a resampled gap later
+    (the stationary bootstrap of the recorded gaps, :func:`sim.model.recorded.bootstrap_indices`,
+    from the class's stream ``Q_RECORDED``: slot 0 decides where a block starts, slot 1
+    where it starts from), up to the end of the window; a recorded channel goes with its
+    gap (the channel of the case that ends it). Without recorded channels, case ``k`` takes
+    its channel from the class's channel stream, as a Poisson class's case ``k`` does.
+    """
+    t = model.recorded(c)
+    assert t is not None
+    rch = model.class_recorded_channel[c]
+    end = model.arrival_end
+    block = float(model.class_bootstrap_block[c])
+    if block == 0.0:
+        keep = (t >= 0.0) & (t < end)
+        arrival = np.ascontiguousarray(t[keep])
+        channel = None if rch is None else rch[keep]
+    else:
+        gaps = np.diff(t)
+        st = Stream(seed, (rep, Q_RECORDED, _h(model.class_names[c])))
+        t0 = model.bootstrap_start(c)
+        want = int(model.expected_arrivals(c) * 1.25) + 16
+        while True:
+            idx = bootstrap_indices(gaps.shape[0], block, st.take(0, 0, want),
+                                    st.take(1, 0, want))
+            times = t0 + np.concatenate([[0.0], np.cumsum(gaps[idx])])
+            if times[-1] >= end:
+                break
+            want *= 2  # a longer draw begins with the shorter one: only the tail is new
+        n = int(np.searchsorted(times, end, side="left"))
+        arrival = times[:n]
+        channel = None if rch is None else np.concatenate([rch[:1], rch[1:][idx]])[:n]
+    if channel is None:
+        u = Stream(seed, (rep, Q_CHANNEL, _h(model.class_names[c]))).take(0, 0, arrival.shape[0])
+        channel = _channels(model, c, u)
+    return arrival, channel.astype(np.int64)
 
 
 def _channels(model: Model, c: int, u: F64) -> NDArray[np.int64]:
@@ -344,8 +397,10 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
         if rows.size:
             keys = out["key"][rows]
             k0 = int(keys.min())
-            local = _draw_class(model, rep, seed, c, k0, int(keys.max()) + 1, K)
             sel = keys - k0
+            channel = np.full(int(sel.max()) + 1, WINDOW, dtype=np.int64)
+            channel[sel] = out["channel"][rows]  # keys not among the rows are not kept
+            local = _draw_class(model, rep, seed, c, k0, channel, K)
             if rows.size == sel.size == local["service"].shape[0]:
                 # every key k0 .. k1 - 1 is here: scatter the rows in key order at once
                 dest = np.empty(rows.size, dtype=np.intp)
@@ -358,11 +413,13 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
     return Inputs(replication=rep, **out)
 
 
-def _draw_class(model: Model, rep: int, seed: int, c: int, k0: int, k1: int,
-                K: int) -> dict[str, np.ndarray]:
-    """The inputs of the cases of class ``c`` with keys ``k0 .. k1 - 1``: arrays (m, J) and
-    (m, J, K) in key order (only those that are not broadcast)."""
-    J, m = model.n_items, k1 - k0
+def _draw_class(model: Model, rep: int, seed: int, c: int, k0: int,
+                channel: NDArray[np.int64], K: int) -> dict[str, np.ndarray]:
+    """The inputs of the cases of class ``c`` with keys ``k0 .. k0 + len(channel) - 1``
+    (``channel``: theirs, from the arrival stream): arrays (m, J) and (m, J, K) in key
+    order (only those that are not broadcast)."""
+    J, m = model.n_items, channel.shape[0]
+    k1 = k0 + m
     hc = _h(model.class_names[c])
     renege_any = bool(model.station_renege.any())
     lag_any = any(f is not None for f in model.item_lag)
@@ -380,7 +437,6 @@ def _draw_class(model: Model, rep: int, seed: int, c: int, k0: int, k1: int,
     if renege_any:
         loc["patience"] = np.full((m, J, K), np.inf)
     dur = _Durations(loc)
-    channel = _channels(model, c, Stream(seed, (rep, Q_CHANNEL, hc)).take(0, k0, k1))
     window, online = channel == WINDOW, channel == ONLINE
     proxy = channel == PROXY
     pool = int(model.class_pool[c])

@@ -446,6 +446,21 @@ def scenarios(draw_: st.DrawFn) -> dict[str, Any]:
         if pool:
             cls.update(proxy_share=d(st.sampled_from([0.3, 1.0 - online])),
                        agent_pool="helpers")
+        kind = d(st.sampled_from(["poisson", "poisson", "replay", "bootstrap"]))
+        if kind != "poisson":  # recorded arrivals (docs/model.md), some outside the window
+            gaps = d(st.lists(st.floats(0.0, horizon * 8.0), min_size=1, max_size=39))
+            if kind == "bootstrap":  # a mean gap of half an hour at least: < 1,000 cases
+                gaps.append(max(0.0, 0.5 * (len(gaps) + 1) - sum(gaps)) + 0.5)
+            hours = [float(x) for x in d(st.floats(-24.0, 24.0)) + np.concatenate(
+                [[0.0], np.cumsum(gaps)])]
+            rec: dict[str, Any] = {"hours": hours, "mode": kind,
+                                   "block": d(st.sampled_from([1.0, 3.0]))}
+            if d(st.booleans()):
+                names = ["window", "online", "proxy"] if pool else ["window", "online"]
+                rec["channels"] = [d(st.sampled_from(names)) for _ in hours]
+                cls.update(online_share=0.0, proxy_share=0.0)
+            del cls["rate"]
+            cls["arrivals"] = rec
         data["classes"][f"c{c}"] = cls
     return data
 
@@ -533,6 +548,9 @@ def lines(draw_: st.DrawFn) -> dict[str, Any]:
         c.pop("agent_pool", None)
         c["proxy_share"] = 0.0
         c["priority"] = 0
+        if "channels" in c.get("arrivals", {}):
+            c["arrivals"]["channels"] = [ch if ch != "proxy" else "window"
+                                         for ch in c["arrivals"]["channels"]]
     for s in data["stations"].values():
         s.pop("patience", None)
     stations = list(data["stations"])

@@ -330,6 +330,7 @@ def calibrate(log: EventLog, *, train_until: dt.date | str | None = None,
     routes = {"main": route}
     wd = withdrawn(view, decision, route, items, cc)
     if wd is not None:
+        assert cc.rate is not None  # a calibrated class has a rate
         decided_rate = float(f"{cc.rate * (1 - wd.share):.6g}")
         classes = {"applications": cc.model_copy(update={"rate": decided_rate}),
                    "withdrawn": wd.case_class}

@@ -76,6 +76,7 @@ def withdrawn(view: View, decision: list[str], main: Route, items: dict[str, Ite
     route = Route(stages=stages, note="the main route without its decision items; each "
                   "stage with the probability that its items occur in the mature cases "
                   "that ended without a decision")
+    assert cc.rate is not None  # a calibrated class has a rate
     wc = cc.model_copy(update={"rate": float(f"{cc.rate * share:.6g}"), "route": "withdrawn",
                                "note": text})
     return Withdrawn(share, len(mature), len(undecided), wc, route, text)

@@ -41,6 +41,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out}: a scenario file must end in .toml")
     if not out.parent.is_dir():
         raise UsageError(f"--out {args.out}: the folder {out.parent} does not exist")
+    if args.arrivals_out and Path(args.arrivals_out).suffix.lower() != ".csv":
+        raise UsageError(f"--arrivals-out {args.arrivals_out}: an arrivals file must end "
+                         "in .csv")
     share = _share(args.min_share)
     rework = _pair(args.rework)
     decision = [a.strip() for a in args.decision.split(",") if a.strip()] \
@@ -50,9 +53,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     result = calibrate(log, train_until=until, decision=decision, rework=rework,
                        min_share=share, name=args.name, log_name=Path(args.log).name)
     write_atomic(out, result.toml())
+    if args.arrivals_out:
+        write_atomic(args.arrivals_out, log.arrivals_csv())
     if not args.quiet:
         print_summary(log.summary(), result.summary, result.approximations)
         console.print(f"scenario written to {out}")
+        if args.arrivals_out:
+            console.print(f"case starts of all {log.n_cases:,} cases written to "
+                          f"{args.arrivals_out} (recorded arrivals: docs/model.md)")
     return 0
 
 
@@ -97,6 +105,9 @@ def register(sub: Any) -> None:
                    help="keep activities in at least this share of the cases "
                         "(default: %(default)s)")
     p.add_argument("--name", help="the scenario's name")
+    p.add_argument("--arrivals-out", metavar="PATH.csv",
+                   help="also write every case's start as a recorded-arrivals CSV "
+                        "(classes.NAME.arrivals.file replays it)")
     add_log_options(p)
     p.add_argument("--quiet", "-q", action="store_true", help="print no summary")
     p.set_defaults(func=cmd_calibrate)

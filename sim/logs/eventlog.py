@@ -91,6 +91,13 @@ class EventLog:
     def n_cases(self) -> int:
         return int(self.events["case"].nunique())
 
+    def arrivals_csv(self) -> str:
+        """The case starts (each case's first event) as a recorded-arrivals CSV: a ``time``
+        column of ISO 8601 stamps with their offset, sorted (docs/model.md, "Recorded
+        arrivals")."""
+        starts = self.events.groupby("case")["timestamp"].min().sort_values(kind="stable")
+        return "time\n" + "".join(f"{t.isoformat()}\n" for t in starts)
+
     def __len__(self) -> int:
         return len(self.events)
 

@@ -20,8 +20,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim.errors import ScenarioError
+from sim.model import recorded
 from sim.model.calendar import WorkCalendar
 from sim.model.distributions import Family, family
+from sim.model.fields import MAX_COUNT
 from sim.model.schema import Dist, Scenario
 
 HOURS_PER_DAY = 24.0
@@ -124,6 +126,13 @@ class Model:
     item_intermediary: F64 = field(default_factory=lambda: np.zeros(0), repr=False)
     applicant_per_visit: float = 0.0
     applicant_per_day: float = 0.0
+    # recorded arrivals (docs/model.md, "Recorded arrivals"), per class: the recorded times
+    # in hours since the epoch (hour 0 = run.start_date 00:00), all of them, sorted (None:
+    # Poisson arrivals), their channels (None: drawn from the shares), and the bootstrap's
+    # mean block length in gaps (0: replay, the times as they are)
+    class_recorded: tuple[F64 | None, ...] = ()
+    class_recorded_channel: tuple[I64 | None, ...] = ()
+    class_bootstrap_block: F64 = field(default_factory=lambda: np.zeros(0), repr=False)
 
     @property
     def window(self) -> tuple[float, float]:
@@ -159,8 +168,27 @@ class Model:
             q *= float(self.pool_deficiency_factor[pool - self.n_service_stations])
         return 1.0 - (1.0 - q) ** int(self.item_materials[item])
 
+    def recorded(self, cls: int) -> F64 | None:
+        """The recorded times of class ``cls`` (hours since the epoch), None if it has none."""
+        return self.class_recorded[cls] if self.class_recorded else None
+
+    def bootstrap_start(self, cls: int) -> float:
+        """Where a bootstrapped class's first case arrives: its first recorded time if that
+        lies in the arrival window, else hour 0."""
+        t = self.recorded(cls)
+        assert t is not None
+        return float(t[0]) if 0.0 <= t[0] < self.arrival_end else 0.0
+
     def expected_arrivals(self, cls: int) -> float:
-        """Mean number of arrivals of class ``cls`` over the arrival window."""
+        """Mean number of arrivals of class ``cls`` over the arrival window (recorded
+        arrivals: the recorded times in it when replayed; when bootstrapped, the window
+        after the first case divided by the recorded mean gap, plus that first case)."""
+        t = self.recorded(cls)
+        if t is not None:
+            if self.class_bootstrap_block[cls] == 0:
+                return float(np.count_nonzero((t >= 0.0) & (t < self.arrival_end)))
+            mean_gap = float(t[-1] - t[0]) / (t.shape[0] - 1)
+            return 1.0 + (self.arrival_end - self.bootstrap_start(cls)) / mean_gap
         units = {"workday": self.report.workdays(0.0, self.arrival_end),
                  "day": self.arrival_end / HOURS_PER_DAY,
                  "hour": self.arrival_end}[self.class_per[cls]]
@@ -228,6 +256,26 @@ def _calendar(name: str, s: Scenario, days: int) -> WorkCalendar:
         weekdays=tuple(d - 1 for d in c.weekdays), holidays=c.holidays,
         closed_dates=tuple(c.closed_dates), extra_workdays=tuple(c.extra_workdays),
     )
+
+
+def _recorded(s: Scenario, c_names: list[str]) -> tuple[tuple[F64 | None, ...],
+                                                        tuple[I64 | None, ...], F64]:
+    """The Model fields of recorded arrivals (hours since the epoch, channels, blocks)."""
+    times: list[F64 | None] = []
+    chans: list[I64 | None] = []
+    block: list[float] = []
+    for c in c_names:
+        a = s.classes[c].arrivals
+        if a is None or a.hours is None:
+            times.append(None)
+            chans.append(None)
+            block.append(0.0)
+            continue
+        times.append(recorded.run_hours(np.asarray(a.hours), a.clock, s.run.start_date))
+        chans.append(None if a.channels is None else np.asarray(
+            [CHANNELS.index(ch) for ch in a.channels], dtype=np.int64))
+        block.append(a.block if a.mode == "bootstrap" else 0.0)
+    return tuple(times), tuple(chans), np.asarray(block, dtype=np.float64)
 
 
 def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
@@ -316,6 +364,7 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
                        else (total if total > 0 else math.nan))
 
     c_names = list(s.classes)
+    rec_times, rec_channels, rec_block = _recorded(s, c_names)
     costs = s.costs
     rate = [costs.stations[n].cost_per_hour if costs and n in costs.stations else 0.0
             for n in all_st]
@@ -364,7 +413,7 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
         class_priority=np.asarray([s.classes[c].priority for c in c_names], dtype=np.int64),
         class_pool=np.asarray([st_index[ap] if (ap := s.classes[c].agent_pool) is not None
                                else -1 for c in c_names], dtype=np.int64),
-        class_rate=np.asarray([s.classes[c].rate for c in c_names], dtype=np.float64),
+        class_rate=np.asarray([s.classes[c].rate or 0.0 for c in c_names], dtype=np.float64),
         class_per=tuple(s.classes[c].per for c in c_names),
         class_online_share=np.asarray([s.classes[c].online_share for c in c_names],
                                       dtype=np.float64),
@@ -399,7 +448,30 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
         item_intermediary=np.asarray(inter, dtype=np.float64),
         applicant_per_visit=costs.applicant_per_visit if costs else 0.0,
         applicant_per_day=costs.applicant_per_day if costs else 0.0,
+        class_recorded=rec_times, class_recorded_channel=rec_channels,
+        class_bootstrap_block=rec_block,
     )
+    for c, name in enumerate(c_names):
+        if model.recorded(c) is not None and model.class_bootstrap_block[c] > 0 \
+                and model.expected_arrivals(c) > MAX_COUNT:
+            t = model.recorded(c)
+            assert t is not None
+            raise ScenarioError(source, f"classes.{name}.arrivals", "has a recorded mean gap "
+                                f"of {(t[-1] - t[0]) / (t.shape[0] - 1):.3g} hours: "
+                                f"bootstrapped, it would bring "
+                                f"{model.expected_arrivals(c):.3g} cases to the arrival "
+                                f"window (at most {MAX_COUNT:,})")
+    if warn:
+        for c, name in enumerate(c_names):
+            t = model.recorded(c)
+            if t is None or model.class_bootstrap_block[c] > 0:
+                continue
+            out = int(np.count_nonzero((t < 0.0) | (t >= model.arrival_end)))
+            if out:
+                warnings.warn(f"{source}: classes.{name}.arrivals: {out:,} of {t.shape[0]:,} "
+                              "recorded arrivals lie outside the run's arrival window "
+                              f"({run.start_date.isoformat()} + {model.arrival_end / 24:g} "
+                              "days) and are left out", stacklevel=2)
     if warn:
         for name, rho in model.offered_load().items():
             if rho >= 1.0:

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from sim.errors import ScenarioError
 from sim.files import write_atomic
+from sim.model import recorded
 from sim.model.schema import Scenario
 
 #: the largest scenario file read (the shipped ones are under 40 kB)
@@ -91,15 +92,18 @@ def error_from_validation(source: str, exc: ValidationError) -> ScenarioError:
     return ScenarioError(source, field, rule, value)
 
 
-def parse(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
-    """Validate a mapping (parsed TOML) as a scenario: both stages."""
+def parse(data: Mapping[str, Any], source: str = "<scenario>",
+          base: Path | None = None) -> Scenario:
+    """Validate a mapping (parsed TOML) as a scenario: both stages. ``base``: the folder
+    the scenario file is in, where recorded arrival files are read from (docs/model.md,
+    "Recorded arrivals"); without it, recorded arrivals must already carry their times."""
     try:
         scenario = Scenario.model_validate(dict(data))
     except ValidationError as exc:
         raise error_from_validation(source, exc) from None
     except RecursionError:
         raise ScenarioError(source, "", "nests values too deep to be a scenario") from None
-    check_references(scenario, source)
+    check_references(scenario, source, base)
     return scenario
 
 
@@ -139,7 +143,7 @@ def load(path: str | Path) -> Scenario:
     except RecursionError:
         raise ScenarioError(source, "", "nests arrays or tables too deep to be a "
                             "scenario") from None
-    scenario = parse(data, source)
+    scenario = parse(data, source, p.parent)
     if not scenario.scenario.name:
         scenario.scenario.name = p.stem
     return scenario
@@ -151,8 +155,9 @@ def _known(names: Mapping[str, object]) -> str:
     return f"(known: {shown})"
 
 
-def check_references(s: Scenario, source: str = "<scenario>") -> None:
-    """Second stage: references between parts resolve, and the model can run."""
+def check_references(s: Scenario, source: str = "<scenario>", base: Path | None = None) -> None:
+    """Second stage: references between parts resolve, and the model can run. Recorded
+    arrival files are read here (from ``base``, the scenario file's folder), once."""
     calendars = set(s.calendars) | {"always"}
 
     def need(kind: str, name: str, table: Mapping[str, object] | set[str], field: str) -> None:
@@ -194,6 +199,7 @@ def check_references(s: Scenario, source: str = "<scenario>") -> None:
                     raise ScenarioError(source, field, "appears twice in the route; give the "
                                         "second visit its own item", item_name)
                 seen.add(item_name)
+    recorded.attach(s, source, base)
     for name, cal in s.calendars.items():
         if not cal.always and not cal.hours:
             raise ScenarioError(source, f"calendars.{name}.hours",
@@ -214,6 +220,11 @@ def check_references(s: Scenario, source: str = "<scenario>") -> None:
 def to_toml(s: Scenario) -> str:
     """The scenario as TOML text (what ``govsim reform --write`` saves)."""
     data = s.model_dump(mode="python", exclude_none=True)
+    for name, cls in s.classes.items():
+        if cls.arrivals is not None and cls.arrivals.file is not None:
+            arr = data["classes"][name]["arrivals"]
+            for key in ("hours", "clock", "channels"):  # read from the file again
+                arr.pop(key, None)
     return tomli_w.dumps(data)
 
 

@@ -15,102 +15,34 @@ from __future__ import annotations
 import datetime as dt
 import math
 import zoneinfo
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import (
-    AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     StrictBool,
     field_validator,
     model_validator,
 )
 
-# --------------------------------------------------------------------------- checked scalars
-
-
-def _is_number(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-#: the largest integer a count field takes: far above any real office, far below what
-#: overflows a 64-bit array or asks for memory no machine has
-MAX_COUNT = 1_000_000_000
-#: the most replications a run takes, and the largest seed (numpy's SeedSequence takes more,
-#: but a seed is a 64-bit number everywhere a user writes one)
-MAX_REPLICATIONS, MAX_SEED = 100_000, 2**63 - 1
-
-
-def _int_at_least(n: int, hi: int = MAX_COUNT) -> Any:
-    def check(v: object) -> object:
-        if isinstance(v, bool) or not isinstance(v, int) or v < n:
-            raise ValueError(f"must be an integer >= {n}")
-        if v > hi:
-            raise ValueError(f"must be an integer in [{n}, {hi:,}]")
-        return v
-
-    return BeforeValidator(check)
-
-
-def _number(lo: float | None = None, lo_open: StrictBool = False, hi: float | None = None) -> Any:
-    if lo is None:
-        rule = "must be a number"
-    elif lo_open:
-        rule = f"must be a number > {lo:g}"
-    else:
-        rule = f"must be a number >= {lo:g}"
-    if hi is not None:
-        rule = f"must be a number in [{lo:g}, {hi:g}]"
-
-    def check(v: object) -> object:
-        if not _is_number(v) or not math.isfinite(float(v)):  # type: ignore[arg-type]
-            raise ValueError(rule)
-        x = float(v)  # type: ignore[arg-type]
-        if lo is not None and (x < lo or (lo_open and x == lo)):
-            raise ValueError(rule)
-        if hi is not None and x > hi:
-            raise ValueError(rule)
-        return x
-
-    return BeforeValidator(check)
-
-
-def _probability(v: object) -> object:
-    if not _is_number(v) or not 0.0 <= float(v) <= 1.0:  # type: ignore[arg-type]
-        raise ValueError("must be a probability in [0, 1]")
-    return float(v)  # type: ignore[arg-type]
-
-
-PosInt = Annotated[int, _int_at_least(1), Field(json_schema_extra={"minimum": 1})]
-NonNegInt = Annotated[int, _int_at_least(0), Field(json_schema_extra={"minimum": 0})]
-PosFloat = Annotated[float, _number(0.0, lo_open=True),
-                     Field(json_schema_extra={"exclusiveMinimum": 0})]
-NonNegFloat = Annotated[float, _number(0.0), Field(json_schema_extra={"minimum": 0})]
-Probability = Annotated[float, BeforeValidator(_probability),
-                        Field(json_schema_extra={"minimum": 0, "maximum": 1})]
-Name = Annotated[str, Field(min_length=1, max_length=100,
-                            pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")]
-#: free text (notes, descriptions): bounded so a runaway file is refused, not stored
-Text = Annotated[str, Field(max_length=20_000)]
-Days = Annotated[float, _number(0.0, lo_open=True), Field(le=36_525)]
-
-
-def _plausible_date(v: dt.date) -> dt.date:
-    if not 1900 <= v.year <= 2200:
-        raise ValueError("must be a date between 1900 and 2200")
-    return v
-
-
-Date = Annotated[dt.date, AfterValidator(_plausible_date)]
-
-
-class Strict(BaseModel):
-    """Base for every section: unknown keys are errors; values are checked as assigned."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
-
+from sim.model.fields import (
+    MAX_REPLICATIONS,
+    MAX_SEED,
+    Date,
+    Days,
+    Name,
+    NonNegFloat,
+    NonNegInt,
+    PosFloat,
+    PosInt,
+    Probability,
+    Strict,
+    Text,
+    _int_at_least,
+    _number,
+    _probability,
+)
 
 # --------------------------------------------------------------------------- distributions
 
@@ -220,10 +152,71 @@ class Run(Strict):
         return self
 
 
-class CaseClass(Strict):
-    """A stream of cases of one class: Poisson arrivals, a channel mix and a route."""
+#: channel names a recorded arrival file may give, as the model codes them (WINDOW, ONLINE,
+#: PROXY in sim.model.assembly)
+CHANNEL_NAMES = ("window", "online", "proxy")
 
-    rate: NonNegFloat = Field(description="mean arrivals per `per`")
+
+class RecordedArrivals(Strict):
+    """Arrivals read from a file (docs/model.md, "Recorded arrivals"): a CSV with a ``time``
+    column (ISO date-times, naive ones in the scenario's time zone, or numbers of hours since
+    the run's start), an optional ``class`` column (rows of other classes are theirs) and an
+    optional ``channel`` column (window, online, proxy). ``replay`` brings the cases at the
+    recorded times; ``bootstrap`` resamples the gaps between them by a stationary bootstrap
+    (Politis and Romano, 1994) with mean block length ``block`` gaps, per replication.
+
+    ``hours``, ``clock`` and ``channels`` hold what the file says once it is read (the
+    scenario's loader fills them; :func:`sim.model.scenario.to_toml` leaves them out); a
+    scenario built in Python may give ``hours`` (``clock = "run"``: hours since the run's
+    start) instead of a file.
+    """
+
+    file: Annotated[str, Field(min_length=1, max_length=1000)] | None = Field(
+        None, description="CSV file, relative to the scenario file's folder")
+    mode: Literal["replay", "bootstrap"] = "replay"
+    block: Annotated[float, _number(1.0)] = Field(
+        1.0, description="bootstrap: mean block length in gaps (1: gaps drawn independently)")
+    hours: list[float] | None = Field(
+        None, description="the recorded times, sorted: hours since the run's start "
+        "(clock 'run') or wall-clock hours since 1970-01-01 00:00 (clock 'wall')")
+    clock: Literal["run", "wall"] = "run"
+    channels: list[Literal["window", "online", "proxy"]] | None = Field(
+        None, description="the recorded channel of each time (default: drawn from the shares)")
+    note: Text = ""
+
+    @model_validator(mode="after")
+    def _times_given(self) -> RecordedArrivals:
+        if self.file is None and self.hours is None:
+            raise ValueError("needs a 'file' (or, built in Python, 'hours')")
+        if self.hours is not None:
+            h = self.hours
+            a = np.asarray(h, dtype=np.float64)
+            if not np.isfinite(a).all():
+                k = int(np.flatnonzero(~np.isfinite(a))[0])
+                raise ValueError(f"needs finite hours (hours[{k}] = {h[k]})")
+            back = np.flatnonzero(np.diff(a) < 0)
+            if back.size:
+                k = int(back[0]) + 1
+                raise ValueError(f"needs hours sorted ascending (hours[{k}] = {h[k]:g} < "
+                                 f"hours[{k - 1}] = {h[k - 1]:g})")
+            if self.channels is not None and len(self.channels) != len(h):
+                raise ValueError(f"needs one channel per time (got {len(self.channels)} "
+                                 f"channels for {len(h)} times)")
+            if self.mode == "bootstrap" and (len(h) < 2 or h[-1] <= h[0]):
+                raise ValueError(f"needs at least two recorded times that differ to bootstrap "
+                                 f"their gaps (got {len(h)} time{'s' if len(h) != 1 else ''}"
+                                 f"{' spanning 0 hours' if len(h) >= 2 else ''})")
+        return self
+
+
+class CaseClass(Strict):
+    """A stream of cases of one class: Poisson arrivals (or recorded ones), a channel mix
+    and a route."""
+
+    rate: NonNegFloat | None = Field(
+        None, description="mean arrivals per `per` (required unless `arrivals` is given)")
+    arrivals: RecordedArrivals | None = Field(
+        None, description="recorded arrivals replayed or bootstrapped instead of the rate")
     per: Literal["workday", "day", "hour"] = "workday"
     route: Name = "main"
     priority: NonNegInt = Field(0, description="lower is served first at priority stations")
@@ -244,6 +237,15 @@ class CaseClass(Strict):
 
     @model_validator(mode="after")
     def _shares_and_profiles(self) -> CaseClass:
+        if self.arrivals is None and self.rate is None:
+            raise ValueError("needs a 'rate' (or recorded 'arrivals')")
+        if self.arrivals is not None:
+            given = [k for k in ("rate", "weekday_profile", "hour_profile")
+                     if getattr(self, k) is not None]
+            if given:
+                raise ValueError(f"has recorded 'arrivals', which conflict with "
+                                 f"{', '.join(repr(k) for k in given)}: the recorded times "
+                                 "replace the rate and its profiles (remove one)")
         if self.online_share + self.proxy_share > 1.0 + 1e-12:
             raise ValueError(f"needs online_share + proxy_share <= 1 "
                              f"(got {self.online_share + self.proxy_share:g})")

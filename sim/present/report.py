@@ -83,7 +83,9 @@ def _scenario_section(result: RunResult, heading: str = "Scenario", anchors: boo
     if s.scenario.description:
         parts.append(f"<p>{esc(s.scenario.description)}</p>")
     rows: list[list[Any]] = [
-        ["classes", ", ".join(f"{k} ({v.rate:g}/{v.per})" for k, v in s.classes.items())],
+        ["classes", ", ".join(f"{k} ({v.rate:g}/{v.per})" if v.rate is not None
+                              else f"{k} (recorded, {v.arrivals.mode if v.arrivals else ''})"
+                              for k, v in s.classes.items())],
         ["stations", str(len(s.stations)) + " (" + ", ".join(
             f"{k}: {v.servers}" for k, v in s.stations.items()) + ")"],
         ["agent pools", ", ".join(f"{k}: {v.agents} agents x {v.caseload}"
