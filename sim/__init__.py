@@ -22,12 +22,23 @@ from typing import TYPE_CHECKING, Any
 from sim.errors import GovsimError, ReformError, ScenarioError, UsageError
 
 if TYPE_CHECKING:
-    from sim.api import apply_reforms, compare, levers, load, load_model, run, score, staff, sweep
+    from sim.api import (
+        apply_reforms,
+        compare,
+        levers,
+        load,
+        load_model,
+        run,
+        score,
+        staff,
+        sweep,
+        uncertainty,
+    )
 
 #: the names ``sim`` takes from :mod:`sim.api`, imported on first use: a worker process or
 #: ``import sim.engines`` does not pay for the experiments and the calibrator
 _API = frozenset({"apply_reforms", "compare", "levers", "load", "load_model", "run", "score",
-                  "staff", "sweep"})
+                  "staff", "sweep", "uncertainty"})
 
 __all__ = [
     "GovsimError",
@@ -44,6 +55,7 @@ __all__ = [
     "score",
     "staff",
     "sweep",
+    "uncertainty",
 ]
 try:
     __version__ = metadata.version("govsim")

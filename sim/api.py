@@ -1,5 +1,6 @@
 """The Python face analysts use in notebooks: ``sim.load``, ``sim.run``, ``sim.compare``,
-``sim.levers`` (what each small change buys, ranked), ``sim.sweep``, ``sim.staff``,
+``sim.levers`` (what each small change buys, ranked), ``sim.uncertainty`` (how sure, over
+the assumptions' ranges), ``sim.sweep``, ``sim.staff``,
 ``sim.calibrate`` (a scenario from an event log),
 ``sim.score`` (a scenario against a real log).
 
@@ -18,8 +19,10 @@ from sim.experiments.score import ScoreResult, score
 from sim.experiments.sources import apply_reforms, load, load_model
 from sim.experiments.staffing import StaffingResult, staff
 from sim.experiments.sweep import SweepResult, sweep
+from sim.experiments.uncertainty import UncertaintyResult, uncertainty
 from sim.results.result import RunResult
 
 __all__ = ["Calibrated", "CompareResult", "LeversResult", "RunResult", "ScoreResult",
-           "StaffingResult", "SweepResult", "apply_reforms", "calibrate", "compare", "levers",
-           "load", "load_model", "run", "score", "staff", "sweep"]
+           "StaffingResult", "SweepResult", "UncertaintyResult", "apply_reforms", "calibrate",
+           "compare", "levers", "load", "load_model", "run", "score", "staff", "sweep",
+           "uncertainty"]

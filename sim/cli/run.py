@@ -181,7 +181,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             unc = uncertainty(model, args.uncertainty, replications=args.replications,
                               seed=args.seed, engine=args.engine,
                               workers=args.workers or default_workers(), progress=adv,
-                              max_memory=args.max_memory)
+                              max_memory=args.max_memory, where=Path(args.file).name)
         result = unc.base
     else:
         with progress_bar(n, "replications") as adv:

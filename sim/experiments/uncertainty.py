@@ -71,7 +71,16 @@ def assumptions(s: Scenario, label: str = "") -> list[Assumption]:
         if not r.low <= float(value) <= r.high:
             raise UsageError(f"{where}: the scenario's value {value:g} is outside its range "
                              f"[{r.low:g}, {r.high:g}]")
-        out.append(Assumption(path, r, float(value), isinstance(value, int)))
+        integer = isinstance(value, int)
+        # both ends must be values the field takes (its domain), whatever the draw
+        for end, x in (("low", math.ceil(r.low) if integer else r.low),
+                       ("high", math.floor(r.high) if integer else r.high)):
+            try:
+                apply_point(s, {path: x})
+            except UsageError as exc:
+                raise UsageError(f"{where}: its {end} end {x:g} is not a value the field "
+                                 f"takes: {str(exc).split(': ', 1)[-1]}") from None
+        out.append(Assumption(path, r, float(value), integer))
     return out
 
 
@@ -169,13 +178,15 @@ def uncertainty(source: Source, n: int, replications: int | None = None,
                 seed: int | None = None, engine: str | None = None, workers: int = 1,
                 reforms: Sequence[str] = (), kpis: Sequence[str] = DEFAULT_KPIS,
                 progress: Callable[[int], None] | None = None,
-                max_memory: float | None = None) -> UncertaintyResult:
+                max_memory: float | None = None, where: str | None = None,
+                ) -> UncertaintyResult:
     """Run the scenario and ``n`` parameter sets drawn over its ``[uncertainty]`` ranges
-    (module text); every run from the scenario's seed, on one pool of ``workers``."""
+    (module text); every run from the scenario's seed, on one pool of ``workers``.
+    ``where`` names the source in messages (default: its file name)."""
     model = load_model(source, reforms)
     s = model.scenario
-    label = f"{Path(source).name}: " if isinstance(source, str | Path) else \
-        f"{s.scenario.name or 'the scenario'}: "
+    label = f"{where}: " if where else f"{Path(source).name}: " if isinstance(
+        source, str | Path) else f"{s.scenario.name or 'the scenario'}: "
     if not s.uncertainty:
         raise UsageError(f"{label}has no [uncertainty] table: give the assumptions' ranges "
                          "(docs/model.md, \"Uncertain assumptions\")")
