@@ -143,3 +143,23 @@ def test_a_range_in_the_file_is_checked_on_load(tmp_path: Path) -> None:
                  '"stations.front.servers" = { low = 3, high = 2 }\n', encoding="utf-8")
     with pytest.raises(ScenarioError, match="low must be < high"):
         load(p)
+
+
+def test_compare_gives_each_effect_both_intervals(scen: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "c.json"
+    # the scenario against itself: the same parameter sets on both sides
+    assert main(["compare", str(scen), str(scen), "-n", "2", "--uncertainty", "4",
+                 "--workers", "1", "--json", str(out), "-q"]) == 0
+    eff = json.loads(out.read_text())["uncertainty"]["effects"]
+    (row,) = eff.values()
+    iv = row["lead_time_workdays.mean"]
+    # a scenario against itself: zero effect, in both intervals, exactly
+    assert iv["simulation_only"]["mean"] == 0.0
+    assert iv["with_assumptions"]["interval95"] == [0.0, 0.0]
+    other = tmp_path / "other.toml"
+    other.write_text(scen.read_text(encoding="utf-8").replace("high = 3.0", "high = 2.5"),
+                     encoding="utf-8")
+    assert main(["compare", str(scen), str(other), "-n", "2", "--uncertainty", "4",
+                 "--workers", "1", "-q"]) == 2
+    assert "give different [uncertainty] tables" in " ".join(capsys.readouterr().err.split())

@@ -15,6 +15,8 @@ from sim.cli.common import (
     check_run_options,
     compile_notice,
     console,
+    fmt,
+    fmt_ci,
     progress_bar,
     write_json_out,
     written,
@@ -23,6 +25,7 @@ from sim.errors import UsageError
 from sim.experiments.compare import CompareResult, alone_variants, compare, prepare
 from sim.experiments.pool import default_workers
 from sim.experiments.sources import split_source
+from sim.experiments.uncertainty import effects, uncertainty
 from sim.model.assembly import build
 from sim.results.kpis import BY_NAME, format_value, split_station
 
@@ -177,8 +180,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
                       engine=args.engine, workers=args.workers, crn=not args.independent,
                       labels=labels, progress=adv, max_memory=args.max_memory)
     res.sources, res.reforms = srcs, refs
+    d = res.to_dict()
+    unsure: dict[str, Any] | None = None
+    if args.uncertainty is not None:
+        with progress_bar(n * (args.uncertainty + 1) * len(models), "replications") as adv:
+            runs = [uncertainty(m, args.uncertainty, replications=args.replications,
+                                seed=args.seed, engine=args.engine, workers=args.workers,
+                                progress=adv, max_memory=args.max_memory, where=lab)
+                    for m, lab in zip(models, res.labels, strict=True)]
+        unsure = effects(runs, res.labels)
+        d["uncertainty"] = {"sets": args.uncertainty, "effects": unsure}
     if args.json:
-        write_json_out(args.json, res.to_dict())
+        write_json_out(args.json, d)
     if args.out:
         from sim.present.compare_report import write_compare_report  # matplotlib: only with --out
 
@@ -188,11 +201,35 @@ def cmd_compare(args: argparse.Namespace) -> int:
             print_compact(res)
         else:
             print_compare(res)
+        if unsure is not None:
+            print_effects(unsure, res.labels[0], args.uncertainty)
         if args.json:
             written("JSON", args.json)
         if args.out:
             written("report", str(report_path))
     return 0
+
+
+def print_effects(effects: dict[str, Any], base: str, sets: int) -> None:
+    t = Table(title=f"How sure the effects are (vs {escape(base)}; {sets} parameter sets over "
+                    "the \\[uncertainty] ranges, common random numbers)", title_justify="left")
+    for col in ("scenario", "KPI", "effect", "95% CI (sim. noise only)",
+                "95% with the assumptions"):
+        t.add_column(col, justify="left" if col in ("scenario", "KPI") else "right")
+    for label, row in effects.items():
+        for k, iv in row.items():
+            kpi = BY_NAME.get(k.split(".")[0])
+            so, wa = iv["simulation_only"], iv["with_assumptions"]
+            pct = 100.0 if k.endswith("share") else 1.0
+
+            def sc(v: Any, pct: float = pct) -> Any:
+                return None if v is None else v * pct
+
+            t.add_row(escape(label), (kpi.label if kpi else k) + (" (points)" if pct == 100
+                                                                   else ""),
+                      fmt(sc(so["mean"])), fmt_ci([sc(x) for x in so["ci95"]]),
+                      fmt_ci([sc(x) for x in wa["interval95"]]))
+    console.print(t)
 
 
 def register(sub: Any) -> None:
@@ -239,6 +276,10 @@ rework_rounds, within_limit_share and stations.NAME.utilization.""")
     p.add_argument("--full", action="store_true",
                    help="the full KPI table even for more than three scenarios (default: a "
                         "compact table of the headline differences)")
+    p.add_argument("--uncertainty", type=int, metavar="N",
+                   help="also run N parameter sets over the scenarios' shared [uncertainty] "
+                        "ranges and give each effect an interval covering the assumptions "
+                        "beside the simulation-only one")
     p.add_argument("--quiet", "-q", action="store_true", help="print no table")
     p.set_defaults(func=cmd_compare)
 

@@ -207,3 +207,40 @@ def uncertainty(source: Source, n: int, replications: int | None = None,
                              f"{', '.join(runs[0].per_replication.columns)})")
         frame[k] = [float(r.per_replication[k].astype(float).mean()) for r in runs[1:]]
     return UncertaintyResult(runs[0], items, frame, tuple(kpis), cfg.replications, cfg.seed)
+
+
+def effects(results: Sequence[UncertaintyResult], labels: Sequence[str]) -> dict[str, Any]:
+    """The effect of each scenario after the first on every KPI, with the two intervals:
+    simulation only (the paired 95% t interval over replications, common random numbers)
+    and with the assumptions (2.5-97.5% of the per-set paired differences: the scenarios
+    must share their ``[uncertainty]`` table, so that set ``k`` is the same parameters in
+    each)."""
+    base = results[0]
+    out: dict[str, Any] = {}
+    for label, r in zip(labels[1:], results[1:], strict=True):
+        same = [(a.path, a.range) for a in r.assumptions] == [
+            (a.path, a.range) for a in base.assumptions]
+        if not same or not r.sets[[a.path for a in r.assumptions]].equals(
+                base.sets[[a.path for a in base.assumptions]]):
+            raise UsageError(f"--uncertainty: {label} and {labels[0]} give different "
+                             "[uncertainty] tables, so their parameter sets differ and no "
+                             "effect can be paired; give both the same ranges")
+        row: dict[str, Any] = {}
+        for k in base.kpis:
+            d = (r.base.per_replication[k].to_numpy(dtype=float)
+                 - base.base.per_replication[k].to_numpy(dtype=float))
+            m, lo, hi = ci95(d)
+            diffs = (r.sets[k] - base.sets[k]).to_numpy(dtype=float)
+            diffs = diffs[np.isfinite(diffs)]
+            q = np.quantile(diffs, [0.025, 0.5, 0.975]) if diffs.size else [math.nan] * 3
+            row[k] = {
+                "simulation_only": {"mean": _num(m), "ci95": [_num(lo), _num(hi)],
+                                    "covers": "simulation noise: paired 95% t interval over "
+                                              f"{base.replications} replications"},
+                "with_assumptions": {"median": _num(q[1]), "interval95": [_num(q[0]),
+                                                                          _num(q[2])],
+                                     "covers": f"the assumptions' ranges and simulation "
+                                               f"noise: 2.5-97.5% of {diffs.size} paired "
+                                               "parameter sets' differences"}}
+        out[label] = row
+    return out

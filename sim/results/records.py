@@ -282,19 +282,26 @@ class ItemSums:
         case, item, attempt = v.case[m], v.item[m], v.attempt[m]
         joined, end = v.joined[m], v.end[m]
         lg = np.asarray(lag[case, item, attempt], dtype=np.float64) if case.size else end * 0
-        for j in np.unique(item):
-            mj = item == j
-            cal = model.calendar_of(int(model.item_station[j]))
+        J = model.n_items
+        lim, lim_h = np.asarray(model.item_limit_workdays), np.asarray(model.item_limit_hours)
+        cal_of = [model.calendar_of(int(model.item_station[j])) for j in range(J)]
+        # one pass per calendar, over the submissions of every item its stations keep
+        for cal in {id(c): c for c in cal_of}.values():
+            mine = np.flatnonzero([c is cal for c in cal_of])
+            mj = np.isin(item, mine)
+            if not mj.any():
+                continue
+            j = item[mj]
             w_end = np.asarray(cal.to_work(end[mj])) + lg[mj]
             work = (w_end - np.asarray(cal.to_work(joined[mj]))) / cal.hours_per_day
             # the decision: the service end, or after the lag the end of its working hours
             hours = np.where(lg[mj] > 0, np.asarray(cal.to_abs(w_end)), end[mj]) - joined[mj]
-            self.n[j] += int(mj.sum())
-            self.work[j] += float(work.sum())
-            self.hours[j] += float(hours.sum())
+            self.n += np.bincount(j, minlength=J)
+            self.work += np.bincount(j, weights=work, minlength=J)
+            self.hours += np.bincount(j, weights=hours, minlength=J)
             # a tiny tolerance: a same-instant decision must not fail a zero limit by rounding
-            self.within[j] += int((work <= float(model.item_limit_workdays[j]) + 1e-9).sum())
-            self.within_h[j] += int((hours <= float(model.item_limit_hours[j]) + 1e-9).sum())
+            self.within += np.bincount(j[work <= lim[j] + 1e-9], minlength=J)
+            self.within_h += np.bincount(j[hours <= lim_h[j] + 1e-9], minlength=J)
 
     def table(self) -> pd.DataFrame:
         rows = []
@@ -358,43 +365,37 @@ class StationSums:
         """Add a batch of visits (each visit once, with its final times)."""
         model, acc = self.model, self.sums
         t0, t1 = model.window
-        # the visits grouped by station, each group in record order
-        order = np.argsort(v.station, kind="stable")
-        bounds = np.searchsorted(v.station[order], np.arange(len(model.station_names) + 1))
-        joined_s, start_s, end_s = v.joined[order], v.start[order], v.end[order]
-        reneged_s = v.reneged[order]
-        for s in range(len(model.station_names)):
-            if bounds[s + 1] == bounds[s]:
-                continue
-            m = slice(bounds[s], bounds[s + 1])
-            joined, start, end, reneged = joined_s[m], start_s[m], end_s[m], reneged_s[m]
-            cal = model.calendar_of(s)
-            started = np.isfinite(start)
-            # busy working hours inside the window (pool slots: held hours)
-            st = start[started]
-            en = np.where(np.isfinite(end[started]), end[started], t1)
-            if s >= model.n_service_stations:
-                busy = float(np.clip(np.minimum(en, t1) - np.maximum(st, t0), 0, None).sum())
-            else:
-                lo = np.asarray(cal.to_work(np.maximum(st, t0)))
-                hi = np.asarray(cal.to_work(np.minimum(en, t1)))
-                busy = float(np.clip(hi - lo, 0, None).sum())
-            after = started & (start >= t0) & (start < t1)
-            # waits of the visits that joined in the window, whenever they started (a wait
-            # cut off at the window's end would bias the mean down)
-            w_in = started & (joined >= t0) & (joined < t1)
-            waits = start[w_in] - joined[w_in]
-            wwork = (np.asarray(cal.to_work(start[w_in]))
-                     - np.asarray(cal.to_work(joined[w_in])) if w_in.any() else np.zeros(0))
-            q_end = np.where(started, start, np.where(reneged, end, t1))
-            area = float(np.clip(np.minimum(q_end, t1) - np.maximum(joined, t0), 0, None).sum())
-            for name, x in (("busy", busy), ("area", area), ("wait", float(waits.sum())),
-                            ("wait_work", float(wwork.sum())), ("waited", waits.size),
-                            ("served", int(after.sum())), ("reneged", int(reneged.sum())),
-                            ("waiting_at_horizon", int((~started & ~reneged).sum())),
-                            ("waiting_at_window_end",
-                             int(((joined < t1) & (q_end > t1)).sum()))):
-                acc[name][s] += x
+        S = len(model.station_names)
+        station, joined, start, end = v.station, v.joined, v.start, v.end
+        started = np.isfinite(start)
+        en = np.where(np.isfinite(end), end, t1)
+        # waits of the visits that joined in the window, whenever they started (a wait cut
+        # off at the window's end would bias the mean down)
+        w_in = started & (joined >= t0) & (joined < t1)
+        # busy hours inside the window: pool slots in hours held, services in working hours
+        # of their station's calendar (one pass per calendar over its stations' visits)
+        busy = np.zeros(len(station))
+        pool = started & (station >= model.n_service_stations)
+        busy[pool] = np.clip(np.minimum(en[pool], t1) - np.maximum(start[pool], t0), 0, None)
+        wwork = np.zeros(len(station))
+        cals = [model.calendar_of(k) for k in range(model.n_service_stations)]
+        for cal in {id(c): c for c in cals}.values():
+            group = np.isin(station, [k for k, c in enumerate(cals) if c is cal])
+            a = group & started
+            busy[a] = np.clip(np.asarray(cal.to_work(np.minimum(en[a], t1)))
+                              - np.asarray(cal.to_work(np.maximum(start[a], t0))), 0, None)
+            b = group & w_in
+            wwork[b] = np.asarray(cal.to_work(start[b])) - np.asarray(cal.to_work(joined[b]))
+        waits = np.where(w_in, start - joined, 0.0)
+        q_end = np.where(started, start, np.where(v.reneged, end, t1))
+        area = np.clip(np.minimum(q_end, t1) - np.maximum(joined, t0), 0, None)
+        after = started & (start >= t0) & (start < t1)
+        for name, x in (("busy", busy), ("area", area), ("wait", waits), ("wait_work", wwork),
+                        ("waited", w_in), ("served", after), ("reneged", v.reneged),
+                        ("waiting_at_horizon", ~started & ~v.reneged),
+                        ("waiting_at_window_end", (joined < t1) & (q_end > t1))):
+            acc[name] += np.bincount(station, weights=np.asarray(x, dtype=np.float64),
+                                     minlength=S)
 
     def table(self) -> pd.DataFrame:
         """One row per station, with the columns of :data:`STATION_COLUMNS`."""
