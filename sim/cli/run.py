@@ -137,12 +137,13 @@ def print_uncertainty(res: UncertaintyResult) -> None:
     t = Table(title=f"What moves {k} most (swing: its change over the range, linear fit)",
               title_justify="left")
     for col in ("assumption", "range", "swing", "", "Spearman"):
-        t.add_column(col, justify="left" if col in ("assumption", "") else "right")
+        t.add_column(col, justify="left" if col in ("assumption", "") else "right",
+                     overflow="fold" if col == "assumption" else "ellipsis")
     rows = sens.to_dict("records")
     top = max((abs(float(r["swing"])) for r in rows if r["swing"] == r["swing"]), default=0.0)
     for r in rows:
         swing = float(r["swing"])
-        bar = "" if not top or swing != swing else "█" * max(1, round(20 * abs(swing) / top))
+        bar = "" if not top or swing != swing else "█" * max(1, round(12 * abs(swing) / top))
         t.add_row(str(r["assumption"]), f"{float(r['low']):g} - {float(r['high']):g}",
                   fmt(swing, 2), ("-" if swing < 0 else "+") + bar,
                   fmt(float(r["spearman"]), 2))
