@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from sim.cli.common import (
@@ -31,6 +32,7 @@ from sim.files import write_atomic
 from sim.logs import log_format
 from sim.logs import write as write_log
 from sim.model.schema import Scenario
+from sim.results import checks
 from sim.results.eventlog import event_chunks
 from sim.results.kpis import BY_NAME
 
@@ -110,6 +112,25 @@ def print_run(d: dict[str, Any]) -> None:
     console.print(t)
 
 
+def print_checks(rows: list[dict[str, Any]]) -> None:
+    t = Table(title="Checks against the source (simulated: mean and 95% CI over replications)",
+              title_justify="left")
+    for col in ("check", "source's figure", "simulated", "95% CI", "holds"):
+        t.add_column(col, justify="left" if col == "check" else "right",
+                     overflow="fold" if col == "check" else "ellipsis")
+    for r in rows:
+        share = r["observable"] == "completed_share"
+
+        def v(x: Any, share: bool = share) -> str:
+            return "-" if x is None else (f"{x:.1%}" if share else f"{x:,.1f}")
+
+        tol = f"{r['tolerance']:.0%}" if share else f"{r['tolerance']:g}"
+        t.add_row(escape(r["name"]), f"{v(r['figure'])} ± {tol}", v(r["simulated"]),
+                  f"[{v(r['ci95'][0])}, {v(r['ci95'][1])}]",
+                  "yes" if r["holds"] else "[bold]no[/bold]")
+    console.print(t)
+
+
 def print_uncertainty(res: UncertaintyResult) -> None:
     n = len(res.sets)
     t = Table(title=f"How sure: {n} parameter sets over the \\[uncertainty] ranges "
@@ -172,6 +193,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.log}: the folder {Path(args.log).parent} does not exist")
     model = load_model(args.file, args.reform)
     n = args.replications or model.scenario.run.replications
+    checks.validate(model, f"{Path(args.file).name}: ")
     compile_notice(args.engine)
     unc: UncertaintyResult | None = None
     if args.uncertainty is not None:
@@ -202,6 +224,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         report_path = report.write_run_report(result, args.out)
     if not args.quiet:
         print_run(d)
+        if d.get("checks"):
+            print_checks(d["checks"])
         if unc is not None:
             print_uncertainty(unc)
         if args.json:

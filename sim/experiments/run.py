@@ -22,6 +22,7 @@ from sim.experiments.stream import check_cases_target, run_streamed
 from sim.inputs import draw
 from sim.model.assembly import Model, build
 from sim.model.schema import Scenario
+from sim.results import checks
 from sim.results.eventlog import visit_log
 from sim.results.records import case_table, item_table, station_table
 from sim.results.result import Replication, RunResult
@@ -37,8 +38,11 @@ def run_replication(model: Model, replication: int, seed: int, engine: str,
     cases = case_table(model, inp, res)
     st = station_table(model, res)
     st.insert(0, "replication", replication)
-    return Replication(replication, cases, st, replication_kpis(cases, model.window),
-                       visits=visit_log(model, inp, res) if event_log else None,
+    kpis = replication_kpis(cases, model.window)
+    vl = visit_log(model, inp, res) if event_log or model.scenario.checks else None
+    if model.scenario.checks:
+        kpis.update(checks.observe(model, cases, vl))
+    return Replication(replication, cases, st, kpis, visits=vl if event_log else None,
                        items=item_table(model, inp, res))
 
 
@@ -92,6 +96,7 @@ def run(source: Source, replications: int | None = None, seed: int | None = None
     model = load_model(source, reforms)
     cfg = resolve(model.scenario.run, replications=replications, seed=seed, engine=engine,
                   workers=workers, max_memory=max_memory)
+    checks.validate(model, f"{Path(source).name}: " if isinstance(source, str | Path) else "")
     if stream or cases_out is not None:
         if cfg.engine != "vector":
             raise UsageError(f"a streamed run needs the vector engine (got engine "

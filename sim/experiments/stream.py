@@ -23,9 +23,12 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import UsageError
+from sim.inputs import Inputs
 from sim.logs import log_format
 from sim.logs import write as write_frames
 from sim.model.assembly import Model
+from sim.results import checks
+from sim.results.eventlog import visit_log
 from sim.results.records import (
     CASE_COLUMNS,
     COST_COLUMNS,
@@ -89,7 +92,20 @@ def replication_frames(model: Model, replication: int, seed: int,
     sums = StationSums(model)
     items = ItemSums(model)
     kept: list[pd.DataFrame] = []
-    for piece in run_chunked(model, replication, seed, chunk=chunk, record_visits=True):
+    # the stage ends the scenario's [[checks]] need, folded as the visits are handed out
+    ends: dict[int, np.ndarray] = {}
+
+    def fold(v: Visits, inp: Inputs) -> None:
+        if not ends:
+            ends.update({k: np.full(inp.n, -np.inf) for k, _ in checks.stage_checks(model)})
+        zi, zf = np.zeros(0, dtype=np.int64), np.zeros(0)
+        checks.add_stage_ends(model, visit_log(model, inp, RepResult(
+            replication, zi, zf, zi, zi, zi, zf, zf, zf, visits=v)), ends)
+
+    want = ["class", "arrival"] if model.scenario.checks else []
+    fold_visits = fold if checks.stage_checks(model) else None
+    for piece in run_chunked(model, replication, seed, chunk=chunk, record_visits=True,
+                             on_visits=fold_visits):
         if isinstance(piece, Visits):
             sums.add(piece)
             continue
@@ -97,7 +113,13 @@ def replication_frames(model: Model, replication: int, seed: int,
             items = piece
             continue
         frame = case_rows(model, piece)
-        compact = frame[list(KPI_COLUMNS) + [c for c in COST_COLUMNS if c in frame]].copy()
+        compact = frame[list(KPI_COLUMNS) + [c for c in COST_COLUMNS if c in frame]
+                        + want].copy()
+        if want:
+            compact["class"] = compact["class"].astype("category")
+        for k, e in ends.items():
+            part = e[piece.first:piece.first + len(frame)]
+            compact[f"stage_end.{k}"] = np.where(np.isfinite(part), part, np.nan)
         compact["status"] = compact["status"].astype("category")
         kept.append(compact)
         yield frame
@@ -106,10 +128,16 @@ def replication_frames(model: Model, replication: int, seed: int,
         frame = case_frame(model, RepResult(replication, z, f, z, z, z, f, f, f), f, z, z, z, z)
         if model.has_costs:
             frame["gov_cost"] = frame["applicant_cost"] = f
-        kept.append(frame[list(KPI_COLUMNS) + [c for c in COST_COLUMNS if c in frame]])
+        kept.append(frame[list(KPI_COLUMNS) + [c for c in COST_COLUMNS if c in frame]
+                          + want])
         yield frame
     cases = pd.concat(kept, ignore_index=True)
     kpis = replication_kpis(cases, model.window)
+    if model.scenario.checks:
+        kpis.update(checks.observe(model, cases, None, {
+            k: cases[f"stage_end.{k}"].to_numpy(dtype=np.float64)
+            if f"stage_end.{k}" in cases else np.full(len(cases), np.nan)
+            for k, _ in checks.stage_checks(model)}))
     del cases, kept
     st = sums.table()
     st.insert(0, "replication", replication)

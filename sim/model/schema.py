@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from sim.model.evidence import Check, Range
 from sim.model.fields import (
     MAX_REPLICATIONS,
     MAX_SEED,
@@ -390,26 +391,6 @@ class Costs(Strict):
     note: Text = ""
 
 
-class Range(Strict):
-    """How unsure an assumption is: its value lies in [low, high], uniformly, or with a
-    triangular density peaking at ``mode`` (docs/model.md, "Uncertain assumptions")."""
-
-    low: Annotated[float, _number(0.0), Field(le=1e12)]
-    high: Annotated[float, _number(0.0), Field(le=1e12)]
-    mode: Annotated[float, _number(0.0), Field(le=1e12)] | None = Field(
-        None, description="the most likely value (triangular); none: uniform")
-    reason: Text = Field("", description="why this range: its source or reasoning")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Range:
-        if not self.low < self.high:
-            raise ValueError(f"low must be < high (got low = {self.low:g}, high = {self.high:g})")
-        if self.mode is not None and not self.low <= self.mode <= self.high:
-            raise ValueError(f"mode must be in [low, high] (got mode = {self.mode:g}, "
-                             f"[{self.low:g}, {self.high:g}])")
-        return self
-
-
 #: the zone simulated times are reported in when a scenario names none
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 
@@ -479,6 +460,8 @@ class Scenario(Strict):
     assumptions: dict[str, str] = Field(
         default_factory=dict, description="parameter -> source or reasoning"
     )
+    checks: list[Check] = Field(default_factory=list, max_length=50,
+                                description="figures of the source the run is checked against")
     uncertainty: dict[Annotated[str, Field(min_length=1, max_length=300)], Range] = Field(
         default_factory=dict, max_length=100,
         description="parameter path (as govsim sweep --set) -> the range of its value")

@@ -19,6 +19,7 @@ from sim.errors import UsageError
 from sim.files import json_safe
 from sim.model.assembly import Model
 from sim.model.schema import Scenario
+from sim.results import checks
 from sim.results.display import run_result_html
 from sim.results.eventlog import VisitLog, event_log
 from sim.results.stats import QUANTILES, ci95, summarize
@@ -196,6 +197,8 @@ class RunResult:
                 **costs,
             },
             "items": self.item_limits(),
+            **({"checks": checks.report(self.model, self.per_replication)}
+               if self.model.scenario.checks else {}),
             "stations": {
                 str(name): {
                     "servers": int(row["servers"]),

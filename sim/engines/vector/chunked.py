@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import mmap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -108,13 +108,17 @@ class Cases:
 
 
 def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: int = 16384,
-                record_visits: bool = True) -> Iterator[Cases | Visits | ItemSums]:
+                record_visits: bool = True,
+                on_visits: Callable[[Visits, Inputs], None] | None = None,
+                ) -> Iterator[Cases | Visits | ItemSums]:
     """One replication, yielding :class:`Cases` (in case order) and final visit records
     (:class:`~sim.results.records.Visits`, when ``record_visits``) as they become final,
     and last (when ``record_visits``) the per-item sums of all its visits
     (:class:`~sim.results.records.ItemSums`: the drawn lags they need go with the pages).
 
-    ``chunk``: cases drawn at a time (the kernel stops at each chunk's first arrival)."""
+    ``chunk``: cases drawn at a time (the kernel stops at each chunk's first arrival).
+    ``on_visits(visits, inputs)`` is called with each batch of final visits while their
+    cases' inputs are still there (the whole replication's arrays, indexed by case)."""
     if chunk < 1:
         raise UsageError(f"run_chunked: chunk must be >= 1 (got {chunk})")
     cm = _compile_model(model)
@@ -179,6 +183,8 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
             if v is not None:
                 assert items is not None
                 items.add(v, full["lag"])
+                if on_visits is not None:
+                    on_visits(v, inp)
                 if costs is not None:
                     g, p = visit_costs(model, v, full["service"], full["audit_service"])
                     np.add.at(costs[0], v.case, g)
