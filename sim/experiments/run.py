@@ -96,7 +96,8 @@ def run(source: Source, replications: int | None = None, seed: int | None = None
     model = load_model(source, reforms)
     cfg = resolve(model.scenario.run, replications=replications, seed=seed, engine=engine,
                   workers=workers, max_memory=max_memory)
-    checks.validate(model, f"{Path(source).name}: " if isinstance(source, str | Path) else "")
+    checks.validate(model, f"{Path(source).name}: " if isinstance(source, str | Path) else "",
+                    dates=False)
     if stream or cases_out is not None:
         if cfg.engine != "vector":
             raise UsageError(f"a streamed run needs the vector engine (got engine "
