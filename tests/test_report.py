@@ -125,7 +125,9 @@ def test_run_report_folder(result: RunResult, tmp_path: Path) -> None:
     for f in ("cases.csv", "stations.csv", "per_replication.csv", "result.json",
               "scenario.toml"):
         assert (out / f).stat().st_size > 0, f
-    assert len(list((out / "figures").glob("*.png"))) == 6
+    # six figures, and where lead time goes by stage (mini has several stages)
+    assert len(list((out / "figures").glob("*.png"))) == 7
+    assert (out / "figures" / "lead_time_by_stage.png").exists()
     cases = pd.read_csv(out / "cases.csv")
     assert list(cases.columns) == list(CASE_COLUMNS)
     assert len(cases) == len(result.cases)
@@ -134,7 +136,11 @@ def test_run_report_folder(result: RunResult, tmp_path: Path) -> None:
         json.dumps(result.to_dict()))
     html = path.read_text(encoding="utf-8")
     imgs = _imgs(html)
-    assert len(imgs) == 6 and all(i.startswith(b"\x89PNG") for i in imgs)
+    assert len(imgs) == 7 and all(i.startswith(b"\x89PNG") for i in imgs)
+    # the first screen: the answer in words, before the cards, then the stages' bars
+    answer = html.index('<p class="answer">Lead time ')
+    assert answer < html.index('<div class="cards">') < html.index("by stage</h3>") \
+        < html.index('id="kpis"')
     # self-contained: nothing fetched from anywhere
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "<link" not in html
@@ -225,7 +231,7 @@ def _check_rendered(dom: str, figures: int, tables: int) -> None:
 def test_run_report_renders_in_chromium(result: RunResult, tmp_path: Path) -> None:
     path = report.write_run_report(result, tmp_path / "rep")
     dom = _dump_dom(path, tmp_path)
-    _check_rendered(dom, figures=6, tables=6)
+    _check_rendered(dom, figures=7, tables=6)
     assert "Key figures" in dom and "Assumptions" in dom
     shot = _screenshot(path, tmp_path)
     assert shot.startswith(b"\x89PNG") and len(shot) > 20_000  # a page, not a blank

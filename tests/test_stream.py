@@ -27,7 +27,9 @@ from sim.inputs import draw
 from sim.model.assembly import Model
 from sim.results.records import (
     CASE_COLUMNS,
+    COMPLETED,
     ItemSums,
+    StageSums,
     StationSums,
     Visits,
     case_table,
@@ -54,15 +56,28 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _chunked_tables(m: Model, rep: int, chunk: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     sums, frames, visits = StationSums(m), [], 0
+    stage_sums: list[StageSums] = []
     for piece in run_chunked(m, rep, chunk=chunk):
         if isinstance(piece, Visits):
             sums.add(piece)
             visits += piece.case.size
+        elif isinstance(piece, StageSums):
+            stage_sums.append(piece)
         elif not isinstance(piece, ItemSums):
             assert isinstance(piece, Cases)
             frames.append(case_rows(m, piece))
     first = [f["case"].iloc[0] for f in frames]
     assert first == sorted(first)  # handed out in case order
+    # the per-stage sums, added as cases ended, are those of the whole run's records
+    assert len(stage_sums) == 1
+    inp = draw(m, rep)
+    ref = vector.simulate(m, inp, feedforward=False, stages=True)
+    assert ref.t_stages is not None
+    whole = StageSums(m)
+    whole.add(inp.cls, ref.t_stages, (ref.status == COMPLETED) & (inp.arrival >= m.warmup))
+    got, want = stage_sums[0].kpis(), whole.kpis()
+    assert got.keys() == want.keys()
+    np.testing.assert_allclose(list(got.values()), list(want.values()), rtol=1e-9)
     return pd.concat(frames, ignore_index=True), sums.table(), visits
 
 

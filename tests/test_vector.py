@@ -28,7 +28,7 @@ from sim.errors import UsageError
 from sim.inputs import Inputs, draw
 from sim.model import Model, build
 from sim.model.scenario import parse
-from sim.results.records import ABANDONED, COMPLETED, OPEN, RepResult
+from sim.results.records import ABANDONED, COMPLETED, OPEN, RepResult, stage_parts
 
 # --------------------------------------------------------------------------- helpers
 
@@ -67,6 +67,13 @@ def assert_same(a: RepResult, b: RepResult, exact: bool = False) -> None:
         else:
             np.testing.assert_allclose(getattr(a, f), getattr(b, f), rtol=1e-9, atol=1e-9,
                                        err_msg=f)
+    assert (a.t_stages is None) == (b.t_stages is None)
+    if a.t_stages is not None and b.t_stages is not None:
+        if exact:
+            np.testing.assert_array_equal(a.t_stages, b.t_stages, err_msg="t_stages")
+        else:
+            np.testing.assert_allclose(a.t_stages, b.t_stages, rtol=1e-9, atol=1e-9,
+                                       err_msg="t_stages")
     assert (a.visits is None) == (b.visits is None)
     if a.visits is None or b.visits is None:
         return
@@ -475,6 +482,23 @@ def check_scenario(data: dict[str, Any], rep: int) -> None:
     # without visit records (the station-by-station pass has a faster recursion for them)
     assert_same(vector.simulate(m, inp, record_visits=False, feedforward=False),
                 vector.simulate(m, inp, record_visits=False), exact=True)
+    # the triple at each stage's end: the same on both engines and both passes; keeping it
+    # changes no other record; a completed case's stages add up to its whole triple
+    sd = des.simulate(m, inp, stages=True)
+    sv = vector.simulate(m, inp, feedforward=False, stages=True)
+    assert_same(sd, sv)
+    assert_same(sv, vector.simulate(m, inp, stages=True), exact=True)
+    sv.t_stages = None
+    assert_same(ev, sv, exact=True)
+    assert sd.t_stages is not None
+    done = sd.status == 1
+    tri = np.stack([sd.t_service, sd.t_queue, sd.t_applicant], axis=1)[done]
+    np.testing.assert_allclose(np.nansum(stage_parts(sd.t_stages[done]), axis=1), tri,
+                               rtol=1e-9, atol=1e-9)
+    # a completed case ended every stage of its route, and no other
+    stages = np.diff(m.route_stage_ptr)[m.class_route[inp.cls[done]]]
+    ended = ~np.isnan(sd.t_stages[done, :, 0])
+    np.testing.assert_array_equal(ended, np.arange(ended.shape[1]) < stages[:, None])
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -169,7 +169,7 @@ def discover(view: View, *, min_share: float, decision: list[str],
     dwide = firsts.assign(d=~firsts["timed"].to_numpy(dtype=bool)) \
         .pivot(index="case", columns="activity", values="d")
     for a in order_acts:
-        wide[f"{a}\0d"] = dwide[a].fillna(False).astype(bool)
+        wide[f"{a}\0d"] = dwide[a].eq(True)  # NaN (no such event): False
     stages: list[list[str]] = []
     evidence: dict[tuple[str, str], tuple[int, int, int]] = {}
     for a in order_acts:

@@ -45,6 +45,10 @@ def print_run(d: dict[str, Any]) -> None:
     console.print(f"cases after warm-up: {c['arrived']:,} arrived, {c['completed']:,} completed, "
                   f"{c['open_at_horizon']:,} open at the horizon"
                   + (f", {c['abandoned']:,} abandoned" if c["abandoned"] else ""))
+    if d.get("answer"):
+        console.print(escape(d["answer"]), style="bold")
+    if len(k.get("lead_time_by_stage") or {}) > 1:
+        print_stages(k["lead_time_by_stage"])
     t = Table(title="Lead time (completed cases)", title_justify="left")
     for col in ("", "mean", "95% CI (sim. noise)", "P50", "P90", "P95"):
         t.add_column(col, justify="right" if col else "left")
@@ -101,14 +105,46 @@ def print_run(d: dict[str, Any]) -> None:
                           fmt(mean, 2) + unit)
         console.print(t)
     t = Table(title="Stations (busiest first)", title_justify="left")
-    for col in ("station", "servers", "util.", "wait (h)", "wait (work h)", "queue"):
+    for col in ("station", "servers", "util.", "wait (h)", "wait (work h)", "queue",
+                "queued (days/case)"):
         t.add_column(col, justify="left" if col == "station" else "right",
                      no_wrap=col == "station")
     for name, s in d["stations"].items():
+        q = s.get("queue_hours_per_case")
         t.add_row(name + (" (pool)" if s.get("kind") == "pool" else ""), str(s["servers"]),
                   "-" if s["utilization"] is None else f"{s['utilization']:.0%}",
                   fmt(s["mean_wait_hours"], 1), fmt(s.get("mean_wait_workhours"), 1),
-                  fmt(s["mean_queue_length"], 1))
+                  fmt(s["mean_queue_length"], 1), "-" if q is None else fmt(q / 24.0, 1))
+    console.print(t)
+
+
+#: stages the terminal lists (the biggest; the JSON and the report have them all)
+MAX_STAGES = 20
+
+
+def print_stages(stages: dict[str, Any]) -> None:
+    """Where the lead time goes, by stage (calendar days on the critical path)."""
+    routes = {n.split("/", 1)[0] for n in stages}
+    more = len(stages) - MAX_STAGES
+    if more > 0:  # the stages that weigh most in the mean lead time, in route order
+        def weight(n: str) -> float:
+            return (stages[n]["total"]["mean"] or 0.0) * (stages[n].get("route_share") or 0.0)
+
+        keep = set(sorted(stages, key=weight, reverse=True)[:MAX_STAGES])
+        stages = {n: v for n, v in stages.items() if n in keep}
+    t = Table(title="Where the lead time goes (calendar days on the critical path, means)"
+              + (f": the {MAX_STAGES} biggest stages, {more} more in --json"
+                 if more > 0 else ""), title_justify="left")
+    for col in ("stage", "government work", "queues", "applicant", "total", "95% CI (sim. "
+                "noise)", "share"):
+        t.add_column(col, justify="left" if col == "stage" else "right",
+                     no_wrap=col == "stage")
+    for name, v in stages.items():
+        t.add_row(escape(name if len(routes) > 1 else name.split("/", 1)[-1]),
+                  fmt(v["service"]["mean"]), fmt(v["queue"]["mean"]),
+                  fmt(v["applicant"]["mean"]), fmt(v["total"]["mean"]),
+                  fmt_ci(v["total"]["ci95"]),
+                  "-" if v["share"] is None else f"{v['share']:.0%}")
     console.print(t)
 
 

@@ -14,18 +14,20 @@ ENGINES = ("des", "vector")
 DEFAULT_ENGINE = "vector"  # the compiled core; "des" is the SimPy reference
 
 
-def simulate(engine: str, model: Model, inputs: Inputs, record_visits: bool = True) -> RepResult:
-    """Run one replication on the named engine."""
+def simulate(engine: str, model: Model, inputs: Inputs, record_visits: bool = True,
+             stages: bool = False) -> RepResult:
+    """Run one replication on the named engine (``stages``: records carry the
+    critical-path triple at each stage's end, ``RepResult.t_stages``)."""
     # the engines are imported when run: des imports simpy, vector compiles (or loads
     # from cache) its numba kernels; both are heavy for a command that runs neither
     if engine == "des":
         from sim.engines import des  # simpy: heavy, imported when this engine runs
 
-        return des.simulate(model, inputs, record_visits=record_visits)
+        return des.simulate(model, inputs, record_visits=record_visits, stages=stages)
     if engine == "vector":
         from sim.engines import vector  # numba kernels: compiled or loaded when run
 
-        return vector.simulate(model, inputs, record_visits=record_visits)
+        return vector.simulate(model, inputs, record_visits=record_visits, stages=stages)
     raise UsageError(f"unknown engine '{engine}' (choose from: {', '.join(ENGINES)})")
 
 

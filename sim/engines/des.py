@@ -83,6 +83,7 @@ from sim.results.records import (
     SUBMISSION,
     RepResult,
     Visits,
+    max_route_stages,
 )
 
 DISPATCH = EventPriority(2)  # after every URGENT (0) and NORMAL (1) event of the instant
@@ -170,7 +171,8 @@ class Station:
 class _Sim:
     """State of one replication; the process generators are its methods."""
 
-    def __init__(self, model: Model, inp: Inputs, record_visits: bool) -> None:
+    def __init__(self, model: Model, inp: Inputs, record_visits: bool,
+                 stages: bool = False) -> None:
         self.env = Env()
         self.rec = record_visits
         n, J = inp.n, model.n_items
@@ -212,6 +214,10 @@ class _Sim:
         self.rework = [0] * n
         self.supplements = [0] * n
         self.tri: list[list[float] | None] = [None] * n  # (service, queue, applicant)
+        # with stages: the triple at each route stage's end, 3 per stage (NaN: not ended)
+        self.P = max_route_stages(model) if stages else 0
+        self.stg: list[list[float]] | None = [[NAN] * (3 * self.P) for _ in range(n)] \
+            if stages else None
         # visit rows: (case, item, attempt, station, kind, joined) flat, 6 per row; start, end
         self.v_fixed: list[float] = []
         self.v_start: list[float] = []
@@ -320,9 +326,12 @@ class _Sim:
             tri[1] += env.now - arrival
         run_item, base = self.run_item, i * self.J
         reneged = False
-        for mode, stage_items in self.routes[self.class_route[c]]:
+        stg = self.stg[i] if self.stg is not None else None
+        for pos, (mode, stage_items) in enumerate(self.routes[self.class_route[c]]):
             items = [j for j in stage_items if run_item[base + j]]
             if not items:
+                if stg is not None:
+                    stg[3 * pos:3 * pos + 3] = tri
                 continue
             supp = -INF
             if mode == SEQUENTIAL or len(items) == 1:
@@ -350,6 +359,8 @@ class _Sim:
             if supp > work_end:  # supplements outlast the work: applicant time
                 yield env.at(supp)
                 tri[2] += supp - work_end
+            if stg is not None:
+                stg[3 * pos:3 * pos + 3] = tri
             if reneged:
                 break
         now = env.now
@@ -454,12 +465,16 @@ class _Sim:
             supplements=np.asarray(self.supplements, dtype=np.int64),
             t_service=tri[:, 0].copy(), t_queue=tri[:, 1].copy(), t_applicant=tri[:, 2].copy(),
             visits=visits,
+            t_stages=(np.array(self.stg, dtype=np.float64).reshape(len(self.stg), self.P, 3)
+                      if self.stg is not None else None),
         )
 
 
 _index = attrgetter("index")
 
 
-def simulate(model: Model, inputs: Inputs, record_visits: bool = True) -> RepResult:
-    """Run one replication of ``model`` on ``inputs`` (docs/model.md)."""
-    return _Sim(model, inputs, record_visits).run(model.horizon, inputs.replication)
+def simulate(model: Model, inputs: Inputs, record_visits: bool = True,
+             stages: bool = False) -> RepResult:
+    """Run one replication of ``model`` on ``inputs`` (docs/model.md); ``stages``: records
+    carry the triple at each stage's end (``RepResult.t_stages``)."""
+    return _Sim(model, inputs, record_visits, stages).run(model.horizon, inputs.replication)

@@ -26,7 +26,7 @@ from sim.results import checks
 from sim.results.eventlog import visit_log
 from sim.results.records import case_table, item_table, station_table
 from sim.results.result import Replication, RunResult
-from sim.results.stats import replication_kpis
+from sim.results.stats import replication_kpis, stage_kpis
 
 
 def run_replication(model: Model, replication: int, seed: int, engine: str,
@@ -34,11 +34,13 @@ def run_replication(model: Model, replication: int, seed: int, engine: str,
     """Draw, simulate and tabulate one replication (keeping its visits for the event log
     when ``event_log``)."""
     inp = draw(model, replication, seed)
-    res = engines.simulate(engine, model, inp, record_visits=True)
+    res = engines.simulate(engine, model, inp, record_visits=True, stages=True)
     cases = case_table(model, inp, res)
     st = station_table(model, res)
     st.insert(0, "replication", replication)
     kpis = replication_kpis(cases, model.window)
+    assert res.t_stages is not None
+    kpis.update(stage_kpis(model, inp.cls, res.t_stages, cases))
     vl = visit_log(model, inp, res) if event_log or model.scenario.checks else None
     if model.scenario.checks:
         kpis.update(checks.observe(model, cases, vl))

@@ -34,6 +34,7 @@ from sim.results.records import (
     COST_COLUMNS,
     ItemSums,
     RepResult,
+    StageSums,
     StationSums,
     Visits,
     applicant_costs,
@@ -91,6 +92,7 @@ def replication_frames(model: Model, replication: int, seed: int,
 
     sums = StationSums(model)
     items = ItemSums(model)
+    stage_sums = StageSums(model)
     kept: list[pd.DataFrame] = []
     # the stage ends the scenario's [[checks]] need, folded as the visits are handed out
     ends: dict[int, np.ndarray] = {}
@@ -111,6 +113,9 @@ def replication_frames(model: Model, replication: int, seed: int,
             continue
         if isinstance(piece, ItemSums):
             items = piece
+            continue
+        if isinstance(piece, StageSums):
+            stage_sums = piece
             continue
         frame = case_rows(model, piece)
         compact = frame[list(KPI_COLUMNS) + [c for c in COST_COLUMNS if c in frame]
@@ -133,6 +138,7 @@ def replication_frames(model: Model, replication: int, seed: int,
         yield frame
     cases = pd.concat(kept, ignore_index=True)
     kpis = replication_kpis(cases, model.window)
+    kpis.update(stage_sums.kpis())
     if model.scenario.checks:
         kpis.update(checks.observe(model, cases, None, {
             k: cases[f"stage_end.{k}"].to_numpy(dtype=np.float64)

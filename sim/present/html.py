@@ -34,7 +34,9 @@ body{font-family:-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sa
 main{max-width:1100px;margin:0 auto;padding:1.5rem 2rem 4rem;background:#fff}
 h1{font-size:1.6rem;margin:.2rem 0 .3rem}h2{font-size:1.2rem;margin-top:2.2rem;
 border-bottom:2px solid #e5e5e5;padding-bottom:.2rem}h3{font-size:1rem;margin-top:1.4rem}
-.sub{color:#666;margin-top:0}table{border-collapse:collapse;margin:.6rem 0;font-size:.86rem}
+.sub{color:#666;margin-top:0}
+.answer{font-size:1.05rem;font-weight:600;max-width:60rem}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.86rem}
 th,td{border:1px solid #ddd;padding:.25rem .55rem;vertical-align:top}
 th{background:#f2f4f7;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.bottleneck td{background:#fff4e5}.cards{display:flex;flex-wrap:wrap;gap:.8rem;margin:1rem 0}
@@ -100,12 +102,15 @@ def _prepare(out: Path) -> Path:
 # --------------------------------------------------------------------------- page parts
 
 
-def _header(title: str, subtitle: str, cards: Sequence[tuple[str, str]]) -> str:
+def _header(title: str, subtitle: str, cards: Sequence[tuple[str, str]],
+            answer: str | None = None) -> str:
+    """Title, subtitle, the answer in words (when given) and the headline cards."""
     now = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     cmd = " ".join(Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv))
     parts = [f"<h1>{esc(title)}</h1>", f"<p class=\"sub\">{esc(subtitle)}</p>",
              f"<p class=\"note\">Generated {esc(now)} by govsim {esc(_version())}"
              + (f" (<code>{esc(cmd)}</code>)" if cmd.startswith("govsim") else "") + ".</p>",
+             *([f"<p class=\"answer\">{esc(answer)}</p>"] if answer else []),
              "<div class=\"cards\">"]
     for value, label in cards:
         parts.append(f"<div class=\"card\"><div class=\"v\">{esc(value)}</div>"

@@ -228,6 +228,41 @@ def lead_time_split(results: Any, by_class: bool = True, title: str | None = Non
     return fig
 
 
+def stage_split(result: RunResult, title: str | None = None, top: int = 20) -> Figure:
+    """Where lead time goes, by stage: one stacked bar per stage of government work,
+    queueing and applicant time (mean calendar days on the critical path of completed
+    cases; ``RunResult.time_by_stage``), route order from the top; with more than ``top``
+    stages, the ``top`` that weigh most in the mean lead time."""
+    t = result.time_by_stage()
+    multi = t["route"].nunique() > 1
+    more = len(t) - top
+    if more > 0:
+        weight = t["total"] * t["route_share"].fillna(0.0)
+        t = t[t.index.isin(weight.nlargest(top).index)]
+        title = title or f"Where lead time goes: the {top} biggest of {len(t) + more} stages"
+    labels = [str(n) if multi else str(x) for n, x in zip(t.index, t["name"], strict=True)]
+    fig = _figure(7.5, 1.2 + 0.32 * len(t) + 0.6)
+    ax = fig.add_subplot()
+    y = np.arange(len(t))[::-1]
+    left = np.zeros(len(t))
+    biggest = max(float(t["total"].max()) if len(t) else 0.0, 1e-9)
+    for part in ("service", "queue", "applicant"):
+        v = t[part].fillna(0.0).to_numpy(dtype=np.float64)
+        ax.barh(y, v, left=left, color=SPLIT_COLORS[part], label=SPLIT_LABELS[part],
+                height=0.65)
+        for yi, li, vi in zip(y, left, v, strict=True):
+            if vi > 0.08 * biggest:
+                ax.text(li + vi / 2, yi, f"{vi:.1f}", ha="center", va="center", fontsize=7,
+                        color="white")
+        left += v
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel("mean calendar days per completed case in the stage (critical path)")
+    ax.set_title(title or "Where lead time goes, by stage", loc="left")
+    fig.legend(loc="outside lower center", fontsize=8, ncols=3, frameon=False)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
 def levers_chart(levers: Mapping[str, Any], top: int = 25, title: str | None = None) -> Figure:
     """The levers of ``govsim levers --json`` (its dict), ranked: one bar per lever with its
     paired effect on the KPI and the 95% CI as a whisker, the biggest lever on top (the

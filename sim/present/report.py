@@ -141,8 +141,7 @@ def _figures(results: Mapping[str, RunResult], single: RunResult | None,
          lambda: plots.lead_time_hist(results)),
         ("lead_time_split", "Where lead time goes",
          "Mean calendar days on each case's critical path in government work (service), "
-         "queueing, and with the applicant (preparing, fixing deficient submissions). The "
-         "records give the split per case, not per stage.",
+         "queueing, and with the applicant (preparing, fixing deficient submissions).",
          lambda: plots.lead_time_split(results)),
         ("wip", "Work in progress",
          "Cases arrived and not yet ended, mean over replications (band: min to max); shaded: "
@@ -150,7 +149,7 @@ def _figures(results: Mapping[str, RunResult], single: RunResult | None,
          lambda: plots.wip_over_time(results)),
     ]
     if single is not None:
-        specs.insert(4, ("stations", "Stations",
+        specs.insert(len(specs) - 1, ("stations", "Stations",
                          "Utilization with its 95% CI and mean queue wait per station, busiest "
                          "first; hatched: help-and-proxy agent pools (share of slots held).",
                          lambda: plots.station_chart(single)))
@@ -159,13 +158,27 @@ def _figures(results: Mapping[str, RunResult], single: RunResult | None,
             specs.append((f"stations_{k}", f"Stations: {name}",
                           f"Utilization and queue wait per station in {name}, busiest first.",
                           lambda r=r, name=name: plots.station_chart(r, title=f"Stations: {name}")))
-    out = []
-    for key, title, caption, make in specs:
-        fig = make()
-        png = fig_png(fig)
-        write_atomic(fig_dir / f"{prefix}{key}.png", png)
-        out.append(f"<h3>{esc(title)}</h3>" + figure_html(png, title, caption))
-    return out
+    return [_figure(fig_dir / f"{prefix}{key}.png", title, caption, make)
+            for key, title, caption, make in specs]
+
+
+def _figure(path: Path, title: str, caption: str, make: Any) -> str:
+    """Render one figure, write it to ``path`` and return its HTML."""
+    png = fig_png(make())
+    write_atomic(path, png)
+    return f"<h3>{esc(title)}</h3>" + figure_html(png, title, caption)
+
+
+def _stages_section(result: RunResult, fig_dir: Path) -> str:
+    """Where lead time goes, by stage: the stacked bars (first screen of the report)."""
+    if len(result.time_by_stage()) < 2:
+        return ""
+    return _figure(fig_dir / "lead_time_by_stage.png", "Where lead time goes, by stage",
+                   "Mean calendar days each stage adds to a completed case's critical path: "
+                   "government work (service and government lags), queueing, and with the "
+                   "applicant; the stages of a route add up to its mean lead time (95% CIs of "
+                   "each stage's total in result.json, kpis.lead_time_by_stage).",
+                   lambda: plots.stage_split(result))
 
 
 def _write_records(result: RunResult, out: Path, prefix: str = "") -> None:
@@ -282,7 +295,8 @@ def _run_report(result: RunResult, out: Path, levers: Mapping[str, Any] | None =
            f"{c['open_at_horizon']:,} open at the horizon"
            + (f", {c['abandoned']:,} abandoned" if c["abandoned"] else "") + ".")
     body = [
-        _header(title, sub, _cards(d, busiest, levers)),
+        _header(title, sub, _cards(d, busiest, levers), answer=d["answer"]),
+        _stages_section(result, out / "figures"),
         "<nav><a href=\"#kpis\">KPIs</a>" + ("<a href=\"#levers\">Levers</a>" if levers else "")
         + "<a href=\"#figures\">Figures</a>"
         "<a href=\"#stations\">Stations</a><a href=\"#scenario\">Scenario</a>"

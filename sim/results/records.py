@@ -7,6 +7,7 @@ functions here derive the documented tables from it, the same way for every engi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,6 +92,23 @@ class RepResult:
     t_queue: F64
     t_applicant: F64
     visits: Visits | None = None
+    #: with ``stages``: (n, P, 3) the critical-path triple (service, queue, applicant
+    #: hours) at the end of each route stage ``p`` of the case (NaN: not ended)
+    t_stages: F64 | None = None
+
+
+def max_route_stages(model: Model) -> int:
+    """The most stages of any route (``P``, the width of :attr:`RepResult.t_stages`)."""
+    return int(np.diff(np.asarray(model.route_stage_ptr)).max())
+
+
+def stage_parts(t_stages: F64) -> F64:
+    """Each stage's own (service, queue, applicant) hours: the triple at its end less the
+    triple at the previous stage's end (the agent-pool wait falls in the first stage);
+    NaN for the stages a case did not end."""
+    prev = np.zeros_like(t_stages)
+    prev[:, 1:] = t_stages[:, :-1]
+    return t_stages - prev
 
 
 CASE_COLUMNS: dict[str, str] = {
@@ -258,6 +276,43 @@ def item_table(model: Model, inp: Inputs, res: RepResult) -> pd.DataFrame:
     return sums.table()
 
 
+class StageSums:
+    """Sums of each stage's (service, queue, applicant) hours over the completed cases of
+    its route that arrived after the warm-up, added a batch of cases at a time (a streamed
+    run adds the cases as they end); :meth:`kpis` gives the means by stage in calendar days
+    (``stage.<route/stage>.<part>_days``), the same whatever the batches."""
+
+    PARTS = ("service", "queue", "applicant")
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        R = len(model.route_stage_ptr) - 1
+        self.sums = np.zeros((R, max_route_stages(model), 3))
+        self.count = np.zeros(R)
+
+    def add(self, cls: I64, t_stages: F64, use: NDArray[np.bool_]) -> None:
+        """Add the cases ``use`` selects (completed, after the warm-up) of a batch: their
+        classes and their ``RepResult.t_stages`` rows."""
+        route = np.asarray(self.model.class_route)[cls[use]]
+        parts = stage_parts(t_stages[use])
+        R = self.count.shape[0]
+        self.count += np.bincount(route, minlength=R)
+        for r in np.unique(route):
+            self.sums[r] += np.nansum(parts[route == r], axis=0)
+
+    def kpis(self) -> dict[str, float]:
+        model, ptr = self.model, self.model.route_stage_ptr
+        out: dict[str, float] = {}
+        for r in range(len(ptr) - 1):
+            n = self.count[r]
+            out[f"route.{model.route_names[r]}.completed"] = float(n)
+            for pos, s in enumerate(range(ptr[r], ptr[r + 1])):
+                for k, part in enumerate(self.PARTS):
+                    out[f"stage.{model.stage_names[s]}.{part}_days"] = (
+                        float(self.sums[r, pos, k] / n) / 24.0 if n else math.nan)
+        return out
+
+
 class ItemSums:
     """The sums :func:`item_table` is made of, added up one batch of visits at a time (a
     streamed run adds each chunk's finished visits): counts and sums over submissions, so
@@ -335,6 +390,10 @@ STATION_COLUMNS: dict[str, str] = {
     "reneged": "visits that gave up waiting",
     "waiting_at_horizon": "visits still waiting at the horizon",
     "waiting_at_window_end": "visits waiting at the end of the measurement window",
+    "wait_hours_total": "calendar hours waited in all, over the visits of mean_wait_hours",
+    "hours_total": "calendar hours from joining to the end of service (queue + service) in "
+                   "all, over the visits to the station's items that joined in the "
+                   "measurement window and ended (none for a pool)",
 }
 
 
@@ -354,7 +413,7 @@ class StationSums:
     figure is a sum or a count over visits, so the table does not depend on the batches."""
 
     _FIELDS = ("busy", "area", "wait", "wait_work", "waited", "served", "reneged",
-               "waiting_at_horizon", "waiting_at_window_end")
+               "waiting_at_horizon", "waiting_at_window_end", "spent")
 
     def __init__(self, model: Model) -> None:
         self.model = model
@@ -390,7 +449,10 @@ class StationSums:
         q_end = np.where(started, start, np.where(v.reneged, end, t1))
         area = np.clip(np.minimum(q_end, t1) - np.maximum(joined, t0), 0, None)
         after = started & (start >= t0) & (start < t1)
+        ended = w_in & ~pool & np.isfinite(end)
+        spent = np.where(ended, end - joined, 0.0)
         for name, x in (("busy", busy), ("area", area), ("wait", waits), ("wait_work", wwork),
+                        ("spent", spent),
                         ("waited", w_in), ("served", after), ("reneged", v.reneged),
                         ("waiting_at_horizon", ~started & ~v.reneged),
                         ("waiting_at_window_end", (joined < t1) & (q_end > t1))):
@@ -421,5 +483,7 @@ class StationSums:
                 "reneged": int(acc["reneged"][s]),
                 "waiting_at_horizon": int(acc["waiting_at_horizon"][s]),
                 "waiting_at_window_end": int(acc["waiting_at_window_end"][s]),
+                "wait_hours_total": float(acc["wait"][s]),
+                "hours_total": float(acc["spent"][s]),
             })
         return pd.DataFrame(rows)

@@ -19,10 +19,10 @@ from sim.errors import UsageError
 from sim.files import json_safe
 from sim.model.assembly import Model
 from sim.model.schema import Scenario
-from sim.results import checks
+from sim.results import checks, drivers
 from sim.results.display import run_result_html
 from sim.results.eventlog import VisitLog, event_log
-from sim.results.stats import QUANTILES, ci95, summarize
+from sim.results.stats import PARTS, QUANTILES, ci95, summarize
 
 
 @dataclass
@@ -160,12 +160,16 @@ class RunResult:
         wl, wlo, whi = ci95(per_np["within_limit_share"])
         gl, glo, ghi = ci95(per_np["within_limit_share_government"])
         st = self.station_summary()
+        stg = self.time_by_stage()
+        per_st: dict[str, dict[str, float]] = {
+            str(k): {str(c): float(v) for c, v in row.items()}
+            for k, row in self.time_by_station().iterrows()}
         costs: dict[str, Any] = {}
         if self.model.has_costs:  # keys only where the scenario has costs
             costs = {"currency": self.model.currency,
                      "gov_cost_per_case": mean_ci("gov_cost.mean"),
                      "applicant_cost_per_case": mean_ci("applicant_cost.mean")}
-        return json_safe({
+        out: dict[str, Any] = json_safe({
             "scenario": self.model.name,
             "engine": self.engine,
             "replications": self.replications,
@@ -194,6 +198,12 @@ class RunResult:
                     "queue": mean_ci("split.queue_days"),
                     "applicant": mean_ci("split.applicant_days"),
                 },
+                **({"lead_time_by_stage": {
+                    str(n): {**{p: mean_ci(f"stage.{n}.{p}_days") for p in PARTS},
+                             "total": {"mean": row["total"],
+                                       "ci95": [row["total_ci95_lo"], row["total_ci95_hi"]]},
+                             "share": row["share"], "route_share": row["route_share"]}
+                    for n, row in stg.iterrows()}} if len(stg) else {}),
                 **costs,
             },
             "items": self.item_limits(),
@@ -211,12 +221,37 @@ class RunResult:
                                              float(row["mean_wait_hours_ci95_hi"])],
                     "throughput_per_day": float(row["throughput_per_day"]),
                     "mean_wait_workhours": float(row["mean_wait_workhours"]),
+                    **{k: per_st[str(name)][k] for k in ("hours_per_case",
+                                                           "queue_hours_per_case")
+                       if str(name) in per_st},
                     "kind": "pool" if list(self.model.station_names).index(str(name))
                     >= self.model.n_service_stations else "station",
                 }
                 for name, row in st.iterrows()
             },
         })
+        out["answer"] = drivers.answer(out)
+        return out
+
+    def time_by_stage(self) -> pd.DataFrame:
+        """Where the lead time goes, by stage: mean calendar days of service, queue and
+        applicant time on the critical path of completed cases (:func:`drivers.by_stage`);
+        empty for a streamed run, which keeps the whole triple only."""
+        return drivers.by_stage(self.model, self.per_replication)
+
+    def time_by_station(self) -> pd.DataFrame:
+        """Hours per case spent at each station's items, and of them queueing
+        (:func:`drivers.by_station`)."""
+        st = self.stations
+        if "hours_total" not in st:
+            return pd.DataFrame(columns=["hours_per_case", "queue_hours_per_case",
+                                         "utilization"])
+        return drivers.by_station(self.model, st, self.per_replication)
+
+    def answer(self) -> str:
+        """The answer in a sentence: lead time, what dominates it and where
+        (:func:`drivers.answer`; ``"answer"`` in :meth:`to_dict`)."""
+        return str(self.to_dict()["answer"])
 
     def __repr__(self) -> str:
         k = self.to_dict()["kpis"]["lead_time_workdays"]

@@ -107,22 +107,29 @@ def kernels_cached() -> bool:
 
 
 def simulate(model: Model, inputs: Inputs, record_visits: bool = True,
-             feedforward: bool = True) -> RepResult:
+             feedforward: bool = True, stages: bool = False) -> RepResult:
     """Run one replication of ``model`` on ``inputs`` (docs/model.md).
 
     ``feedforward``: use the station-by-station pass when the model allows it (see
     :mod:`~.feedforward`; same records as the event loop, which ``False`` forces).
+    ``stages``: records carry the triple at each stage's end (``RepResult.t_stages``);
+    the station-by-station pass keeps only the whole triple, so with routes of several
+    stages the event loop runs instead.
     """
     cm = _compile_model(model)
     args = _input_args(model, inputs)
-    if feedforward:
+    if feedforward and not (stages and cm.n_route_stages > 1):
         plan = feedforward_plan(model, inputs)
         if plan is not None:
             a = cm.args
-            return simulate_ff(model, inputs, plan, (a[0], *a[3:10]), args[7], args[8],
-                               record_visits)
+            res = simulate_ff(model, inputs, plan, (a[0], *a[3:10]), args[7], args[8],
+                              record_visits)
+            if stages:  # one stage: its end is the case's
+                tri = np.stack([res.t_service, res.t_queue, res.t_applicant], axis=1)
+                res.t_stages = np.where((res.status != 0)[:, None], tri, np.nan)[:, None, :]
+            return res
     state = _State(cm, inputs.n, record_visits,
-                   _visit_estimate(model, inputs) if record_visits else 0)
+                   _visit_estimate(model, inputs) if record_visits else 0, stages=stages)
     state.run(cm, record_visits, 0, inputs.n, math.inf, args)
     return state.result(cm, inputs.replication, record_visits)
 
@@ -163,7 +170,8 @@ def _tail(a: Inputs, start: int) -> Inputs:
 
 
 def simulate_streaming(model: Model, replication: int, seed: int | None = None,
-                       chunk: int = 65536, record_visits: bool = False) -> RepResult:
+                       chunk: int = 65536, record_visits: bool = False,
+                       stages: bool = False) -> RepResult:
     """One replication with inputs drawn ``chunk`` cases at a time.
 
     Gives the same records as ``simulate(model, draw(model, replication, seed))`` while
@@ -177,7 +185,7 @@ def simulate_streaming(model: Model, replication: int, seed: int | None = None,
     stream = arrival_stream(model, replication, seed)  # O(cases): times, classes, channels
     arrival = stream.arrival
     n = int(arrival.shape[0])
-    state = _State(cm, n, record_visits, 1 << 16)
+    state = _State(cm, n, record_visits, 1 << 16, stages=stages)
     window = draw_cases(model, replication, seed, 0, 0, stream)  # cases base .. loaded - 1
     base = loaded = 0
     while True:

@@ -52,7 +52,7 @@ from sim.engines.vector.state import _compile_model, _input_args, _State
 from sim.errors import UsageError
 from sim.inputs import Inputs, arrival_stream, draw_cases
 from sim.model.assembly import Model
-from sim.results.records import OPEN, ItemSums, RepResult, Visits, visit_costs
+from sim.results.records import COMPLETED, OPEN, ItemSums, RepResult, StageSums, Visits, visit_costs
 
 PAGE = mmap.PAGESIZE
 
@@ -110,11 +110,13 @@ class Cases:
 def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: int = 16384,
                 record_visits: bool = True,
                 on_visits: Callable[[Visits, Inputs], None] | None = None,
-                ) -> Iterator[Cases | Visits | ItemSums]:
+                ) -> Iterator[Cases | Visits | ItemSums | StageSums]:
     """One replication, yielding :class:`Cases` (in case order) and final visit records
     (:class:`~sim.results.records.Visits`, when ``record_visits``) as they become final,
     and last (when ``record_visits``) the per-item sums of all its visits
-    (:class:`~sim.results.records.ItemSums`: the drawn lags they need go with the pages).
+    (:class:`~sim.results.records.ItemSums`: the drawn lags they need go with the pages)
+    and then the per-stage sums of its completed cases after the warm-up
+    (:class:`~sim.results.records.StageSums`, added as the cases end).
 
     ``chunk``: cases drawn at a time (the kernel stops at each chunk's first arrival).
     ``on_visits(visits, inputs)`` is called with each batch of final visits while their
@@ -145,7 +147,8 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
     inp = Inputs(**full)
     args = _input_args(model, inp)
     W = cm.width
-    state = _State(cm, n, record_visits, 1 << 16, alloc=pages.zeros)
+    state = _State(cm, n, record_visits, 1 << 16, alloc=pages.zeros, stages=True)
+    stage_sums = StageSums(model)
     audits = np.zeros(n, dtype=np.int64)
     revoked = np.zeros(n, dtype=np.int64)
     # costs are summed visit by visit as the visits are handed out (their cases' inputs
@@ -154,7 +157,8 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
     items = ItemSums(model) if record_visits else None
     tri = np.full((n, 3), np.nan)
     final = np.zeros(n, dtype=np.bool_)  # finished, its triple read, its pages handed back
-    big = [full[name] for name in drawn] + [state.cs_i, state.cs_f, state.br_i, state.br_f]
+    big = [full[name] for name in drawn] + [state.cs_i, state.cs_f, state.br_i, state.br_f,
+                                            state.stg]
     # after the last arrival the kernel still stops every `step` hours (what a chunk of
     # arrivals spans on average), so records keep flowing out and pages keep going back
     step = max(model.arrival_end, 1.0) * chunk / n
@@ -198,6 +202,8 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
             idx = idx[(state.cs_i[idx, CI_REFS] == 0) & (state.status[idx] != OPEN)]
         if idx.size:
             _triple(state, W, idx, tri)
+            use = (state.status[idx] == COMPLETED) & (stream.arrival[idx] >= model.warmup)
+            stage_sums.add(stream.cls[idx], state.stg[idx].reshape(idx.size, -1, 3), use)
             final[idx] = True
             if not last:
                 for a in big:
@@ -218,6 +224,7 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
         if last:
             if items is not None:
                 yield items
+            yield stage_sums
             return
 
 

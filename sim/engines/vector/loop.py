@@ -115,7 +115,7 @@ def _run(
     q_head: I64, q_tail: I64, st_busy: I64, st_wait: I64, dirty: I64, dflag: I64,
     cs_i: I64, cs_f: F64, br_i: I64, br_f: F64,
     o_status: I64, o_end: F64, o_visits: I64, o_rework: I64, o_supp: I64,
-    v_i: I64, v_f: F64, v_r: Any,
+    stage_split: bool, o_stg: F64, v_i: I64, v_f: F64, v_r: Any,
 ) -> int:
     J = run_item.shape[1]
     K = service.shape[2]
@@ -344,6 +344,12 @@ def _run(
                             if we < T:
                                 cs_f[_u(i), CF_A] += T - we
                             c = cls[_u(li)]
+                            if stage_split:  # the triple at the end of route stage q
+                                q = 3 * (cs_i[_u(i), CI_STAGE]
+                                         - route_stage_ptr[_u(class_route[_u(c)])])
+                                o_stg[_u(i), _u(q)] = cs_f[_u(i), CF_S]
+                                o_stg[_u(i), _u(q + 1)] = cs_f[_u(i), CF_Q]
+                                o_stg[_u(i), _u(q + 2)] = cs_f[_u(i), CF_A]
                             if cs_i[_u(i), CI_ABANDON] == 0:
                                 st = cs_i[_u(i), CI_STAGE] + 1
                                 if st < route_stage_ptr[_u(class_route[_u(c)] + 1)]:

@@ -48,7 +48,7 @@ from sim.engines.vector.loop import _run
 from sim.errors import UsageError
 from sim.inputs import Inputs
 from sim.model.assembly import PARALLEL, Model
-from sim.results.records import RepResult, Visits
+from sim.results.records import RepResult, Visits, max_route_stages
 
 
 @njit(cache=True)
@@ -76,6 +76,7 @@ class _Compiled:
     width: int
     n_items: int
     horizon: float
+    n_route_stages: int  # the most stages of any route
 
 
 def _compile_model(model: Model) -> _Compiled:
@@ -107,7 +108,7 @@ def _compile_model(model: Model) -> _Compiled:
         width, float(model.horizon),
     )
     return _Compiled(args, model.n_stations, len(levels), width, model.n_items,
-                     float(model.horizon))
+                     float(model.horizon), max_route_stages(model))
 
 
 def _contig(a: np.ndarray, dtype: Any) -> np.ndarray:
@@ -157,9 +158,12 @@ class _State:
     """Everything the kernel keeps between calls (arrays only)."""
 
     def __init__(self, cm: _Compiled, n: int, record: bool, visit_cap: int,
-                 alloc: Callable[[tuple[int, ...], Any], np.ndarray] | None = None) -> None:
+                 alloc: Callable[[tuple[int, ...], Any], np.ndarray] | None = None,
+                 stages: bool = False) -> None:
         """``alloc(shape, dtype)`` makes the per-case and per-branch tables (zeros; default
-        :func:`~.layout._aligned`): :mod:`~.chunked` gives pages it can hand back."""
+        :func:`~.layout._aligned`): :mod:`~.chunked` gives pages it can hand back.
+        ``stages``: keep each case's critical-path triple at the end of each route stage
+        (``RepResult.t_stages``)."""
         S, L, W = cm.n_stations, cm.n_levels, cm.width
         big = _aligned if alloc is None else alloc
         i64 = np.int64
@@ -187,6 +191,10 @@ class _State:
         self.visits = np.zeros(n, dtype=i64)
         self.rework = np.zeros(n, dtype=i64)
         self.supp = np.zeros(n, dtype=i64)
+        self.stages = stages
+        self.stg = ((np.full((n, 3 * cm.n_route_stages), np.nan) if alloc is None
+                     else alloc((n, 3 * cm.n_route_stages), np.float64)) if stages
+                    else np.zeros((1, 3)))
         vcap = max(16, visit_cap) if record else 1
         self.v_i = np.empty((vcap, 5), dtype=i64)
         self.v_f = np.empty((vcap, 3))
@@ -208,7 +216,7 @@ class _State:
                 self.nd_t, self.q_head, self.q_tail, self.st_busy, self.st_wait, self.dirty,
                 self.dflag, self.cs_i, self.cs_f, self.br_i, self.br_f,
                 self.status, self.end, self.visits, self.rework, self.supp,
-                self.v_i, self.v_f, self.v_r)
+                self.stages, self.stg, self.v_i, self.v_f, self.v_r)
             if status == 0:
                 return
             self._grow(cm, record)
@@ -242,7 +250,8 @@ class _State:
             replication=replication, status=self.status, end=self.end,
             visits_count=self.visits, rework=self.rework, supplements=self.supp,
             t_service=tri[:, 0].copy(), t_queue=tri[:, 1].copy(), t_applicant=tri[:, 2].copy(),
-            visits=visits)
+            visits=visits,
+            t_stages=self.stg.reshape(n, cm.n_route_stages, 3) if self.stages else None)
 
     @property
     def events(self) -> int:
