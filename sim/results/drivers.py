@@ -118,7 +118,8 @@ def answer(d: Mapping[str, Any]) -> str:
         text, tail = f"Lead time {cal['mean'] / per:.{digits}f} {name}", ""
         ci = [None if x is None else x / per for x in (cal.get("ci95") or [None, None])]
     if ci and ci[0] is not None and ci[1] is not None:
-        text += f" [{ci[0]:.1f}, {ci[1]:.1f}]"
+        text += f" [{ci[0]:.1f}, {ci[1]:.1f}] (95% CI, simulation noise only)"
+        tail = tail.replace(" (", ", ").rstrip(")")
     text += tail
     split = {p: (k["lead_time_split_days"][p].get("mean") or 0.0) for p in PARTS}
     total = sum(split.values())
