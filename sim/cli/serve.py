@@ -75,7 +75,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import uvicorn  # the serve extra: pip install 'govsim[serve]'
 
         from sim.serve.app import create_app  # starlette, jinja2: the serve extra
-        from sim.serve.variant import Scenarios
+        from sim.serve.variant import Scenarios  # beside the app: the serve extra's package
     except ImportError as exc:
         raise UsageError(f"govsim serve needs the serve extra ({exc.name} is missing): "
                          "pip install 'govsim[serve]'") from None
