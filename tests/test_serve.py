@@ -22,13 +22,13 @@ import pytest
 pytest.importorskip("starlette", reason="govsim serve needs the serve extra (starlette)")
 pytest.importorskip("uvicorn", reason="govsim serve needs the serve extra (uvicorn)")
 
-from sim import api  # noqa: E402
-from sim.errors import UsageError  # noqa: E402
-from sim.serve.app import create_app  # noqa: E402
-from sim.serve.jobs import Runner  # noqa: E402
-from sim.serve.server import free_port, running  # noqa: E402
-from sim.serve.texts import LANGS, TEXTS, t  # noqa: E402
-from sim.serve.variant import (  # noqa: E402
+from sim import api
+from sim.errors import UsageError
+from sim.serve.app import create_app
+from sim.serve.jobs import Runner
+from sim.serve.server import free_port, running
+from sim.serve.texts import LANGS, TEXTS, t
+from sim.serve.variant import (
     MAX_UPLOAD_BYTES,
     Scenarios,
     read_variant,

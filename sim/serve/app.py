@@ -88,7 +88,7 @@ class Page:
         ctx["reforms"] = [{
             "name": r.name, "title": views.reform_title(r.name, lang), "summary": r.summary,
             "on": r.name in on,
-            "args": [{"name": a.name, "type": a.type_text(), "default": a.default_text(),
+            "args": [{"name": a.name, "type": views.arg_type(a, lang), "default": a.default_text(),
                       "required": a.required, "value": dict(on.get(r.name, ())).get(a.name, "")}
                      for a in r.args]} for r in CATALOGUE.values()]
         servers = dict(variant.servers) if variant else {}

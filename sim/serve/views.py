@@ -58,6 +58,30 @@ def changes_text(v: Variant, base: Scenario, lang: str) -> str:
     return parts[0] if parts else ""
 
 
+def fmt(value: float | None, kind: str, sign: bool = False) -> str:
+    """:func:`format_value`, with a value that rounds to zero shown unsigned (``0.0``, not
+    ``-0.0`` or ``+0.0``)."""
+    text = format_value(value, kind, sign)
+    return text.lstrip("+-") if text.strip("+-0.,%") == "" and text != "-" else text
+
+
+def arg_type(a: Any, lang: str) -> str:
+    """A reform argument's type in ``lang`` (the catalogue words it in English)."""
+    if lang != "zh":
+        return str(a.type_text())
+    if a.kind == "probability":
+        return "概率,0 到 1"
+    if a.kind in ("int", "float"):
+        word = "整数" if a.kind == "int" else "数值"
+        if a.lo is not None and a.hi is not None:
+            return f"{word},{a.lo:g} 到 {a.hi:g}"
+        if a.lo is not None:
+            return f"{word},{'>' if a.lo_open else '≥'} {a.lo:g}"
+        return word
+    return {"names": "名称或通配符,以 '+' 连接", "bool": "true 或 false", "name": "名称",
+            "choice": "可选:" + "、".join(a.choices)}.get(a.kind, str(a.type_text()))
+
+
 def _num(x: Any) -> float:
     try:
         return float(x)
@@ -83,10 +107,10 @@ def kpi_rows(res: CompareResult, lang: str) -> list[dict[str, Any]]:
         lo, hi = vals["diff_ci95_lo"], vals["diff_ci95_hi"]
         rows.append({
             "name": name, "label": t(lang, f"k_{name}"),
-            "base": format_value(vals["base"], kind),
-            "variant": format_value(vals["variant"], kind),
-            "diff": format_value(vals["diff"], kind, sign=True),
-            "ci": (f"[{format_value(lo, kind, True)}, {format_value(hi, kind, True)}]"
+            "base": fmt(vals["base"], kind),
+            "variant": fmt(vals["variant"], kind),
+            "diff": fmt(vals["diff"], kind, sign=True),
+            "ci": (f"[{fmt(lo, kind, True)}, {fmt(hi, kind, True)}]"
                    if math.isfinite(lo) and math.isfinite(hi) else "-"),
             "raw": vals,
             "better": _better(name, vals["diff"], lo, hi)})
@@ -126,8 +150,8 @@ def sentence(res: CompareResult, v: Variant, base: Scenario, lang: str) -> str:
     return t(lang, key, changes=changes_text(v, base, lang),
              base=format_value(cell("lead_time_workdays", b, "mean"), "days"),
              variant=format_value(cell("lead_time_workdays", o, "mean"), "days"),
-             diff=format_value(d, "days", sign=True), lo=format_value(lo, "days", True),
-             hi=format_value(hi, "days", True), within=within)
+             diff=fmt(d, "days", sign=True), lo=fmt(lo, "days", True),
+             hi=fmt(hi, "days", True), within=within)
 
 
 def _measured(res: CompareResult, k: int) -> np.ndarray:
@@ -181,7 +205,10 @@ def cdf_svg(res: CompareResult, lang: str, width: int = 640, height: int = 300) 
         xs = np.quantile(x_sorted, q)
         pts = " ".join(f"{sx(float(a)):.1f},{sy(float(b)):.1f}" for a, b in zip(xs, q,
                                                                                strict=True))
-        out.append(f'<polyline fill="none" stroke="{COLORS[k % 2]}" stroke-width="2.2" '
+        # the baseline wide and solid under the variant, dashed: both show where they agree
+        style = ('stroke-width="4"' if k == 0 else
+                 'stroke-width="2.2" stroke-dasharray="8,5"')
+        out.append(f'<polyline fill="none" stroke="{COLORS[k % 2]}" {style} '
                    f'points="{pts}"/>')
         ly = top + ph - 14 - 18 * (len(data) - 1 - k)
         p50, p90 = np.quantile(x_sorted, 0.5), np.quantile(x_sorted, 0.9)
