@@ -13,6 +13,7 @@ from typing import Any
 from sim import engines
 from sim.cli.common import compile_notice, console, err_console
 from sim.errors import UsageError
+from sim.experiments.pool import default_workers
 from sim.experiments.settings import check
 from sim.experiments.sources import load_model
 from sim.model import scenario as scenario_io
@@ -118,9 +119,10 @@ examples:
     p.add_argument("--host", default=LOOPBACK,
                    help="address to listen on (default: %(default)s, this machine only; "
                         "another prints a warning)")
-    p.add_argument("--workers", type=int, default=1, metavar="W",
-                   help="processes a run spreads its replications over (default: 1, in the "
-                        "server's job thread; the numbers do not depend on it)")
+    p.add_argument("--workers", type=int, default=min(2, default_workers()), metavar="W",
+                   help="processes a what-if spreads its replications over (default: "
+                        "%(default)s; 1 runs them in the server's job thread; the numbers do "
+                        "not depend on it)")
     p.add_argument("--engine", default="vector", metavar="NAME",
                    help="simulation engine (default: %(default)s)")
     p.add_argument("--log-level", default="warning",

@@ -97,15 +97,15 @@ class Page:
                             for s, st in base.stations.items()] if base else [])
         ctx["n"] = variant.replications if variant else 5
         ctx["seed"] = variant.seed if variant else (base.run.seed if base else 0)
-        if job is not None and job.state == "done" and job.result is not None and base:
-            res = job.result
+        if job is not None and job.state == "done" and job.view is not None and base:
+            c = job.view
             ctx["result"] = {
-                "sentence": views.sentence(res, job.variant, base, lang),
-                "kpis": views.kpi_rows(res, lang), "svg": views.cdf_svg(res, lang),
-                "split": views.split_rows(res, lang),
-                "stations": views.station_rows(res, base, job.scenario, lang),
-                "settings": t(lang, "settings", n=res.replications, seed=res.seed,
-                              engine=res.engine, seconds=f"{job.seconds:.2f}",
+                "sentence": views.sentence(c, job.variant, base, lang),
+                "kpis": views.kpi_rows(c, lang), "svg": views.cdf_svg(c, lang),
+                "split": views.split_rows(c, lang),
+                "stations": views.station_rows(c, base, job.scenario, lang),
+                "settings": t(lang, "settings", n=c.res.replications, seed=c.res.seed,
+                              engine=c.res.engine, seconds=f"{job.seconds:.2f}",
                               cached=t(lang, "from_cache") if job.cached else "")}
         html = _ENV.get_template("page.html").render(**ctx)
         return HTMLResponse(html, status_code=status)

@@ -10,9 +10,11 @@ variant second) and returns plain values for the template; the words come from
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from sim.experiments.compare import CompareResult
 from sim.model.schema import Scenario
@@ -82,6 +84,22 @@ def arg_type(a: Any, lang: str) -> str:
             "choice": "可选:" + "、".join(a.choices)}.get(a.kind, str(a.type_text()))
 
 
+@dataclass
+class Computed:
+    """What every part of the page reads of a comparison, computed once (in the job's
+    thread, so a page or a language switch renders in milliseconds)."""
+
+    res: CompareResult
+    tab: pd.DataFrame
+    dicts: list[dict[str, Any]]
+    lead: list[np.ndarray]
+
+    @classmethod
+    def of(cls, res: CompareResult) -> Computed:
+        return cls(res, res.table(), [r.to_dict() for r in res.results],
+                   [_measured(res, k) for k in range(len(res.results))])
+
+
 def _num(x: Any) -> float:
     try:
         return float(x)
@@ -89,11 +107,11 @@ def _num(x: Any) -> float:
         return math.nan
 
 
-def kpi_rows(res: CompareResult, lang: str) -> list[dict[str, Any]]:
+def kpi_rows(c: Computed, lang: str) -> list[dict[str, Any]]:
     """Per KPI: its label, the two means, the paired difference and its 95% CI (text),
     and the raw numbers (``data-*`` attributes the browser test reads)."""
-    tab = res.table()
-    b, o = res.labels
+    tab = c.tab
+    b, o = c.res.labels
     rows = []
     for name in PAGE_KPIS:
         if name not in tab.index or name not in BY_NAME:
@@ -127,11 +145,11 @@ def _better(name: str, d: float, lo: float, hi: float) -> str:
     return "better" if (d < 0) == k.lower_is_better else "worse"
 
 
-def sentence(res: CompareResult, v: Variant, base: Scenario, lang: str) -> str:
+def sentence(c: Computed, v: Variant, base: Scenario, lang: str) -> str:
     """The answer in one sentence: what the change does to the mean lead time (with the
     paired CI) and to the share within the limit."""
-    tab = res.table()
-    b, o = res.labels
+    tab = c.tab
+    b, o = c.res.labels
 
     def cell(kpi: str, lab: str, stat: str) -> float:
         return _num(tab.loc[kpi, (lab, stat)]) if kpi in tab.index else math.nan
@@ -141,7 +159,7 @@ def sentence(res: CompareResult, v: Variant, base: Scenario, lang: str) -> str:
                                                                   "diff_ci95_hi")
     key = ("sentence_unsure" if not (math.isfinite(lo) and math.isfinite(hi)) or lo <= 0 <= hi
            else "sentence_lower" if d < 0 else "sentence_higher")
-    lim = res.results[0].to_dict()["kpis"].get("limit_workdays")
+    lim = c.dicts[0]["kpis"].get("limit_workdays")
     wb, wv = cell("within_limit_share", b, "mean"), cell("within_limit_share", o, "mean")
     within = (t(lang, "sentence_within", limit=f"{lim:g}", base=format_value(wb, "share"),
                 variant=format_value(wv, "share")) if lim else
@@ -160,13 +178,13 @@ def _measured(res: CompareResult, k: int) -> np.ndarray:
     return np.sort(c["lead_workdays"].to_numpy(dtype=np.float64)[keep])
 
 
-def cdf_svg(res: CompareResult, lang: str, width: int = 640, height: int = 300) -> str:
+def cdf_svg(c: Computed, lang: str, width: int = 640, height: int = 300) -> str:
     """The two lead-time CDFs (working days) as an inline SVG with axes, the limit and a
     legend."""
     left, right, top, bottom = 56, 16, 14, 44
-    data = [_measured(res, k) for k in range(len(res.results))]
+    data = c.lead
     xmax = max((float(np.quantile(x, 0.995)) for x in data if x.size), default=1.0)
-    lim = res.results[0].to_dict()["kpis"].get("limit_workdays")
+    lim = c.dicts[0]["kpis"].get("limit_workdays")
     xmax = max(xmax, float(lim) * 1.05 if lim else 0.0, 1.0)
     pw, ph = width - left - right, height - top - bottom
 
@@ -230,11 +248,11 @@ def _tick(span: float) -> float:
     return next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
 
 
-def split_rows(res: CompareResult, lang: str) -> list[dict[str, Any]]:
+def split_rows(c: Computed, lang: str) -> list[dict[str, Any]]:
     """Per scenario: the critical-path split of the mean lead time (calendar days) as
     bar segments (share of the longest total, for the bar widths)."""
     parts: list[list[tuple[str, float, str]]] = []
-    for r in res.results:
+    for r in c.res.results:
         per = r.per_replication
         parts.append([(t(lang, key), float(per[col].mean()) if col in per else math.nan, color)
                       for col, key, color in SPLIT])
@@ -247,12 +265,12 @@ def split_rows(res: CompareResult, lang: str) -> list[dict[str, Any]]:
             for k, p in enumerate(parts)]
 
 
-def station_rows(res: CompareResult, base: Scenario, other: Scenario | None,
+def station_rows(c: Computed, base: Scenario, other: Scenario | None,
                  lang: str) -> list[dict[str, Any]]:
     """Per station of either scenario, busiest in the variant first: servers,
     utilization and mean wait, baseline and variant."""
-    b = res.results[0].to_dict()["stations"]
-    o = res.results[1].to_dict()["stations"]
+    b = c.dicts[0]["stations"]
+    o = c.dicts[1]["stations"]
     names = list(dict.fromkeys([*o, *b]))
     names.sort(key=lambda n: -(o.get(n) or b.get(n) or {}).get("utilization", 0.0))
     rows = []
