@@ -15,6 +15,11 @@ import math
 import os
 import re
 import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -68,12 +73,39 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def base() -> Iterator[str]:
-    from sim.serve.app import create_app
-    from sim.serve.server import running
-    from sim.serve.variant import Scenarios
+    """``govsim serve`` as a user starts it, on a free loopback port."""
+    from sim.serve.server import free_port
 
-    with running(create_app(Scenarios.from_paths([CONSTRUCTION]))) as url:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "serve", str(CONSTRUCTION),
+                             "--port", str(port), "--workers", "1"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        t0 = time.monotonic()
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/jobs/none", timeout=5):
+                    pass
+            except urllib.error.HTTPError:
+                break  # it answers (404: no such job)
+            except OSError:
+                if proc.poll() is not None or time.monotonic() - t0 > 240:
+                    out, err = proc.communicate(timeout=10) if proc.poll() is not None \
+                        else ("", "")
+                    pytest.fail(f"govsim serve did not start: {err or out}")
+                time.sleep(0.3)
         yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc.stderr is not None:
+            err = proc.stderr.read()
+            assert "Traceback" not in err, err
 
 
 def _wait_for(d: Any, css: str, timeout: float = 240.0) -> Any:
@@ -158,3 +190,30 @@ def test_the_page_answers_a_reform_in_both_languages(driver: Any, base: str) -> 
     d.set_window_size(1400, int(d.execute_script("return document.body.scrollHeight")) + 40)
     d.save_screenshot(str(SHOTS / "serve-zh.png"))
     assert _near(_figure_pixels((SHOTS / "serve-zh.png").read_bytes()), "#e15759") > 300
+
+
+def test_a_run_shows_its_progress_and_can_be_cancelled(driver: Any, base: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    d = driver
+    d.set_window_size(1400, 1000)
+    d.get(f"{base}/?scenario={CONSTRUCTION.stem}&reform=parallel&n=50&seed={SEED}")
+    bar = _wait_for(d, "#progress")
+    WebDriverWait(d, 240).until(lambda _: int(bar.get_attribute("value") or 0) >= 1)
+    assert "Running:" in d.find_element(By.ID, "progress-text").text
+    d.save_screenshot(str(SHOTS / "serve-progress.png"))
+    d.find_element(By.ID, "cancel").click()
+    _wait_for(d, "#cancelled", timeout=120)
+    assert d.find_element(By.ID, "cancelled").text == "Cancelled."
+    # the server goes on: a bad argument is one line on the page, then a good page
+    d.get(f"{base}/?scenario={CONSTRUCTION.stem}&reform=online&online.share=1.5")
+    err = d.find_element(By.ID, "error").text
+    assert err == ("Error: online.share: reform online: share must be a probability in "
+                   "[0, 1] (got '1.5')")
+    d.save_screenshot(str(SHOTS / "serve-error.png"))
+    # what the planner typed is kept, to be corrected
+    assert d.find_element(By.ID, "reform-online").is_selected()
+    assert d.find_element(By.NAME, "online.share").get_attribute("value") == "1.5"
+    d.get(f"{base}/?scenario={CONSTRUCTION.stem}")
+    assert d.find_element(By.ID, "idle").is_displayed()

@@ -70,7 +70,10 @@ class Page:
     # ------------------------------------------------------------------ rendering
 
     def render(self, lang: str, variant: Variant | None, scenario_name: str | None,
-               error: str = "", job: Job | None = None, status: int = 200) -> HTMLResponse:
+               error: str = "", job: Job | None = None, status: int = 200,
+               raw: list[tuple[str, str]] | None = None) -> HTMLResponse:
+        """The page; without a variant (its address was refused) the form keeps what the
+        planner typed (``raw``), to be corrected."""
         ctx: dict[str, Any] = {"lang": lang, "T": lambda key, **kw: t(lang, key, **kw),
                                "error": error, "job": job, "host": self.host,
                                "upload_limit": MAX_UPLOAD_BYTES // 1000,
@@ -84,19 +87,29 @@ class Page:
         ctx["scenario"] = name
         ctx["variant"] = variant
         ctx["query"] = variant.query() if variant else (f"scenario={name}" if name else "")
-        on = dict(variant.reforms) if variant else {}
+        given = dict(raw or [])
+        if variant is not None:
+            on = {n: dict(args) for n, args in variant.reforms}
+            servers = {k: str(n) for k, n in variant.servers}
+            n_text, seed_text = str(variant.replications), str(variant.seed)
+        else:
+            on = {v: {a.name: given.get(f"{v}.{a.name}", "") for a in CATALOGUE[v].args}
+                  for k, v in (raw or []) if k == "reform" and v in CATALOGUE}
+            servers = {k[len("servers."):]: v for k, v in given.items()
+                       if k.startswith("servers.")}
+            n_text = given.get("n", "5")
+            seed_text = given.get("seed", str(base.run.seed) if base else "0")
         ctx["reforms"] = [{
             "name": r.name, "title": views.reform_title(r.name, lang), "summary": r.summary,
             "on": r.name in on,
-            "args": [{"name": a.name, "type": views.arg_type(a, lang), "default": a.default_text(),
-                      "required": a.required, "value": dict(on.get(r.name, ())).get(a.name, "")}
+            "args": [{"name": a.name, "type": views.arg_type(a, lang),
+                      "default": a.default_text(), "required": a.required,
+                      "value": on.get(r.name, {}).get(a.name, "")}
                      for a in r.args]} for r in CATALOGUE.values()]
-        servers = dict(variant.servers) if variant else {}
         ctx["stations"] = ([{"name": s, "label": label(st, s, lang), "base": st.servers,
-                             "value": servers.get(s, st.servers)}
+                             "value": servers.get(s, str(st.servers))}
                             for s, st in base.stations.items()] if base else [])
-        ctx["n"] = variant.replications if variant else 5
-        ctx["seed"] = variant.seed if variant else (base.run.seed if base else 0)
+        ctx["n"], ctx["seed"] = n_text, seed_text
         if job is not None and job.state == "done" and job.view is not None and base:
             c = job.view
             ctx["result"] = {
@@ -121,7 +134,8 @@ class Page:
         except GovsimError as exc:
             name = wanted if wanted in self.scenarios.names else None
             return self.render(lang, None, name or next(iter(self.scenarios.names), None),
-                               error=_one_line(exc), status=400)
+                               error=_one_line(exc), status=400,
+                               raw=params if name else None)
         retry = request.query_params.get("go") == "1"  # the form sent: run again if need be
         job = None if v.is_baseline else self.runner.submit(v, retry=retry)
         if job is not None and job.state == "failed":
