@@ -43,6 +43,9 @@ TEXTS: dict[str, dict[str, str]] = {
                 "zh": "运行中:已完成 {done} / {total} 次重复"},
     "queued": {"en": "Waiting for the worker…", "zh": "等待计算资源…"},
     "cancelled": {"en": "Cancelled.", "zh": "已取消。"},
+    "no_connection": {"en": "Cannot reach the govsim server (is it still running?); trying "
+                            "again…",
+                      "zh": "无法连接 govsim 服务器(是否仍在运行?);正在重试…"},
     "failed": {"en": "The run failed: {error}", "zh": "运行失败:{error}"},
     "error": {"en": "Error", "zh": "错误"},
     "no_change": {"en": "The variant is the baseline: switch a reform on or change staffing.",
