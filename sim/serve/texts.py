@@ -53,25 +53,26 @@ TEXTS: dict[str, dict[str, str]] = {
     "answer": {"en": "The answer", "zh": "结论"},
     "sentence_lower": {
         "en": "With {changes}, the mean lead time falls from {base} to {variant} working days "
-              "({diff}, 95% CI {lo} to {hi}); {within}",
+              "({diff}, 95% CI {lo} to {hi}){within}",
         "zh": "实施{changes}后,平均办理时长由 {base} 个工作日降至 {variant} 个工作日"
-              "(变化 {diff},95% 置信区间 {lo} 至 {hi});{within}"},
+              "(变化 {diff},95% 置信区间 {lo} 至 {hi}){within}"},
     "sentence_higher": {
         "en": "With {changes}, the mean lead time rises from {base} to {variant} working days "
-              "({diff}, 95% CI {lo} to {hi}); {within}",
+              "({diff}, 95% CI {lo} to {hi}){within}",
         "zh": "实施{changes}后,平均办理时长由 {base} 个工作日升至 {variant} 个工作日"
-              "(变化 {diff},95% 置信区间 {lo} 至 {hi});{within}"},
+              "(变化 {diff},95% 置信区间 {lo} 至 {hi}){within}"},
     "sentence_unsure": {
         "en": "With {changes}, the mean lead time goes from {base} to {variant} working days "
-              "({diff}, 95% CI {lo} to {hi}: not distinguishable from no change); {within}",
+              "({diff}, 95% CI {lo} to {hi}: not distinguishable from no change){within}",
         "zh": "实施{changes}后,平均办理时长由 {base} 个工作日变为 {variant} 个工作日"
-              "(变化 {diff},95% 置信区间 {lo} 至 {hi}:与无变化无法区分);{within}"},
-    "sentence_within": {"en": "the share within {limit} working days goes from {base} to "
+              "(变化 {diff},95% 置信区间 {lo} 至 {hi}:与无变化无法区分){within}"},
+    "sentence_within": {"en": "; the share within {limit} working days goes from {base} to "
                               "{variant}.",
-                        "zh": "{limit} 个工作日内办结的比例由 {base} 变为 {variant}。"},
-    "sentence_within_nolimit": {"en": "the share within the limits goes from {base} to "
+                        "zh": ";{limit} 个工作日内办结的比例由 {base} 变为 {variant}。"},
+    "sentence_within_nolimit": {"en": "; the share within the limits goes from {base} to "
                                       "{variant}.",
-                                "zh": "在时限内办结的比例由 {base} 变为 {variant}。"},
+                                "zh": ";在时限内办结的比例由 {base} 变为 {variant}。"},
+    "sentence_end": {"en": ".", "zh": "。"},
     "and": {"en": " and ", "zh": "和"},
     "staff_change": {"en": "{station} at {servers} servers", "zh": "{station}调整为 {servers} 人"},
     "settings": {"en": "{n} replications each, seed {seed}, engine {engine}, common random "

@@ -161,7 +161,8 @@ def sentence(c: Computed, v: Variant, base: Scenario, lang: str) -> str:
            else "sentence_lower" if d < 0 else "sentence_higher")
     lim = c.dicts[0]["kpis"].get("limit_workdays")
     wb, wv = cell("within_limit_share", b, "mean"), cell("within_limit_share", o, "mean")
-    within = (t(lang, "sentence_within", limit=f"{lim:g}", base=format_value(wb, "share"),
+    within = (t(lang, "sentence_end") if not (math.isfinite(wb) or math.isfinite(wv)) else
+              t(lang, "sentence_within", limit=f"{lim:g}", base=format_value(wb, "share"),
                 variant=format_value(wv, "share")) if lim else
               t(lang, "sentence_within_nolimit", base=format_value(wb, "share"),
                 variant=format_value(wv, "share")))
