@@ -30,6 +30,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -198,12 +199,16 @@ class Page:
         if kind == "json":
             return Response(json_text(job.result.to_dict()), media_type="application/json",
                             headers=_attach(f"{stem}.json"))
-        from sim.present.compare_report import write_compare_report  # matplotlib: on demand
-
-        with tempfile.TemporaryDirectory(prefix="govsim-report-") as tmp:
-            path = write_compare_report(job.result, Path(tmp) / "report")
-            html = path.read_text(encoding="utf-8")
+        html = await run_in_threadpool(_report_html, job.result)  # figures: off the loop
         return HTMLResponse(html, headers=_attach(f"{stem}-report.html"))
+
+
+def _report_html(res: Any) -> str:
+    """The comparison's HTML report (``govsim compare --out``'s page), self-contained."""
+    from sim.present.compare_report import write_compare_report  # matplotlib: on demand
+
+    with tempfile.TemporaryDirectory(prefix="govsim-report-") as tmp:
+        return write_compare_report(res, Path(tmp) / "report").read_text(encoding="utf-8")
 
 
 def _attach(name: str) -> dict[str, str]:
