@@ -137,16 +137,16 @@ def test_the_page_answers_a_reform_in_both_languages(driver: Any, base: str) -> 
     d.get(f"{base}/?scenario={CONSTRUCTION.stem}&n={REPS}&seed={SEED}")
     assert d.find_element(By.ID, "page-title").text == "govsim: what if?"
     assert d.find_element(By.ID, "idle").is_displayed()
-    d.find_element(By.ID, "reform-online").click()
+    d.find_element(By.ID, "reform-parallel").click()
     d.find_element(By.ID, "run").click()
     sentence = _wait_for(d, "#sentence")
-    assert "reform=online" in d.current_url  # the address holds the variant
-    assert sentence.text.startswith("With one-network online handling, the mean lead time")
+    assert "reform=parallel" in d.current_url  # the address holds the variant
+    assert sentence.text.startswith("With parallel approval, the mean lead time falls from")
     seconds = re.search(r"computed in ([0-9.]+) s", d.find_element(
         By.CSS_SELECTOR, "#result .note").text).group(1)  # type: ignore[union-attr]
 
     # the numbers are govsim compare's (sim.compare) for the same seed and replications
-    ref = api.compare([str(CONSTRUCTION), f"{CONSTRUCTION}@online"], replications=REPS,
+    ref = api.compare([str(CONSTRUCTION), f"{CONSTRUCTION}@parallel"], replications=REPS,
                       seed=SEED).table()
     b, o = ref.columns.get_level_values(0).unique()
     rows = d.find_elements(By.CSS_SELECTOR, "#kpis tr[data-kpi]")
@@ -181,7 +181,7 @@ def test_the_page_answers_a_reform_in_both_languages(driver: Any, base: str) -> 
     assert d.find_element(By.ID, "page-title").text == "govsim:改革推演"
     assert d.find_element(By.ID, "kpis-heading").text == "关键指标"
     zh = d.find_element(By.ID, "sentence").text
-    assert zh.startswith("实施一网通办后,平均办理时长") and "工作日" in zh
+    assert zh.startswith("实施并联审批后,平均办理时长由") and "降至" in zh and "工作日" in zh
     # the same job, not run again: the same seconds on its settings line
     assert re.findall(r"[0-9]+\.[0-9]+ (?:s|秒)", d.find_element(By.CSS_SELECTOR, "#result .note")
                       .text)[0].split()[0] == seconds
@@ -198,7 +198,7 @@ def test_a_run_shows_its_progress_and_can_be_cancelled(driver: Any, base: str) -
 
     d = driver
     d.set_window_size(1400, 1000)
-    d.get(f"{base}/?scenario={CONSTRUCTION.stem}&reform=parallel&n=50&seed={SEED}")
+    d.get(f"{base}/?scenario={CONSTRUCTION.stem}&reform=online&n=50&seed={SEED}")
     bar = _wait_for(d, "#progress")
     WebDriverWait(d, 240).until(lambda _: int(bar.get_attribute("value") or 0) >= 1)
     assert "Running:" in d.find_element(By.ID, "progress-text").text

@@ -182,7 +182,7 @@ def _measured(res: CompareResult, k: int) -> np.ndarray:
 def cdf_svg(c: Computed, lang: str, width: int = 640, height: int = 300) -> str:
     """The two lead-time CDFs (working days) as an inline SVG with axes, the limit and a
     legend."""
-    left, right, top, bottom = 56, 16, 14, 44
+    left, right, top, bottom = 56, 16, 34, 44  # the legend above the plot
     data = c.lead
     xmax = max((float(np.quantile(x, 0.995)) for x in data if x.size), default=1.0)
     lim = c.dicts[0]["kpis"].get("limit_workdays")
@@ -229,12 +229,12 @@ def cdf_svg(c: Computed, lang: str, width: int = 640, height: int = 300) -> str:
                  'stroke-width="2.2" stroke-dasharray="8,5"')
         out.append(f'<polyline fill="none" stroke="{COLORS[k % 2]}" {style} '
                    f'points="{pts}"/>')
-        ly = top + ph - 14 - 18 * (len(data) - 1 - k)
         p50, p90 = np.quantile(x_sorted, 0.5), np.quantile(x_sorted, 0.9)
-        out.append(f'<line x1="{left + pw - 250}" y1="{ly}" x2="{left + pw - 228}" y2="{ly}" '
-                   f'stroke="{COLORS[k % 2]}" stroke-width="3"/><text x="{left + pw - 222}" '
-                   f'y="{ly + 4}" font-size="12" fill="#222">{names[k]} (P50 {p50:.1f}, '
-                   f'P90 {p90:.1f})</text>')
+        lx = left + 300 * k
+        dash = ' stroke-dasharray="8,5"' if k else ""
+        out.append(f'<line x1="{lx}" y1="14" x2="{lx + 26}" y2="14" stroke="{COLORS[k % 2]}" '
+                   f'stroke-width="3"{dash}/><text x="{lx + 32}" y="18" font-size="12" '
+                   f'fill="#222">{names[k]} (P50 {p50:.1f}, P90 {p90:.1f})</text>')
     out.append(f'<text x="{left + pw / 2}" y="{height - 8}" font-size="12" '
                f'text-anchor="middle" fill="#333">{t(lang, "workdays_axis")}</text>')
     out.append(f'<text x="14" y="{top + ph / 2}" font-size="12" text-anchor="middle" '
