@@ -149,6 +149,15 @@ def test_the_runner_gives_what_compare_gives_and_caches_the_baseline() -> None:
             time.sleep(0.1)
         assert job2.state == "done" and job2.total == 2
         assert runner.submit(w) is job2  # the same inputs: the same job, cached
+        # one reviewer: the page says the station is overloaded (the model's own warning)
+        u = read_variant([("scenario", "mini"), ("servers.review", "1"), ("n", "1")], sc)
+        job3 = runner.submit(u)
+        for _ in range(600):
+            if job3.state in ("done", "failed", "cancelled"):
+                break
+            time.sleep(0.1)
+        assert job3.state == "done"
+        assert any("station 'review' is loaded at" in w for w in job3.warnings), job3.warnings
     finally:
         runner.close()
 
@@ -255,3 +264,38 @@ def test_a_bad_scenario_file_is_refused_before_serving(tmp_path: Path) -> None:
     bad.write_text("[run]\nreplications = 0\n")
     out = _govsim("serve", str(bad), "--port", str(free_port()))
     assert out.returncode == 2 and out.stderr.startswith("govsim: error: bad.toml:")
+
+
+# ------------------------------------------------------------------ the answer in a sentence
+
+
+@pytest.mark.filterwarnings("ignore:.*loaded at")
+def test_the_sentence_says_what_the_table_says(mini: dict[str, Any]) -> None:
+    from sim.model.scenario import parse
+    from sim.serve.views import Computed, kpi_rows, sentence
+
+    base = parse(mini, "mini.toml")
+    sc = Scenarios()
+    sc.uploads["mini"] = base
+    v = read_variant([("scenario", "mini"), ("servers.review", "1"), ("n", "3"),
+                      ("seed", "2")], sc)
+    res = api.compare([base, variant_scenario(v, sc)], replications=3, seed=2)
+    c = Computed.of(res)
+    lead = next(r for r in kpi_rows(c, "en") if r["name"] == "lead_time_workdays")
+    assert lead["raw"]["diff"] > 0  # one reviewer fewer: longer
+    text = sentence(c, v, base, "en")
+    assert text.startswith(f"With review at 1 servers, the mean lead time rises from "
+                           f"{lead['base']} to {lead['variant']} working days ({lead['diff']}, "
+                           f"95% CI {lead['ci'][1:-1].replace(', ', ' to ')});")
+    assert "的比例由" in sentence(c, v, base, "zh")
+    # a scenario without limits: no share within them in the sentence
+    for item in mini["items"].values():
+        item.pop("limit_workdays", None)
+    for route in mini["routes"].values():
+        route.pop("limit_workdays", None)
+    bare = parse(mini, "mini.toml")
+    sc.uploads["mini"] = bare
+    res = api.compare([bare, variant_scenario(v, sc)], replications=3, seed=2)
+    plain = sentence(Computed.of(res), v, bare, "en")
+    assert plain.endswith(").") and "share" not in plain
+    assert sentence(Computed.of(res), v, bare, "zh").endswith(")。")

@@ -60,6 +60,8 @@ class Job:
     error: str = ""
     seconds: float = 0.0
     cached: bool = False
+    #: what building the models warned of (shown on the page)
+    warnings: list[str] = field(default_factory=list)
     result: CompareResult | None = field(default=None, repr=False)
     #: what the page shows of the result, computed once in the job's thread
     view: Computed | None = field(default=None, repr=False)
@@ -171,10 +173,13 @@ class Runner:
         job.total = cfg.replications * len(todo)
         job.cached = not todo
         if todo:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                models = [build(s, f"{v.scenario}.toml", warn=False)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                models = [build(s, v.scenario if k == 0 else f"{v.scenario} (variant)")
                           for k, s in enumerate((base, other)) if k in todo]
+            # what the models warn of (a station loaded past its capacity) goes on the page
+            job.warnings = list(dict.fromkeys(" ".join(str(w.message).split())
+                                              for w in caught))
 
             def progress(n: int) -> None:
                 job.done += n

@@ -48,6 +48,7 @@ TEXTS: dict[str, dict[str, str]] = {
                       "zh": "无法连接 govsim 服务器(是否仍在运行?);正在重试…"},
     "failed": {"en": "The run failed: {error}", "zh": "运行失败:{error}"},
     "error": {"en": "Error", "zh": "错误"},
+    "warning": {"en": "Note", "zh": "提示"},
     "no_change": {"en": "The variant is the baseline: switch a reform on or change staffing.",
                   "zh": "当前方案与基准相同:请启用改革措施或调整人员。"},
     "answer": {"en": "The answer", "zh": "结论"},
