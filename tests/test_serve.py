@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MINI = ROOT / "tests" / "data" / "mini.toml"
 
 
-def _get(url: str, data: bytes | None = None,
+def _get(url: str, data: Any = None,
          headers: dict[str, str] | None = None) -> tuple[int, str]:
     req = urllib.request.Request(url, data=data, headers=headers or {})
     try:
@@ -229,6 +229,10 @@ def test_uploads_are_checked_like_files(base: str) -> None:
     big = b"# " + b"x" * MAX_UPLOAD_BYTES + b"\n"
     code, html = _get(f"{base}/upload", *_multipart("big.toml", big))
     assert code == 400 and "at most" in html
+    body, head = _multipart("big.toml", big * 2)  # sent in chunks, with no length given
+    code, html = _get(f"{base}/upload", iter([body[k:k + 65_536]
+                                              for k in range(0, len(body), 65_536)]), head)
+    assert code == 400 and "upload: the request is over 1,000,000 bytes" in html
     code, html = _get(f"{base}/upload", b"garbage", {"Content-Type": "multipart/form-data"})
     assert code == 400 and "Traceback" not in html
     mini = MINI.read_bytes().replace(b'name = "mini"', b'name = "mine"')

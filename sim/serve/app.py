@@ -161,7 +161,19 @@ class Page:
             if size > MAX_UPLOAD_BYTES + 10_000:
                 raise GovsimError(f"upload: the request is {size:,} bytes: a scenario must be "
                                   f"at most {MAX_UPLOAD_BYTES:,} bytes")
-            form = await request.form(max_files=1, max_fields=10)
+            seen = 0
+
+            async def receive() -> Any:  # a body without a length is cut off at the limit too
+                nonlocal seen
+                message = await request.receive()
+                seen += len(message.get("body", b""))
+                if seen > MAX_UPLOAD_BYTES + 10_000:
+                    raise GovsimError(f"upload: the request is over {MAX_UPLOAD_BYTES:,} "
+                                      "bytes: a scenario must be at most "
+                                      f"{MAX_UPLOAD_BYTES:,} bytes")
+                return message
+
+            form = await Request(request.scope, receive).form(max_files=1, max_fields=10)
             f = form.get("file")
             if f is None or isinstance(f, str):
                 raise GovsimError("upload: no file was uploaded (choose a .toml scenario file)")
