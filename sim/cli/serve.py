@@ -25,9 +25,10 @@ LOOPBACK = "127.0.0.1"
 
 def shipped_scenarios() -> list[Path]:
     for folder in SHIPPED:
-        # the Hohhot scenarios first: the page opens on the first
-        found = sorted(folder.glob("*.toml"), key=lambda p: (not p.stem.startswith("hohhot-"),
-                                                             p.stem))
+        # the page opens on the first: Hohhot's construction approval before its reform
+        found = sorted(folder.glob("*.toml"), key=lambda p: (
+            not p.stem.startswith("hohhot-"), "construction" not in p.stem,
+            "reformed" in p.stem, p.stem))
         if found:
             return found
     return []
