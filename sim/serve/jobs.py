@@ -60,8 +60,8 @@ class Job:
     error: str = ""
     seconds: float = 0.0
     cached: bool = False
-    #: what building the models warned of (shown on the page)
-    warnings: list[str] = field(default_factory=list)
+    #: what building the models warned of (shown on the page): (baseline or variant, text)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
     result: CompareResult | None = field(default=None, repr=False)
     #: what the page shows of the result, computed once in the job's thread
     view: Computed | None = field(default=None, repr=False)
@@ -83,6 +83,8 @@ class Runner:
         self.engine = engine
         self.jobs: OrderedDict[str, Job] = OrderedDict()
         self.runs: OrderedDict[str, RunResult] = OrderedDict()
+        #: what building each run's model warned of, by the run's key
+        self.notes: dict[str, list[str]] = {}
         self.lock = threading.Lock()
         self.pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="govsim-job")
 
@@ -133,7 +135,8 @@ class Runner:
         with self.lock:
             self.runs[key] = r
             while len(self.runs) > CACHE_RUNS:
-                self.runs.popitem(last=False)
+                old, _ = self.runs.popitem(last=False)
+                self.notes.pop(old, None)
 
     def _run(self, job: Job) -> None:
         if job.cancel.is_set():
@@ -173,13 +176,16 @@ class Runner:
         job.total = cfg.replications * len(todo)
         job.cached = not todo
         if todo:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                models = [build(s, v.scenario if k == 0 else f"{v.scenario} (variant)")
-                          for k, s in enumerate((base, other)) if k in todo]
-            # what the models warn of (a station loaded past its capacity) goes on the page
-            job.warnings = list(dict.fromkeys(" ".join(str(w.message).split())
-                                              for w in caught))
+            models = []
+            for k in todo:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    models.append(build((base, other)[k], v.scenario))
+                # what a model warns of (a station past its capacity) goes on the page,
+                # kept with its run for the next what-if on it
+                with self.lock:
+                    self.notes[keys[k]] = [" ".join(str(w.message).split())
+                                           .removeprefix(f"{v.scenario}: ") for w in caught]
 
             def progress(n: int) -> None:
                 job.done += n
@@ -193,6 +199,10 @@ class Runner:
                 self._keep(keys[k], r)
         if results[1] is None:
             results[1] = results[0]
+        with self.lock:
+            job.warnings = list(dict.fromkeys(
+                (role, w) for role, key in zip(("baseline", "variant"), keys, strict=True)
+                for w in self.notes.get(key, [])))
         runs = [r for r in results if r is not None]
         return CompareResult(labels=[v.scenario, f"{v.scenario} (variant)"], results=runs,
                              sources=[v.scenario, v.scenario], reforms=[[], v.specs],
