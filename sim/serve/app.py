@@ -155,9 +155,10 @@ class Page:
 
     async def upload(self, request: Request) -> Response:
         lang = pick_lang(request.query_params.get("lang"))
-        size = int(request.headers.get("content-length") or 0)
         name = None
         try:
+            length = request.headers.get("content-length") or "0"
+            size = int(length) if length.isdigit() else 0
             if size > MAX_UPLOAD_BYTES + 10_000:
                 raise GovsimError(f"upload: the request is {size:,} bytes: a scenario must be "
                                   f"at most {MAX_UPLOAD_BYTES:,} bytes")
