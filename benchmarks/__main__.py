@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="exit 1 if a ratio regressed beyond the baseline's tolerance")
     p.add_argument("--only", action="append", metavar="SECTION",
                    help="run only this section (tandem_mmc, construction, scaling, memory, "
-                        "score, calibrate, draw, command, workers, streamed)")
+                        "score, calibrate, draw, command, workers, streamed, serve)")
     args = p.parse_args(argv)
     figures: dict[str, Any] = run_all(quick=args.quick, only=args.only)
     print(table(figures))

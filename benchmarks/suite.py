@@ -25,6 +25,7 @@ from benchmarks.planner import bench_command, bench_draw, bench_workers
 from benchmarks.reference_loop import tandem_exit_times, tandem_exit_times_adaptive
 from benchmarks.scenarios import tandem, tandem_dict
 from benchmarks.score import bench_score
+from benchmarks.serve import bench_serve
 from benchmarks.stream import streamed_run_peak_rss
 from sim.calibrate import calibrate
 from sim.engines import des, vector
@@ -46,15 +47,15 @@ SIZES: dict[str, dict[str, int]] = {
              "scaling_cases": 100_000, "scaling_reps": 4, "scaling_rounds": 8,
              "memory_cases": 1_000_000, "score_reps": 10, "calibrate_rounds": 3,
              "draw_rounds": 15, "command_rounds": 3, "workers_rounds": 3,
-             "streamed_cases": 1_000_000},
+             "streamed_cases": 1_000_000, "serve_rounds": 3},
     "quick": {"cases": 10_000, "reps": 3, "des_cases": 1_000, "construction_reps": 1,
               "scaling_cases": 20_000, "scaling_reps": 4, "scaling_rounds": 3,
               "memory_cases": 100_000, "score_reps": 2, "calibrate_rounds": 1,
               "draw_rounds": 8, "command_rounds": 2, "workers_rounds": 1,
-              "streamed_cases": 100_000},
+              "streamed_cases": 100_000, "serve_rounds": 2},
 }
 SECTIONS = ("tandem_mmc", "construction", "scaling", "memory", "score", "calibrate", "draw",
-            "command", "workers", "streamed")
+            "command", "workers", "streamed", "serve")
 # (section, key, direction): +1 higher is better, -1 lower is better
 COMPARED = (
     ("tandem_mmc", "ratio_vs_des", 1),
@@ -70,6 +71,7 @@ COMPARED = (
     ("workers", "run_ratio", 1),
     ("workers", "sweep_ratio", 1),
     ("streamed", "peak_rss_mb", -1),
+    ("serve", "ratio_vs_compare", -1),
 )
 #: the issue's target for calibrating a 60,000-event log
 CALIBRATE_TARGET_S = 30.0
@@ -334,6 +336,7 @@ def run_all(quick: bool = False, only: list[str] | None = None) -> dict[str, Any
         "command": lambda: bench_command(size),
         "workers": lambda: bench_workers(size),
         "streamed": lambda: {**streamed_run_peak_rss(size["streamed_cases"]), "quick": quick},
+        "serve": lambda: bench_serve(size),
     }
     for name in SECTIONS:  # in the table's order
         if name in wanted:

@@ -34,6 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("sim.present",),
     ("sim.experiments",),
     ("sim.api",),
+    ("sim.serve",),
     ("sim.cli",),
     ("sim", "sim.__main__"),
 )
@@ -42,7 +43,10 @@ CLI_ONLY = ("argparse", "rich")
 #: what may be imported inside a function: heavy or optional dependencies
 LAZY_OK = ("matplotlib", "distributed", "dask", "sim.present", "sim.engines.des",
            "sim.engines.vector", "simpy", "numba", "pyarrow", "scipy.stats",
-           "log_distance_measures")
+           "log_distance_measures",
+           # govsim serve's web stack (the serve extra): uvicorn, and sim.serve, which
+           # imports starlette and jinja2; the other commands never load them
+           "uvicorn", "sim.serve")
 MAX_LINES = 500
 #: modules allowed past MAX_LINES, and why
 LONG_OK: dict[str, str] = {

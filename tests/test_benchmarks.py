@@ -36,6 +36,7 @@ BASELINE: dict[str, Any] = {
     "command": {"ratio_vs_engine": 4.0},
     "workers": {"run_ratio": 1.5, "sweep_ratio": 1.6},
     "streamed": {"cases": 100_000, "peak_rss_mb": 600.0, "quick": True, "within_2gb": True},
+    "serve": {"ratio_vs_compare": 0.6},
 }
 
 
@@ -78,6 +79,8 @@ def test_same_figures_pass() -> None:
     ("workers__sweep_ratio", 1.2, False),
     ("streamed__peak_rss_mb", 775.0, False),  # +29.2%
     ("streamed__peak_rss_mb", 785.0, True),
+    ("serve__ratio_vs_compare", 0.77, False),  # lower is better: +28.3%
+    ("serve__ratio_vs_compare", 0.79, True),
 ])
 def test_regressions_are_flagged(change: str, value: float | bool, flagged: bool) -> None:
     problems = compare(figures(**{change: value}), BASELINE)

@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from importlib import metadata
 from types import ModuleType
 
-from sim.cli import calibrate, common, compare, levers, reforms, run, staff, sweep
+from sim.cli import calibrate, common, compare, levers, reforms, run, serve, staff, sweep
 from sim.cli import score as score_cmd
 from sim.errors import GovsimError
 
 #: the command modules, in the order ``govsim --help`` lists them; each has ``register(sub)``
 COMMANDS: tuple[ModuleType, ...] = (run, reforms, compare, levers, sweep, staff, calibrate,
-                                     score_cmd)
+                                     score_cmd, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,290 @@
+"""What the page shows of a comparison: the answer in a sentence, the KPI table with the
+paired differences and their CIs, the lead-time distributions (an inline SVG: drawn in
+milliseconds, no matplotlib on the planner's wait), where the time goes, the stations.
+
+Everything here reads a :class:`~sim.experiments.compare.CompareResult` (baseline first,
+variant second) and returns plain values for the template; the words come from
+:mod:`sim.serve.texts`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.experiments.compare import CompareResult
+from sim.model.schema import Scenario
+from sim.reforms import CATALOGUE
+from sim.results.kpis import BY_NAME, format_value
+from sim.serve.texts import label, t
+from sim.serve.variant import Variant
+
+#: the KPIs of the page's table, in order (those the scenario reports)
+PAGE_KPIS = ("lead_time_workdays", "lead_time_workdays.p50", "lead_time_workdays.p90",
+             "lead_time_days", "within_limit_share", "visits", "rework_rounds",
+             "lead_time_split_days.service", "lead_time_split_days.queue",
+             "lead_time_split_days.applicant", "throughput_per_day", "abandoned_share",
+             "gov_cost_per_case", "applicant_cost_per_case")
+SPLIT = (("split.service_days", "split_service", "#4e79a7"),
+         ("split.queue_days", "split_queue", "#e15759"),
+         ("split.applicant_days", "split_applicant", "#f28e2b"))
+COLORS = ("#4e79a7", "#e15759")
+
+
+def _has_cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def reform_title(name: str, lang: str) -> str:
+    """A reform's title in ``lang``: the catalogue's titles lead with the Chinese name
+    (``一网通办 one-network online handling``)."""
+    title = CATALOGUE[name].title
+    head, _, rest = title.partition(" ")
+    if _has_cjk(head):
+        return head if lang == "zh" else (rest or title)
+    return title
+
+
+def changes_text(v: Variant, base: Scenario, lang: str) -> str:
+    parts = [reform_title(n, lang) + (f" ({', '.join(f'{k}={x}' for k, x in args)})"
+                                      if args else "") for n, args in v.reforms]
+    parts += [t(lang, "staff_change", station=label(base.stations[s], s, lang), servers=n)
+              for s, n in v.servers]
+    sep = "、" if lang == "zh" else ", "
+    if len(parts) > 1:
+        return sep.join(parts[:-1]) + t(lang, "and") + parts[-1]
+    return parts[0] if parts else ""
+
+
+def fmt(value: float | None, kind: str, sign: bool = False) -> str:
+    """:func:`format_value`, with a value that rounds to zero shown unsigned (``0.0``, not
+    ``-0.0`` or ``+0.0``)."""
+    text = format_value(value, kind, sign)
+    return text.lstrip("+-") if text.strip("+-0.,%") == "" and text != "-" else text
+
+
+def arg_type(a: Any, lang: str) -> str:
+    """A reform argument's type in ``lang`` (the catalogue words it in English)."""
+    if lang != "zh":
+        return str(a.type_text())
+    if a.kind == "probability":
+        return "概率,0 到 1"
+    if a.kind in ("int", "float"):
+        word = "整数" if a.kind == "int" else "数值"
+        if a.lo is not None and a.hi is not None:
+            return f"{word},{a.lo:g} 到 {a.hi:g}"
+        if a.lo is not None:
+            return f"{word},{'>' if a.lo_open else '≥'} {a.lo:g}"
+        return word
+    return {"names": "名称或通配符,以 '+' 连接", "bool": "true 或 false", "name": "名称",
+            "choice": "可选:" + "、".join(a.choices)}.get(a.kind, str(a.type_text()))
+
+
+@dataclass
+class Computed:
+    """What every part of the page reads of a comparison, computed once (in the job's
+    thread, so a page or a language switch renders in milliseconds)."""
+
+    res: CompareResult
+    tab: pd.DataFrame
+    dicts: list[dict[str, Any]]
+    lead: list[np.ndarray]
+
+    @classmethod
+    def of(cls, res: CompareResult) -> Computed:
+        return cls(res, res.table(), [r.to_dict() for r in res.results],
+                   [_measured(res, k) for k in range(len(res.results))])
+
+
+def _num(x: Any) -> float:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def kpi_rows(c: Computed, lang: str) -> list[dict[str, Any]]:
+    """Per KPI: its label, the two means, the paired difference and its 95% CI (text),
+    and the raw numbers (``data-*`` attributes the browser test reads)."""
+    tab = c.tab
+    b, o = c.res.labels
+    rows = []
+    for name in PAGE_KPIS:
+        if name not in tab.index or name not in BY_NAME:
+            continue
+        kind = BY_NAME[name].kind
+        vals = {s: _num(tab.loc[name, (o if s.startswith("diff") or s == "variant" else b,
+                                       "mean" if s in ("base", "variant") else s)])
+                for s in ("base", "variant", "diff", "diff_ci95_lo", "diff_ci95_hi")}
+        if not any(math.isfinite(vals[s]) for s in ("base", "variant")):
+            continue
+        lo, hi = vals["diff_ci95_lo"], vals["diff_ci95_hi"]
+        rows.append({
+            "name": name, "label": t(lang, f"k_{name}"),
+            "base": fmt(vals["base"], kind),
+            "variant": fmt(vals["variant"], kind),
+            "diff": fmt(vals["diff"], kind, sign=True),
+            "ci": (f"[{fmt(lo, kind, True)}, {fmt(hi, kind, True)}]"
+                   if math.isfinite(lo) and math.isfinite(hi) else "-"),
+            "raw": vals,
+            "better": _better(name, vals["diff"], lo, hi)})
+    return rows
+
+
+def _better(name: str, d: float, lo: float, hi: float) -> str:
+    """``better``/``worse`` where the CI excludes zero and the KPI has a direction."""
+    k = BY_NAME.get(name)
+    if k is None or k.lower_is_better is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return ""
+    if lo <= 0 <= hi or d == 0:
+        return ""
+    return "better" if (d < 0) == k.lower_is_better else "worse"
+
+
+def sentence(c: Computed, v: Variant, base: Scenario, lang: str) -> str:
+    """The answer in one sentence: what the change does to the mean lead time (with the
+    paired CI) and to the share within the limit."""
+    tab = c.tab
+    b, o = c.res.labels
+
+    def cell(kpi: str, lab: str, stat: str) -> float:
+        return _num(tab.loc[kpi, (lab, stat)]) if kpi in tab.index else math.nan
+
+    d = cell("lead_time_workdays", o, "diff")
+    lo, hi = cell("lead_time_workdays", o, "diff_ci95_lo"), cell("lead_time_workdays", o,
+                                                                  "diff_ci95_hi")
+    key = ("sentence_unsure" if not (math.isfinite(lo) and math.isfinite(hi)) or lo <= 0 <= hi
+           else "sentence_lower" if d < 0 else "sentence_higher")
+    lim = c.dicts[0]["kpis"].get("limit_workdays")
+    wb, wv = cell("within_limit_share", b, "mean"), cell("within_limit_share", o, "mean")
+    within = (t(lang, "sentence_end") if not (math.isfinite(wb) or math.isfinite(wv)) else
+              t(lang, "sentence_within", limit=f"{lim:g}", base=format_value(wb, "share"),
+                variant=format_value(wv, "share")) if lim else
+              t(lang, "sentence_within_nolimit", base=format_value(wb, "share"),
+                variant=format_value(wv, "share")))
+    return t(lang, key, changes=changes_text(v, base, lang),
+             base=format_value(cell("lead_time_workdays", b, "mean"), "days"),
+             variant=format_value(cell("lead_time_workdays", o, "mean"), "days"),
+             diff=fmt(d, "days", sign=True), lo=fmt(lo, "days", True),
+             hi=fmt(hi, "days", True), within=within)
+
+
+def _measured(res: CompareResult, k: int) -> np.ndarray:
+    c = res.results[k].cases
+    keep = (~c["warmup"].to_numpy(dtype=bool)) & (c["status"] == "completed").to_numpy()
+    return np.sort(c["lead_workdays"].to_numpy(dtype=np.float64)[keep])
+
+
+def cdf_svg(c: Computed, lang: str, width: int = 640, height: int = 300) -> str:
+    """The two lead-time CDFs (working days) as an inline SVG with axes, the limit and a
+    legend."""
+    left, right, top, bottom = 56, 16, 34, 44  # the legend above the plot
+    data = c.lead
+    xmax = max((float(np.quantile(x, 0.995)) for x in data if x.size), default=1.0)
+    lim = c.dicts[0]["kpis"].get("limit_workdays")
+    xmax = max(xmax, float(lim) * 1.05 if lim else 0.0, 1.0)
+    pw, ph = width - left - right, height - top - bottom
+
+    def sx(x: float) -> float:
+        return left + pw * min(x, xmax) / xmax
+
+    def sy(y: float) -> float:
+        return top + ph * (1.0 - y)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+           f'width="{width}" height="{height}" role="img" class="cdf" '
+           f'aria-label="{t(lang, "distribution")}">',
+           f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fff" '
+           'stroke="#ccc"/>']
+    step = _tick(xmax)
+    x = 0.0
+    while x <= xmax + 1e-9:
+        out.append(f'<line x1="{sx(x):.1f}" y1="{top}" x2="{sx(x):.1f}" y2="{top + ph}" '
+                   f'stroke="#eee"/><text x="{sx(x):.1f}" y="{top + ph + 16}" font-size="11" '
+                   f'text-anchor="middle" fill="#555">{x:g}</text>')
+        x += step
+    for y in (0.0, 0.25, 0.5, 0.75, 1.0):
+        out.append(f'<line x1="{left}" y1="{sy(y):.1f}" x2="{left + pw}" y2="{sy(y):.1f}" '
+                   f'stroke="#eee"/><text x="{left - 6}" y="{sy(y) + 4:.1f}" font-size="11" '
+                   f'text-anchor="end" fill="#555">{y:.0%}</text>')
+    if lim:
+        out.append(f'<line x1="{sx(lim):.1f}" y1="{top}" x2="{sx(lim):.1f}" y2="{top + ph}" '
+                   f'stroke="#444" stroke-dasharray="5,4"/><text x="{sx(lim) + 4:.1f}" '
+                   f'y="{top + 14}" font-size="11" fill="#444">'
+                   f'{t(lang, "limit", limit=f"{lim:g}")}</text>')
+    names = (t(lang, "baseline"), t(lang, "variant"))
+    for k, x_sorted in enumerate(data):
+        if not x_sorted.size:
+            continue
+        q = np.linspace(0.0, 1.0, 201)
+        xs = np.quantile(x_sorted, q)
+        pts = " ".join(f"{sx(float(a)):.1f},{sy(float(b)):.1f}" for a, b in zip(xs, q,
+                                                                               strict=True))
+        # the baseline wide and solid under the variant, dashed: both show where they agree
+        style = ('stroke-width="4"' if k == 0 else
+                 'stroke-width="2.2" stroke-dasharray="8,5"')
+        out.append(f'<polyline fill="none" stroke="{COLORS[k % 2]}" {style} '
+                   f'points="{pts}"/>')
+        p50, p90 = np.quantile(x_sorted, 0.5), np.quantile(x_sorted, 0.9)
+        lx = left + 300 * k
+        dash = ' stroke-dasharray="8,5"' if k else ""
+        out.append(f'<line x1="{lx}" y1="14" x2="{lx + 26}" y2="14" stroke="{COLORS[k % 2]}" '
+                   f'stroke-width="3"{dash}/><text x="{lx + 32}" y="18" font-size="12" '
+                   f'fill="#222">{names[k]} (P50 {p50:.1f}, P90 {p90:.1f})</text>')
+    out.append(f'<text x="{left + pw / 2}" y="{height - 8}" font-size="12" '
+               f'text-anchor="middle" fill="#333">{t(lang, "workdays_axis")}</text>')
+    out.append(f'<text x="14" y="{top + ph / 2}" font-size="12" text-anchor="middle" '
+               f'fill="#333" transform="rotate(-90 14 {top + ph / 2})">'
+               f'{t(lang, "share_axis")}</text></svg>')
+    return "".join(out)
+
+
+def _tick(span: float) -> float:
+    raw = span / 6.0
+    mag = 10 ** math.floor(math.log10(raw))
+    return next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+
+
+def split_rows(c: Computed, lang: str) -> list[dict[str, Any]]:
+    """Per scenario: the critical-path split of the mean lead time (calendar days) as
+    bar segments (share of the longest total, for the bar widths)."""
+    parts: list[list[tuple[str, float, str]]] = []
+    for r in c.res.results:
+        per = r.per_replication
+        parts.append([(t(lang, key), float(per[col].mean()) if col in per else math.nan, color)
+                      for col, key, color in SPLIT])
+    totals = [sum(d for _, d, _ in p if math.isfinite(d)) for p in parts]
+    top = max(totals, default=1.0) or 1.0
+    return [{"name": t(lang, "baseline" if k == 0 else "variant"), "total": totals[k],
+             "segments": [{"label": lab, "days": f"{d:,.1f}", "color": c,
+                           "width": f"{100.0 * d / top:.2f}"}
+                          for lab, d, c in p if math.isfinite(d) and d > 0]}
+            for k, p in enumerate(parts)]
+
+
+def station_rows(c: Computed, base: Scenario, other: Scenario | None,
+                 lang: str) -> list[dict[str, Any]]:
+    """Per station of either scenario, busiest in the variant first: servers,
+    utilization and mean wait, baseline and variant."""
+    b = c.dicts[0]["stations"]
+    o = c.dicts[1]["stations"]
+    names = list(dict.fromkeys([*o, *b]))
+    names.sort(key=lambda n: -(o.get(n) or b.get(n) or {}).get("utilization", 0.0))
+    rows = []
+    for n in names:
+        obj = base.stations.get(n) or (other.stations.get(n) if other else None) \
+            or base.pools.get(n) or (other.pools.get(n) if other else None)
+        sb, so = b.get(n, {}), o.get(n, {})
+        rows.append({
+            "name": n, "label": label(obj, n, lang),
+            "servers": (sb.get("servers", "-"), so.get("servers", "-")),
+            "util": (format_value(sb.get("utilization"), "share"),
+                     format_value(so.get("utilization"), "share")),
+            "wait": (format_value(sb.get("mean_wait_hours"), "hours"),
+                     format_value(so.get("mean_wait_hours"), "hours")),
+            "changed": sb.get("servers") != so.get("servers")})
+    return rows
