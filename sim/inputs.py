@@ -32,20 +32,20 @@ the stream whichever channel it takes.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from sim.model.arrivalmap import arrival_times
 from sim.model.assembly import ONLINE, PROXY, WINDOW, Model
 from sim.model.calendar import WorkCalendar
 from sim.model.distributions import Family
 from sim.model.recorded import bootstrap_indices
 
 # stream codes (never renumber: seeds depend on them)
-Q_ARRIVAL, Q_CHANNEL, Q_STAGE, Q_ITEM, Q_RECORDED = 1, 2, 3, 14, 15
+Q_ARRIVAL, Q_CHANNEL, Q_STAGE, Q_ITEM, Q_RECORDED, Q_ATTRIBUTE = 1, 2, 3, 14, 15, 16
 #: numbers of one quantity slot in a stream: more than any class's cases (counts <= 1e9)
 SPAN = 1 << 40
 # the slots of an item's stream: one each, then one per submission (max_attempts <= 1,000)
@@ -89,10 +89,14 @@ class Inputs:
     revoked: NDArray[np.bool_]  # (n, J) the audit revokes the approval
     # (n, J, K) working hours of government lag after the k-th service (default: none)
     lag: F64 = field(default_factory=lambda: np.zeros((0, 0, 0)))
+    # (n, A) case attributes' values (sim.model.attrmodel; NaN: the class has not the one)
+    attrs: F64 = field(default_factory=lambda: np.zeros((0, 0)))
 
     def __post_init__(self) -> None:
         if self.lag.size == 0 and self.lag.shape != self.service.shape:
             self.lag = np.broadcast_to(0.0, self.service.shape)
+        if self.attrs.shape[0] != self.arrival.shape[0] and self.attrs.size == 0:
+            self.attrs = np.zeros((self.arrival.shape[0], 0))
 
     @property
     def n(self) -> int:
@@ -138,50 +142,6 @@ class Stream:
         for k in range(attempts):
             out[:, k] = self.take(slot + k, k0, k1)
         return out
-
-
-def _profile_weight(t: F64, start_weekday: int, weekday: Sequence[float] | None,
-                    hour: Sequence[float] | None) -> F64:
-    w = np.ones_like(t)
-    if weekday is not None:
-        w *= np.asarray(weekday)[((t // 24.0).astype(np.int64) + start_weekday) % 7]
-    if hour is not None:
-        w *= np.asarray(hour)[(t % 24.0).astype(np.int64) % 24]
-    return w
-
-
-def arrival_times(e: F64, total: float, cal: WorkCalendar, end: float, start_weekday: int,
-                  weekday: Sequence[float] | None = None,
-                  hour: Sequence[float] | None = None) -> F64:
-    """Map points ``e`` in [0, total) to times in [0, end) with intensity ∝ open x profile.
-
-    Without profiles the map is linear in the calendar's working time. With profiles the
-    window is cut at every hour and at every opening and closing, and the cumulative
-    intensity is inverted piece by piece.
-    """
-    if weekday is None and hour is None:
-        w_end = cal.to_work(end)
-        return np.minimum(np.asarray(cal.to_abs(e / total * w_end), dtype=np.float64), end)
-    grid = np.arange(0.0, end, 1.0)
-    inside = (cal.open < end) & (cal.close > 0.0)
-    bounds = np.unique(np.concatenate([grid, cal.open[inside], np.minimum(cal.close[inside], end),
-                                       [end]]))
-    bounds = bounds[(bounds >= 0.0) & (bounds <= end)]
-    lo, hi = bounds[:-1], bounds[1:]
-    mid = (lo + hi) / 2.0
-    dens = np.asarray(cal.is_open(mid), dtype=np.float64) * _profile_weight(
-        mid, start_weekday, weekday, hour)
-    mass = dens * (hi - lo)
-    cum = np.concatenate([[0.0], np.cumsum(mass)])
-    if cum[-1] <= 0.0:
-        raise ValueError("the arrival profile gives no arrivals in the calendar's open hours")
-    target = e / total * cum[-1]
-    k = np.clip(np.searchsorted(cum, target, side="right") - 1, 0, len(lo) - 1)
-    # skip zero-mass pieces: searchsorted 'right' already lands on the last piece with
-    # cum <= target, which has positive mass unless target == its right end
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = lo[k] + np.where(dens[k] > 0, (target - cum[k]) / dens[k], 0.0)
-    return np.minimum(t, end)
 
 
 def draw(model: Model, replication: int, seed: int | None = None, *,
@@ -391,6 +351,7 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
                      else np.broadcast_to(np.inf, (n, J, K))),
         "audit": np.zeros((n, J), dtype=np.bool_), "audit_service": np.zeros((n, J)),
         "revoked": np.zeros((n, J), dtype=np.bool_),
+        "attrs": np.full((n, model.attributes.n if model.attributes else 0), np.nan),
     }
     for c in range(len(model.class_names)):
         rows = np.flatnonzero(out["cls"] == c)
@@ -436,6 +397,11 @@ def _draw_class(model: Model, rep: int, seed: int, c: int, k0: int,
         loc["fix"] = np.zeros((m, J, K))
     if renege_any:
         loc["patience"] = np.full((m, J, K), np.inf)
+    am = model.attributes
+    if am is not None:  # each attribute on its own keyed stream, slot 0
+        loc["attrs"] = codes = am.draw(c, lambda a: Stream(
+            seed, (rep, Q_ATTRIBUTE, hc, _h(a))).take(0, k0, k1), m)
+        mat = am.materials(c, codes)
     dur = _Durations(loc)
     window, online = channel == WINDOW, channel == ONLINE
     proxy = channel == PROXY
@@ -452,6 +418,8 @@ def _draw_class(model: Model, rep: int, seed: int, c: int, k0: int,
             p_skip = float(model.item_skip_probability[j])
             if p_skip > 0:
                 on &= st.take(S_SKIP, k0, k1) >= p_skip
+            if am is not None and am.item_when[j] is not None:
+                on &= am.holds(am.item_when[j], codes)
             loc["run_item"][:, j] = on
             loc["visit"][:, j] = window | (online & ~model.item_online[j])
             dfam = model.item_delay[j]
@@ -465,6 +433,8 @@ def _draw_class(model: Model, rep: int, seed: int, c: int, k0: int,
                 p_case = np.full(m, model.deficiency_probability(j, WINDOW))
                 if pool >= 0:
                     p_case[proxy] = model.deficiency_probability(j, PROXY, pool)
+                if am is not None and j in mat:  # materials scaled: p from q per case
+                    p_case = 1.0 - (1.0 - p_case) ** mat[j]
                 deficient = st.attempts(S_DEFICIENT, k0, k1, K) < p_case[:, None]
                 loc["deficient"][:, j] = deficient
                 for k in range(1, K):
@@ -488,4 +458,6 @@ def _draw_class(model: Model, rep: int, seed: int, c: int, k0: int,
                 loc["revoked"][:, j] = au & (st.take(S_REVOKE, k0, k1)
                                           < float(model.item_revoke_probability[j]))
     dur.compute()
+    if am is not None:
+        am.scale(c, codes, loc)
     return loc

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from sim.errors import ScenarioError
 from sim.model import recorded
+from sim.model.attrmodel import AttrModel, assemble
 from sim.model.calendar import WorkCalendar
 from sim.model.distributions import Family, family
 from sim.model.fields import MAX_COUNT
@@ -133,6 +134,8 @@ class Model:
     class_recorded: tuple[F64 | None, ...] = ()
     class_recorded_channel: tuple[I64 | None, ...] = ()
     class_bootstrap_block: F64 = field(default_factory=lambda: np.zeros(0), repr=False)
+    # case attributes (docs/model.md, "Case attributes"); None: no class declares any
+    attributes: AttrModel | None = field(default=None, repr=False)
 
     @property
     def window(self) -> tuple[float, float]:
@@ -450,6 +453,7 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
         applicant_per_day=costs.applicant_per_day if costs else 0.0,
         class_recorded=rec_times, class_recorded_channel=rec_channels,
         class_bootstrap_block=rec_block,
+        attributes=assemble(s, it_names, c_names),
     )
     for c, name in enumerate(c_names):
         if model.recorded(c) is not None and model.class_bootstrap_block[c] > 0 \

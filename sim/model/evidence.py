@@ -7,8 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from sim.model.attributes import Condition, parsed_condition
 from sim.model.fields import Name, Strict, Text, _number
 
 
@@ -47,6 +48,11 @@ class Check(Strict):
     class_name: Name | None = Field(None, description="the cohort's class (none: every class)")
     arrived_from: dt.date | None = Field(None, description="the cohort arrived on or after")
     arrived_until: dt.date | None = Field(None, description="... and before this date")
+    when: Condition | None = Field(
+        None, description="the cohort's cases are those this condition on case attributes "
+        "holds for")
     stage: Name | None = Field(None, description="a stage of the class's route")
     by: dt.date | None = Field(None, description="completed_share: by the start of this date")
     source: Text = ""
+
+    _when_parses = field_validator("when")(parsed_condition)

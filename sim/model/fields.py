@@ -7,9 +7,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    model_validator,
+)
 
 
 def _is_number(v: object) -> bool:
@@ -91,3 +99,61 @@ class Strict(BaseModel):
     """Base for every section: unknown keys are errors; values are checked as assigned."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+# --------------------------------------------------------------------------- distributions
+
+Unit = Literal["seconds", "minutes", "hours", "days"]
+UNIT_HOURS: dict[str, float] = {"seconds": 1 / 3600, "minutes": 1 / 60, "hours": 1.0, "days": 24.0}
+
+
+class Dist(Strict):
+    """A random duration: a family with its mean and coefficient of variation.
+
+    - ``deterministic``: always ``mean``;
+    - ``exponential``: ``mean`` (its CV is 1; a ``cv`` other than 1 is an error);
+    - ``gamma`` and ``lognormal``: ``mean`` and ``cv``;
+    - ``triangular``: ``min``, ``mode``, ``max`` (or ``mean`` and ``cv`` <= 0.408 for the
+      symmetric one);
+    - ``empirical``: ``values`` drawn with equal probability.
+
+    ``unit`` says what the numbers are in (default hours). Whether it is working or
+    calendar time depends on where the distribution is used.
+    """
+
+    dist: Literal["deterministic", "exponential", "gamma", "lognormal", "triangular", "empirical"]
+    mean: NonNegFloat | None = None
+    cv: NonNegFloat | None = None
+    min: NonNegFloat | None = None
+    mode: NonNegFloat | None = None
+    max: NonNegFloat | None = None
+    values: list[NonNegFloat] | None = None
+    unit: Unit = "hours"
+
+    @model_validator(mode="after")
+    def _parameters_fit_family(self) -> Dist:
+        d = self.dist
+        if d == "empirical":
+            if not self.values:
+                raise ValueError("needs a non-empty 'values' list for an empirical distribution")
+            return self
+        if d == "triangular" and self.mean is None:
+            lo, mo, hi = self.min, self.mode, self.max
+            if lo is None or mo is None or hi is None:
+                raise ValueError("needs 'min', 'mode' and 'max' (or 'mean' and 'cv') for a "
+                                 "triangular distribution")
+            if not lo <= mo <= hi or lo == hi:
+                raise ValueError(f"needs min <= mode <= max and min < max for a triangular "
+                                 f"distribution (got {lo:g}, {mo:g}, {hi:g})")
+            return self
+        if self.mean is None:
+            raise ValueError(f"needs 'mean' for a {d} distribution")
+        if d in ("gamma", "lognormal") and self.cv is None:
+            raise ValueError(f"needs 'cv' for a {d} distribution")
+        if d == "exponential" and self.cv is not None and self.cv != 1.0:
+            raise ValueError(f"must have cv = 1 for an exponential distribution (got cv = "
+                             f"{self.cv:g}); use gamma or lognormal for another cv")
+        if d == "triangular" and (self.cv or 0.0) > 1 / math.sqrt(6) + 1e-12:
+            raise ValueError(f"needs cv <= 0.408 for a symmetric triangular distribution "
+                             f"(got {self.cv:g})")
+        return self

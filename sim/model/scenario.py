@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from sim.errors import ScenarioError
 from sim.files import write_atomic
 from sim.model import recorded
+from sim.model.attributes import ConditionError, check_condition, parse_condition
 from sim.model.schema import Scenario
 
 #: the largest scenario file read (the shipped ones are under 40 kB)
@@ -199,6 +200,7 @@ def check_references(s: Scenario, source: str = "<scenario>", base: Path | None 
                     raise ScenarioError(source, field, "appears twice in the route; give the "
                                         "second visit its own item", item_name)
                 seen.add(item_name)
+    check_attributes(s, source)
     recorded.attach(s, source, base)
     for name, cal in s.calendars.items():
         if not cal.always and not cal.hours:
@@ -215,6 +217,42 @@ def check_references(s: Scenario, source: str = "<scenario>", base: Path | None 
                                         "must be an increasing, non-overlapping period",
                                         [a, b])
                 prev = b
+
+
+def check_attributes(s: Scenario, source: str = "<scenario>") -> None:
+    """Case attributes: a scale names items that exist; an attribute of one name has one
+    kind in every class; an item's condition names attributes every class running it
+    declares (and a check's, those of its cohort's classes), with values that fit them."""
+    kinds: dict[str, tuple[str, str]] = {}
+    for cname, cls in s.classes.items():
+        for aname, a in cls.attributes.items():
+            field = f"classes.{cname}.attributes.{aname}"
+            seen = kinds.setdefault(aname, (a.kind, cname))
+            if seen[0] != a.kind:
+                raise ScenarioError(source, field, f"must be a {seen[0]} attribute as in class "
+                                    f"{seen[1]!r} (one name, one kind)", a.kind)
+            for k, sc in enumerate(a.scale):
+                for m, item in enumerate(sc.items or ()):
+                    if item not in s.items:
+                        raise ScenarioError(source, f"{field}.scale[{k}].items[{m}]",
+                                            f"names an unknown item {_known(s.items)}", item)
+    runs: dict[str, list[str]] = {}
+    for cname, cls in s.classes.items():
+        for stage in s.routes[cls.route].stages:
+            for item in stage.items:
+                runs.setdefault(item, []).append(cname)
+    wheres = [(f"items.{n}.when", it.when, runs.get(n, [])) for n, it in s.items.items()]
+    wheres += [(f"checks[{k}].when", ch.when, [ch.class_name] if ch.class_name in s.classes
+                else list(s.classes)) for k, ch in enumerate(s.checks)]
+    for field, when, classes in wheres:
+        if when is None:
+            continue
+        tree = parse_condition(when)
+        for cname in classes:
+            try:
+                check_condition(tree, s.classes[cname].attributes)
+            except ConditionError as exc:
+                raise ScenarioError(source, field, f"{exc} in class {cname!r}", when) from None
 
 
 def to_toml(s: Scenario) -> str:

@@ -13,7 +13,6 @@ Units are in the field names or in a distribution's ``unit``: service times are
 from __future__ import annotations
 
 import datetime as dt
-import math
 import zoneinfo
 from typing import Annotated, Literal
 
@@ -26,12 +25,14 @@ from pydantic import (
     model_validator,
 )
 
+from sim.model.attributes import Attribute, Condition, parsed_condition
 from sim.model.evidence import Check, Range
 from sim.model.fields import (
     MAX_REPLICATIONS,
     MAX_SEED,
     Date,
     Days,
+    Dist,
     Name,
     NonNegFloat,
     NonNegInt,
@@ -44,64 +45,7 @@ from sim.model.fields import (
     _number,
     _probability,
 )
-
-# --------------------------------------------------------------------------- distributions
-
-Unit = Literal["seconds", "minutes", "hours", "days"]
-UNIT_HOURS: dict[str, float] = {"seconds": 1 / 3600, "minutes": 1 / 60, "hours": 1.0, "days": 24.0}
-
-
-class Dist(Strict):
-    """A random duration: a family with its mean and coefficient of variation.
-
-    - ``deterministic``: always ``mean``;
-    - ``exponential``: ``mean`` (its CV is 1; a ``cv`` other than 1 is an error);
-    - ``gamma`` and ``lognormal``: ``mean`` and ``cv``;
-    - ``triangular``: ``min``, ``mode``, ``max`` (or ``mean`` and ``cv`` <= 0.408 for the
-      symmetric one);
-    - ``empirical``: ``values`` drawn with equal probability.
-
-    ``unit`` says what the numbers are in (default hours). Whether it is working or
-    calendar time depends on where the distribution is used.
-    """
-
-    dist: Literal["deterministic", "exponential", "gamma", "lognormal", "triangular", "empirical"]
-    mean: NonNegFloat | None = None
-    cv: NonNegFloat | None = None
-    min: NonNegFloat | None = None
-    mode: NonNegFloat | None = None
-    max: NonNegFloat | None = None
-    values: list[NonNegFloat] | None = None
-    unit: Unit = "hours"
-
-    @model_validator(mode="after")
-    def _parameters_fit_family(self) -> Dist:
-        d = self.dist
-        if d == "empirical":
-            if not self.values:
-                raise ValueError("needs a non-empty 'values' list for an empirical distribution")
-            return self
-        if d == "triangular" and self.mean is None:
-            lo, mo, hi = self.min, self.mode, self.max
-            if lo is None or mo is None or hi is None:
-                raise ValueError("needs 'min', 'mode' and 'max' (or 'mean' and 'cv') for a "
-                                 "triangular distribution")
-            if not lo <= mo <= hi or lo == hi:
-                raise ValueError(f"needs min <= mode <= max and min < max for a triangular "
-                                 f"distribution (got {lo:g}, {mo:g}, {hi:g})")
-            return self
-        if self.mean is None:
-            raise ValueError(f"needs 'mean' for a {d} distribution")
-        if d in ("gamma", "lognormal") and self.cv is None:
-            raise ValueError(f"needs 'cv' for a {d} distribution")
-        if d == "exponential" and self.cv is not None and self.cv != 1.0:
-            raise ValueError(f"must have cv = 1 for an exponential distribution (got cv = "
-                             f"{self.cv:g}); use gamma or lognormal for another cv")
-        if d == "triangular" and (self.cv or 0.0) > 1 / math.sqrt(6) + 1e-12:
-            raise ValueError(f"needs cv <= 0.408 for a symmetric triangular distribution "
-                             f"(got {self.cv:g})")
-        return self
-
+from sim.model.fields import UNIT_HOURS as UNIT_HOURS  # re-exported: Dist's units
 
 # --------------------------------------------------------------------------- sections
 
@@ -224,6 +168,9 @@ class CaseClass(Strict):
     online_share: Probability = 0.0
     proxy_share: Probability = Field(0.0, description="share handled by help-and-proxy agents")
     agent_pool: Name | None = None
+    attributes: dict[Name, Attribute] = Field(
+        default_factory=dict, max_length=50,
+        description="case attributes drawn per case (docs/model.md, 'Case attributes')")
     weekday_profile: list[NonNegFloat] | None = Field(None, description="7 weights, Mon..Sun")
     hour_profile: list[NonNegFloat] | None = Field(None, description="24 weights, 0h..23h")
     note: Text = ""
@@ -307,6 +254,9 @@ class Item(Strict):
     )
     online: StrictBool = Field(False, description="can be handled online (no visit)")
     skip_probability: Probability = 0.0
+    when: Condition | None = Field(
+        None, description="a condition on case attributes: only the cases it holds for run "
+        "the item (e.g. \"in_park\", \"size == 'large'\")")
     deficiency_per_material: Probability | None = None
     fix: Dist | None = None
     conditional: StrictBool = Field(False, description="容缺受理: a deficient submission goes on")
@@ -323,6 +273,8 @@ class Item(Strict):
         "", description="the event-log activity this item stands for (default: its name); "
         "`govsim calibrate` writes it, `govsim score` matches on it")
     note: Text = ""
+
+    _when_parses = field_validator("when")(parsed_condition)
 
     @model_validator(mode="after")
     def _audit_complete(self) -> Item:
