@@ -418,8 +418,8 @@ def _draw_class(model: Model, rep: int, seed: int, c: int, k0: int,
             p_skip = float(model.item_skip_probability[j])
             if p_skip > 0:
                 on &= st.take(S_SKIP, k0, k1) >= p_skip
-            if am is not None and am.item_when[j] is not None:
-                on &= am.holds(am.item_when[j], codes)
+            if am is not None and (cond := am.item_when[j]) is not None:
+                on &= am.holds(cond, codes)
             loc["run_item"][:, j] = on
             loc["visit"][:, j] = window | (online & ~model.item_online[j])
             dfam = model.item_delay[j]

@@ -469,6 +469,27 @@ def scenarios(draw_: st.DrawFn) -> dict[str, Any]:
             del cls["rate"]
             cls["arrivals"] = rec
         data["classes"][f"c{c}"] = cls
+    if d(st.booleans()):  # case attributes (docs/model.md): every class declares the same names
+        for cls in data["classes"].values():
+            cls["attributes"] = {
+                "park": {"probability": d(st.sampled_from([0.0, 0.4, 1.0]))},
+                "size": {"categories": {"small": 0.5, "mid": 0.2, "large": 0.3},
+                         "scale": [{"what": d(st.sampled_from(["service", "delay", "fix",
+                                                               "materials"])),
+                                    "by": {"small": 0.5, "large": d(st.sampled_from([2.0,
+                                                                                     0.0]))},
+                                    "items": d(st.lists(st.sampled_from(items), min_size=1,
+                                                        max_size=2, unique=True))}]},
+                "ready": {"dist": {"dist": "gamma", "mean": 1.0, "cv": 0.8},
+                          "scale": [{"what": d(st.sampled_from(["delay", "fix", "service"]))}]},
+            }
+            if cls["attributes"]["size"]["scale"][0]["what"] == "service":
+                cls["attributes"]["size"]["scale"][0]["by"]["large"] = 2.0
+        for name in items:
+            when = d(st.sampled_from([None, None, "park", "not park", "size == 'large'",
+                                      "size in ('small', 'mid') or ready > 1.2"]))
+            if when is not None:
+                data["items"][name]["when"] = when
     return data
 
 

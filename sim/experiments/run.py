@@ -26,6 +26,7 @@ from sim.results import checks
 from sim.results.eventlog import visit_log
 from sim.results.records import case_table, item_table, station_table
 from sim.results.result import Replication, RunResult
+from sim.results.split import attribute_kpis
 from sim.results.stats import replication_kpis, stage_kpis
 
 
@@ -41,6 +42,7 @@ def run_replication(model: Model, replication: int, seed: int, engine: str,
     kpis = replication_kpis(cases, model.window)
     assert res.t_stages is not None
     kpis.update(stage_kpis(model, inp.cls, res.t_stages, cases))
+    kpis.update(attribute_kpis(model, cases))
     vl = visit_log(model, inp, res) if event_log or model.scenario.checks else None
     if model.scenario.checks:
         kpis.update(checks.observe(model, cases, vl))

@@ -30,6 +30,7 @@ from sim.model.assembly import Model
 from sim.results import checks
 from sim.results.eventlog import visit_log
 from sim.results.records import (
+    ATTR,
     CASE_COLUMNS,
     COST_COLUMNS,
     ItemSums,
@@ -41,6 +42,7 @@ from sim.results.records import (
     case_frame,
 )
 from sim.results.result import Replication
+from sim.results.split import attribute_kpis
 from sim.results.stats import replication_kpis
 
 if TYPE_CHECKING:
@@ -75,7 +77,7 @@ def check_cases_target(path: str | Path) -> Path:
 def case_rows(model: Model, piece: Cases) -> pd.DataFrame:
     """The case-table rows of a slice of finished cases (with the costs, if any)."""
     frame = case_frame(model, piece.result, piece.arrival, piece.cls, piece.channel,
-                       piece.audits, piece.revoked, piece.first)
+                       piece.audits, piece.revoked, piece.first, attrs=piece.attrs)
     if piece.gov is not None and piece.paid is not None:
         frame["gov_cost"] = piece.gov
         frame["applicant_cost"] = applicant_costs(model, piece.result, piece.paid)
@@ -105,6 +107,8 @@ def replication_frames(model: Model, replication: int, seed: int,
             replication, zi, zf, zi, zi, zi, zf, zf, zf, visits=v)), ends)
 
     want = ["class", "arrival"] if model.scenario.checks else []
+    if model.attributes is not None:  # what the split KPIs and a check's `when` read
+        want += [ATTR + n for n in model.attributes.names]
     fold_visits = fold if checks.stage_checks(model) else None
     for piece in run_chunked(model, replication, seed, chunk=chunk, record_visits=True,
                              on_visits=fold_visits):
@@ -120,7 +124,7 @@ def replication_frames(model: Model, replication: int, seed: int,
         frame = case_rows(model, piece)
         compact = frame[list(KPI_COLUMNS) + [c for c in COST_COLUMNS if c in frame]
                         + want].copy()
-        if want:
+        if "class" in want:
             compact["class"] = compact["class"].astype("category")
         for k, e in ends.items():
             part = e[piece.first:piece.first + len(frame)]
@@ -139,6 +143,7 @@ def replication_frames(model: Model, replication: int, seed: int,
     cases = pd.concat(kept, ignore_index=True)
     kpis = replication_kpis(cases, model.window)
     kpis.update(stage_sums.kpis())
+    kpis.update(attribute_kpis(model, cases))
     if model.scenario.checks:
         kpis.update(checks.observe(model, cases, None, {
             k: cases[f"stage_end.{k}"].to_numpy(dtype=np.float64)

@@ -122,7 +122,9 @@ def _tokens(text: str) -> list[tuple[str, str]]:
             break
         m = _TOKEN.match(text, at)
         if m is None or m.end() == at:
-            raise ConditionError(f"cannot read {text[at:].strip()[:20]!r} at character {at + 1}")
+            rest = text[at:].lstrip()
+            raise ConditionError(f"cannot read {rest[:20]!r} at character "
+                                 f"{len(text) - len(rest) + 1}")
         kind = m.lastgroup or ""
         tok = m.group(kind)
         if kind == "name" and tok in _KEYWORDS:

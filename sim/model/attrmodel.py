@@ -190,7 +190,7 @@ def assemble(s: Scenario, item_names: list[str], class_names: list[str]) -> Attr
                 cs.append(ScaleRule(i, sc.what, items, mult))
         laws.append(tuple(cl))
         scales.append(tuple(cs))
-    when = tuple(parse_condition(s.items[n].when) if s.items[n].when is not None else None
+    when = tuple(parse_condition(w) if (w := s.items[n].when) is not None else None
                  for n in item_names)
     return AttrModel(tuple(names), tuple(kinds), tuple(tuple(x) for x in labels), tuple(laws),
                      tuple(scales), when)

@@ -20,6 +20,7 @@ from sim.errors import UsageError
 from sim.model.assembly import Model
 from sim.model.schema import Check
 from sim.results.eventlog import REWORK, VisitLog
+from sim.results.split import holds
 from sim.results.stats import ci95
 
 #: the key a check's value has among a replication's KPIs
@@ -109,6 +110,8 @@ def observe(model: Model, cases: pd.DataFrame, vl: VisitLog | None,
             cohort &= arrival >= _hours(model, check.arrived_from)
         if check.arrived_until is not None:
             cohort &= arrival < _hours(model, check.arrived_until)
+        if check.when is not None:
+            cohort &= holds(model, cases, check.when)
         if check.observable == "arrivals":
             out[f"{PREFIX}{k}"] = float(cohort.sum())
             continue

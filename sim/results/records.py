@@ -142,6 +142,8 @@ CASE_COLUMNS: dict[str, str] = {
 
 
 #: the columns a case table adds when the scenario has a ``[costs]`` section
+#: the case table's column of case attribute NAME is ATTR + NAME (docs/model.md)
+ATTR = "attr."
 COST_COLUMNS: dict[str, str] = {
     "gov_cost": "staff cost of every service the case began (submissions and audits): "
                 "working hours of service x the station's cost per hour",
@@ -199,7 +201,7 @@ def case_table(model: Model, inp: Inputs, res: RepResult) -> pd.DataFrame:
     """One row per case, with the columns of :data:`CASE_COLUMNS` (and
     :data:`COST_COLUMNS` when the scenario has costs)."""
     table = case_frame(model, res, inp.arrival, inp.cls, inp.channel,
-                       inp.audit.sum(axis=1), inp.revoked.sum(axis=1))
+                       inp.audit.sum(axis=1), inp.revoked.sum(axis=1), attrs=inp.attrs)
     if model.has_costs:
         table["gov_cost"], table["applicant_cost"] = case_costs(model, inp, res)
     return table
@@ -207,10 +209,12 @@ def case_table(model: Model, inp: Inputs, res: RepResult) -> pd.DataFrame:
 
 def case_frame(model: Model, res: RepResult, arrival: F64, cls: I64, channel: I64,
                audits: NDArray[np.integer], revoked: NDArray[np.integer],
-               first: int = 0) -> pd.DataFrame:
+               first: int = 0, attrs: F64 | None = None) -> pd.DataFrame:
     """The rows of :func:`case_table` for cases ``first ..`` (``res`` and the arrays hold
     just those cases): what a streamed run writes a slice of cases at a time, with each
-    case's audits and revocations counted as its inputs were drawn."""
+    case's audits and revocations counted as its inputs were drawn, and a column
+    ``attr.NAME`` per case attribute (``attrs``: their values, :mod:`sim.model.attrmodel`;
+    None where a case's class has not the attribute)."""
     rep = model.report
     n = int(arrival.shape[0])
     done = res.status != OPEN
@@ -224,7 +228,7 @@ def case_frame(model: Model, res: RepResult, arrival: F64, cls: I64, channel: I6
     with np.errstate(invalid="ignore", divide="ignore"):
         gov = np.where(lead > 0, wd * (res.t_service + res.t_queue) / lead, 0.0)
     gov = np.where(done, gov, np.nan)
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "replication": np.full(n, res.replication),
         "case": np.arange(first, first + n),
         "class": np.asarray(model.class_names, dtype=object)[cls],
@@ -249,6 +253,12 @@ def case_frame(model: Model, res: RepResult, arrival: F64, cls: I64, channel: I6
         "audits": (audits * completed).astype(np.int64),
         "revoked": (revoked * completed).astype(np.int64),
     })
+    am = model.attributes
+    for a, name in enumerate(am.names if am is not None else ()):
+        assert am is not None
+        frame[ATTR + name] = am.label(a, attrs) if attrs is not None and \
+            attrs.shape[0] == n else np.full(n, np.nan)
+    return frame
 
 
 ITEM_COLUMNS: dict[str, str] = {

@@ -19,7 +19,7 @@ from sim.errors import UsageError
 from sim.files import json_safe
 from sim.model.assembly import Model
 from sim.model.schema import Scenario
-from sim.results import checks, drivers
+from sim.results import checks, drivers, split
 from sim.results.display import run_result_html
 from sim.results.eventlog import VisitLog, event_log
 from sim.results.stats import PARTS, QUANTILES, ci95, summarize
@@ -164,6 +164,8 @@ class RunResult:
         per_st: dict[str, dict[str, float]] = {
             str(k): {str(c): float(v) for c, v in row.items()}
             for k, row in self.time_by_station().iterrows()}
+        keys = [(v, f"{split.PREFIX}{v[0]}={v[1]}") for v in split.values(self.model)]
+        keys = [(v, k) for v, k in keys if f"{k}.completed" in per_np]
         costs: dict[str, Any] = {}
         if self.model.has_costs:  # keys only where the scenario has costs
             costs = {"currency": self.model.currency,
@@ -205,6 +207,12 @@ class RunResult:
                              "share": row["share"], "route_share": row["route_share"]}
                     for n, row in stg.iterrows()}} if len(stg) else {}),
                 **costs,
+                **({"lead_time_by_attribute": {
+                    name: {shown: {"completed": mean_ci(f"{k}.completed")["mean"],
+                                   **{p.replace("lead_", "lead_time_"): mean_ci(f"{k}.{p}")
+                                      for p in split.SPLIT}}
+                           for (a, shown, _), k in keys if a == name}
+                    for name in dict.fromkeys(a for (a, _, _), _ in keys)}} if keys else {}),
             },
             "items": self.item_limits(),
             **({"checks": checks.report(self.model, self.per_replication)}
@@ -238,6 +246,24 @@ class RunResult:
         applicant time on the critical path of completed cases (:func:`drivers.by_stage`);
         empty for a streamed run, which keeps the whole triple only."""
         return drivers.by_stage(self.model, self.per_replication)
+
+    def lead_time_by_attribute(self) -> pd.DataFrame:
+        """The mean lead time (calendar and working days, 95% CI over replications) of the
+        completed cases after the warm-up with each value of each true-or-false or
+        categorical case attribute, and how many completed per replication."""
+        per = self.per_replication
+        rows = []
+        for name, shown, _ in split.values(self.model):
+            k = f"{split.PREFIX}{name}={shown}"
+            if f"{k}.completed" not in per:
+                continue
+            row: dict[str, Any] = {"attribute": name, "value": shown,
+                                   "completed": float(per[f"{k}.completed"].mean())}
+            for p in split.SPLIT:
+                m, lo, hi = ci95(per[f"{k}.{p}"].to_numpy(dtype=np.float64))
+                row.update({p: m, f"{p}_ci95_lo": lo, f"{p}_ci95_hi": hi})
+            rows.append(row)
+        return pd.DataFrame(rows).set_index(["attribute", "value"]) if rows else pd.DataFrame()
 
     def time_by_station(self) -> pd.DataFrame:
         """Hours per case spent at each station's items, and of them queueing

@@ -105,6 +105,7 @@ class Cases:
     #: with costs: each case's government cost and the fees it paid (else None)
     gov: np.ndarray | None = None
     paid: np.ndarray | None = None
+    attrs: np.ndarray | None = None  #: (len, A) the cases' attribute values
 
 
 def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: int = 16384,
@@ -157,8 +158,9 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
     items = ItemSums(model) if record_visits else None
     tri = np.full((n, 3), np.nan)
     final = np.zeros(n, dtype=np.bool_)  # finished, its triple read, its pages handed back
-    big = [full[name] for name in drawn] + [state.cs_i, state.cs_f, state.br_i, state.br_f,
-                                            state.stg]
+    # the attributes stay whole (a few numbers a case): the case rows carry them
+    big = [full[name] for name in drawn if name != "attrs"] + [
+        state.cs_i, state.cs_f, state.br_i, state.br_f, state.stg]
     # after the last arrival the kernel still stops every `step` hours (what a chunk of
     # arrivals spans on average), so records keep flowing out and pages keep going back
     step = max(model.arrival_end, 1.0) * chunk / n
@@ -218,8 +220,10 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
                 t_service=tri[emitted:b, 0].copy(), t_queue=tri[emitted:b, 1].copy(),
                 t_applicant=tri[emitted:b, 2].copy()), stream.arrival[emitted:b],
                 stream.cls[emitted:b], stream.channel[emitted:b], audits[emitted:b],
-                revoked[emitted:b], *((costs[0][emitted:b], costs[1][emitted:b])
-                                      if costs is not None else ()))
+                revoked[emitted:b],
+                gov=costs[0][emitted:b] if costs is not None else None,
+                paid=costs[1][emitted:b] if costs is not None else None,
+                attrs=inp.attrs[emitted:b].copy())
             emitted = b
         if last:
             if items is not None:
