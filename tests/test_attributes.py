@@ -242,3 +242,21 @@ def test_records_kpis_and_checks_split_by_attribute(tmp_path: Path) -> None:
     pd_cols = [c for c in res.per_replication if c.startswith(("by_attr.", "check."))]
     np.testing.assert_allclose(st.per_replication[pd_cols].to_numpy(dtype=float),
                                res.per_replication[pd_cols].to_numpy(dtype=float))
+
+
+def test_regional_assessment_by_attribute() -> None:
+    """With ``attribute``, the park projects (and only they) skip the assessments."""
+    from sim.errors import ReformError
+    from sim.reforms import apply
+
+    s = parse(scenario(ATTRS, b={"when": "size == 'large'"}), "t.toml")
+    out = apply(s, ["regional_assessment:items=a+b,attribute=in_park"])
+    assert out.items["a"].when == "not in_park"
+    assert out.items["b"].when == "(size == 'large') and not in_park"
+    inp = draw(build(out, "t.toml", warn=False), 0)
+    park, large = inp.attrs[:, 1] == 1.0, inp.attrs[:, 0] == 2.0
+    np.testing.assert_array_equal(inp.run_item[:, 0], ~park)
+    np.testing.assert_array_equal(inp.run_item[:, 1], large & ~park)
+    with pytest.raises(ReformError, match="attribute 'size' is not a true-or-false attribute "
+                       "of class"):
+        apply(s, ["regional_assessment:items=a,attribute=size"])

@@ -46,8 +46,11 @@ def parallel(s: Scenario, stages: Sequence[str], routes: Sequence[str]) -> None:
         Arg("share", "probability", 0.17, "share of projects in assessed parks (SEED-derived: "
             "197 projects used regional assessments, of about 1,130 new projects in H1 -- "
             "566 key and, ASSUMPTION, as many ordinary)"),
+        Arg("attribute", "name", None, "a true-or-false case attribute (in a park): the "
+            "projects with it skip the items, case by case (share is then not used)"),
         aliases=("区域评估",))
-def regional_assessment(s: Scenario, items: Sequence[str], share: float) -> None:
+def regional_assessment(s: Scenario, items: Sequence[str], share: float,
+                        attribute: str | None = None) -> None:
     """Skip assessment items for projects in parks that have a regional assessment (区域评估).
 
     A project in an assessed park reuses the park's assessment: it neither prepares the
@@ -58,8 +61,23 @@ def regional_assessment(s: Scenario, items: Sequence[str], share: float) -> None
     by item (the share skipping all of them together is then smaller than ``share``).
     With a ``[costs]`` section, the applicant saves the skipped items' ``intermediary``
     cost (the assessment report) and fees, and the government their review hours.
+
+    With ``attribute`` (a true-or-false case attribute every class declares, e.g.
+    ``in_park``), the projects that have it skip the items and the others run them: each
+    item's ``when`` becomes ``not ATTRIBUTE`` (and its own condition, if it had one).
     """
     names = set(select("item", s.items, items))
+    if attribute is not None:
+        lacking = [c for c, cls in s.classes.items() if attribute not in cls.attributes
+                   or cls.attributes[attribute].probability is None]
+        if lacking:
+            raise ReformError(f"attribute '{attribute}' is not a true-or-false attribute of "
+                              f"class(es) {', '.join(lacking)}")
+        for n in sorted(names):
+            it = s.items[n]
+            it.when = f"not {attribute}" if it.when is None else \
+                f"({it.when}) and not {attribute}"
+        return
     whole: set[str] = set()
     for route in s.routes.values():
         for st in route.stages:
