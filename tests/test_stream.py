@@ -335,5 +335,7 @@ def test_no_arrivals(tmp_path: Path) -> None:
     assert main(["run", str(path), "-n", "1", "--json", str(b), "-q", "--cases", str(out)]) == 0
     assert json.loads(a.read_text()) == json.loads(b.read_text())
     got = pd.read_csv(out)
-    # the construction scenario has costs: their two columns follow the case columns
-    assert list(got.columns) == [*CASE_COLUMNS, "gov_cost", "applicant_cost"] and len(got) == 0
+    # the construction scenario has costs: their two columns follow the case columns, and
+    # then its case attributes'
+    assert list(got.columns) == [*CASE_COLUMNS, "gov_cost", "applicant_cost", "attr.in_park",
+                                 "attr.prepared", "attr.complexity"] and len(got) == 0

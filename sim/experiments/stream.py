@@ -38,6 +38,7 @@ from sim.results.records import (
     StageSums,
     StationSums,
     Visits,
+    add_attributes,
     applicant_costs,
     case_frame,
 )
@@ -77,11 +78,11 @@ def check_cases_target(path: str | Path) -> Path:
 def case_rows(model: Model, piece: Cases) -> pd.DataFrame:
     """The case-table rows of a slice of finished cases (with the costs, if any)."""
     frame = case_frame(model, piece.result, piece.arrival, piece.cls, piece.channel,
-                       piece.audits, piece.revoked, piece.first, attrs=piece.attrs)
+                       piece.audits, piece.revoked, piece.first)
     if piece.gov is not None and piece.paid is not None:
         frame["gov_cost"] = piece.gov
         frame["applicant_cost"] = applicant_costs(model, piece.result, piece.paid)
-    return frame
+    return add_attributes(model, frame, piece.attrs)
 
 
 def replication_frames(model: Model, replication: int, seed: int,
@@ -137,6 +138,7 @@ def replication_frames(model: Model, replication: int, seed: int,
         frame = case_frame(model, RepResult(replication, z, f, z, z, z, f, f, f), f, z, z, z, z)
         if model.has_costs:
             frame["gov_cost"] = frame["applicant_cost"] = f
+        frame = add_attributes(model, frame, None)
         kept.append(frame[list(KPI_COLUMNS) + [c for c in COST_COLUMNS if c in frame]
                           + want])
         yield frame

@@ -138,15 +138,17 @@ class AttrModel:
                     arr[:, j] *= x if arr.ndim == 2 else x[:, None]
 
     def label(self, a: int, codes: F64) -> np.ndarray:
-        """The values of attribute ``a`` as a table shows them: category names (None where
-        missing), true/false (None where missing) or numbers."""
+        """The values of attribute ``a`` as a table shows them: category names, true/false
+        (a bool column when no case misses it) or numbers; NaN where missing."""
         x = codes[:, a]
+        ok = ~np.isnan(x)
         if self.kinds[a] == "number":
             return x
+        if self.kinds[a] == "bool" and ok.all():
+            return x == 1.0
         names = np.asarray(self.labels[a] if self.kinds[a] == "category" else (False, True),
                            dtype=object)
-        out = np.full(x.shape[0], None, dtype=object)
-        ok = ~np.isnan(x)
+        out = np.full(x.shape[0], np.nan, dtype=object)
         out[ok] = names[x[ok].astype(np.intp)]
         return out
 

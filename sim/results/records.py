@@ -142,8 +142,7 @@ CASE_COLUMNS: dict[str, str] = {
 
 
 #: the columns a case table adds when the scenario has a ``[costs]`` section
-#: the case table's column of case attribute NAME is ATTR + NAME (docs/model.md)
-ATTR = "attr."
+ATTR = "attr."  #: the case table's column of case attribute NAME is ATTR + NAME
 COST_COLUMNS: dict[str, str] = {
     "gov_cost": "staff cost of every service the case began (submissions and audits): "
                 "working hours of service x the station's cost per hour",
@@ -201,20 +200,19 @@ def case_table(model: Model, inp: Inputs, res: RepResult) -> pd.DataFrame:
     """One row per case, with the columns of :data:`CASE_COLUMNS` (and
     :data:`COST_COLUMNS` when the scenario has costs)."""
     table = case_frame(model, res, inp.arrival, inp.cls, inp.channel,
-                       inp.audit.sum(axis=1), inp.revoked.sum(axis=1), attrs=inp.attrs)
+                       inp.audit.sum(axis=1), inp.revoked.sum(axis=1))
     if model.has_costs:
         table["gov_cost"], table["applicant_cost"] = case_costs(model, inp, res)
-    return table
+    return add_attributes(model, table, inp.attrs)
 
 
 def case_frame(model: Model, res: RepResult, arrival: F64, cls: I64, channel: I64,
                audits: NDArray[np.integer], revoked: NDArray[np.integer],
-               first: int = 0, attrs: F64 | None = None) -> pd.DataFrame:
+               first: int = 0) -> pd.DataFrame:
     """The rows of :func:`case_table` for cases ``first ..`` (``res`` and the arrays hold
     just those cases): what a streamed run writes a slice of cases at a time, with each
-    case's audits and revocations counted as its inputs were drawn, and a column
-    ``attr.NAME`` per case attribute (``attrs``: their values, :mod:`sim.model.attrmodel`;
-    None where a case's class has not the attribute)."""
+    case's audits and revocations counted as its inputs were drawn (the case attributes'
+    columns are added by :func:`add_attributes`)."""
     rep = model.report
     n = int(arrival.shape[0])
     done = res.status != OPEN
@@ -228,7 +226,7 @@ def case_frame(model: Model, res: RepResult, arrival: F64, cls: I64, channel: I6
     with np.errstate(invalid="ignore", divide="ignore"):
         gov = np.where(lead > 0, wd * (res.t_service + res.t_queue) / lead, 0.0)
     gov = np.where(done, gov, np.nan)
-    frame = pd.DataFrame({
+    return pd.DataFrame({
         "replication": np.full(n, res.replication),
         "case": np.arange(first, first + n),
         "class": np.asarray(model.class_names, dtype=object)[cls],
@@ -253,11 +251,14 @@ def case_frame(model: Model, res: RepResult, arrival: F64, cls: I64, channel: I6
         "audits": (audits * completed).astype(np.int64),
         "revoked": (revoked * completed).astype(np.int64),
     })
-    am = model.attributes
+
+
+def add_attributes(model: Model, frame: pd.DataFrame, attrs: F64 | None) -> pd.DataFrame:
+    """The case attributes' columns ``attr.NAME``, after the others (NaN where missing)."""
+    am, n = model.attributes, len(frame)
     for a, name in enumerate(am.names if am is not None else ()):
-        assert am is not None
-        frame[ATTR + name] = am.label(a, attrs) if attrs is not None and \
-            attrs.shape[0] == n else np.full(n, np.nan)
+        frame[ATTR + name] = am.label(a, attrs) if (  # type: ignore[union-attr]
+            attrs is not None and attrs.shape[0] == n) else np.full(n, np.nan)
     return frame
 
 

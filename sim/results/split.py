@@ -44,8 +44,8 @@ def attribute_kpis(model: Model, cases: pd.DataFrame) -> dict[str, float]:
               & (cases["status"] == "completed").to_numpy()]
     for name, shown, held in split:
         col = c[ATTR + name].to_numpy(dtype=object)
-        sel = np.asarray([x is not None and x == held for x in col], dtype=bool) \
-            if col.size else np.zeros(0, dtype=bool)
+        sel = np.asarray([isinstance(x, str | bool | np.bool_) and x == held for x in col],
+                         dtype=bool) if col.size else np.zeros(0, dtype=bool)
         key = f"{PREFIX}{name}={shown}"
         out[f"{key}.completed"] = float(sel.sum())
         for part in SPLIT:
@@ -64,10 +64,11 @@ def table_codes(model: Model, cases: pd.DataFrame) -> NDArray[np.float64]:
         if am.kinds[a] == "number":
             out[:, a] = col.to_numpy(dtype=np.float64)
             continue
-        code = {v: float(k) for k, v in enumerate(am.labels[a])} if am.kinds[a] == "category" \
-            else {False: 0.0, True: 1.0}
-        out[:, a] = np.asarray([code.get(x, math.nan) if x is not None else math.nan
-                                for x in col.to_numpy(dtype=object)], dtype=np.float64)
+        code: dict[object, float] = ({v: float(k) for k, v in enumerate(am.labels[a])}
+                                     if am.kinds[a] == "category" else {False: 0.0, True: 1.0})
+        out[:, a] = np.asarray([code.get(x, math.nan) if isinstance(x, str | bool | np.bool_)
+                                else math.nan for x in col.to_numpy(dtype=object)],
+                               dtype=np.float64)
     return out
 
 
