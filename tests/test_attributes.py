@@ -260,3 +260,11 @@ def test_regional_assessment_by_attribute() -> None:
     with pytest.raises(ReformError, match="attribute 'size' is not a true-or-false attribute "
                        "of class"):
         apply(s, ["regional_assessment:items=a,attribute=size"])
+
+
+def test_run_prints_the_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "t.toml"
+    path.write_text(tomli_w.dumps(scenario(ATTRS)))
+    assert main(["run", str(path), "-n", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Lead time by case attribute" in out and "in_park" in out and "large" in out

@@ -167,6 +167,19 @@ def print_checks(rows: list[dict[str, Any]]) -> None:
     console.print(t)
 
 
+def print_attributes(by: dict[str, Any]) -> None:
+    """The lead time by case attribute value (completed cases after the warm-up)."""
+    t = Table(title="Lead time by case attribute (completed cases, calendar days)",
+              title_justify="left")
+    for col in ("attribute", "value", "completed per rep.", "mean", "95% CI (sim. noise)"):
+        t.add_column(col, justify="left" if col in ("attribute", "value") else "right")
+    for name, vals in by.items():
+        for value, v in vals.items():
+            t.add_row(escape(name), escape(value), fmt(v["completed"]),
+                      fmt(v["lead_time_days"]["mean"]), fmt_ci(v["lead_time_days"]["ci95"]))
+    console.print(t)
+
+
 def print_uncertainty(res: UncertaintyResult) -> None:
     n = len(res.sets)
     t = Table(title=f"How sure: {n} parameter sets over the \\[uncertainty] ranges "
@@ -260,6 +273,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         report_path = report.write_run_report(result, args.out)
     if not args.quiet:
         print_run(d)
+        if d["kpis"].get("lead_time_by_attribute"):
+            print_attributes(d["kpis"]["lead_time_by_attribute"])
         if d.get("checks"):
             print_checks(d["checks"])
         if unc is not None:
