@@ -268,3 +268,26 @@ def test_run_prints_the_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["run", str(path), "-n", "2"]) == 0
     out = capsys.readouterr().out
     assert "Lead time by case attribute" in out and "in_park" in out and "large" in out
+
+
+def test_an_attribute_another_class_has_not(tmp_path: Path) -> None:
+    """A class without the attribute: NaN in the table, 1 as a multiplier, out of the split."""
+    data = scenario({"prepared": {"probability": 0.5, "scale": [
+        {"what": "delay", "by": {"true": 0.0}}]}})
+    data["classes"]["other"] = {"rate": 10.0, "per": "day"}
+    data["classes"]["key"]["rate"] = 10.0
+    inp = draw(model(data), 0)
+    other = inp.cls == 1
+    assert np.isnan(inp.attrs[other, 0]).all() and not np.isnan(inp.attrs[~other, 0]).any()
+    np.testing.assert_array_equal(inp.delay[other, 0], 10.0)  # unscaled
+    prepared = ~other & (inp.attrs[:, 0] == 1.0)
+    np.testing.assert_array_equal(inp.delay[prepared, 0], 0.0)
+    path = tmp_path / "t.toml"
+    path.write_text(tomli_w.dumps(data))
+    res = sim.run(path, replications=1, seed=2)
+    cases = res.cases
+    assert cases.loc[cases["class"] == "other", "attr.prepared"].isna().all()
+    done = cases[(cases["status"] == "completed") & ~cases["warmup"]
+                 & (cases["class"] == "key")]
+    by = res.lead_time_by_attribute()
+    assert by["completed"].sum() == len(done)
