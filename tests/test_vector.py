@@ -376,6 +376,30 @@ AUDIT_SERVICE = [
     {"dist": "exponential", "mean": 1.0},
 ]
 START = [dt.date(2023, 1, 1), dt.date(2023, 3, 3), dt.date(2023, 4, 28), dt.date(2023, 9, 28)]
+# disjoint hour ranges a generated schedule takes its entries' hours from (back to back,
+# so two entries may meet at an instant; with the dispatches of the calendars' hours)
+SLOTS = [["00:00", "09:30"], ["09:30", "11:00"], ["11:00", "12:00"], ["12:00", "13:30"],
+         ["13:30", "16:00"], ["16:00", "24:00"]]
+
+
+def schedule(d: st.DrawFn, start: dt.date) -> list[dict[str, Any]]:
+    """A random schedule (docs/model.md, "Staffing over time"): entries on disjoint hours,
+    or one whole-day entry on a date range; counts 0 to 5."""
+    if d(st.integers(0, 4)) == 0:
+        first = start + dt.timedelta(days=d(st.integers(0, 10)))
+        return [{"servers": d(st.integers(0, 5)),
+                 "dates": [first, first + dt.timedelta(days=d(st.integers(0, 6)))]}]
+    out: list[dict[str, Any]] = []
+    for k in sorted(d(st.sets(st.integers(0, len(SLOTS) - 1), min_size=1, max_size=4))):
+        e: dict[str, Any] = {"servers": d(st.integers(0, 5)), "hours": SLOTS[k]}
+        if d(st.booleans()):
+            e["weekdays"] = sorted(d(st.sets(st.integers(1, 7), min_size=1, max_size=7)))
+        if d(st.integers(0, 3)) == 0:
+            first = start + dt.timedelta(days=d(st.integers(-3, 8)))
+            e["dates"] = [first, first + dt.timedelta(days=d(st.integers(0, 8)))]
+        out.append(e)
+    return out
+
 
 
 @st.composite
@@ -408,6 +432,8 @@ def scenarios(draw_: st.DrawFn) -> dict[str, Any]:
         pat = d(st.sampled_from(PATIENCE))
         if pat is not None:
             station["patience"] = pat
+        if d(st.integers(0, 2)) == 0:  # staffing over time
+            station["schedule"] = schedule(d, data["run"]["start_date"])
         data["stations"][name] = station
     n_items = d(st.integers(1, 6))
     items = [f"i{k}" for k in range(n_items)]

@@ -132,11 +132,11 @@ class Station:
     """Identical servers on one calendar and a queue of waiting entries (a heap by key)."""
 
     __slots__ = ("always", "cend", "close", "cum", "dirty", "free", "index", "open", "priority",
-                 "renege", "waiting")
+                 "renege", "servers", "waiting")
 
     def __init__(self, model: Model, s: int) -> None:
         self.index = s
-        self.free = int(model.station_servers[s])
+        self.servers = self.free = int(model.station_servers[s])  # the count in force
         self.priority = bool(model.station_priority[s])
         self.renege = bool(model.station_renege[s])
         self.open, self.close, self.cum, self.cend = model.calendar_of(s).scalar_tables
@@ -179,6 +179,9 @@ class _Sim:
         K = int(inp.service.shape[2])
         self.J, self.K, self.K1 = J, K, K - 1
         self.stations = [Station(model, s) for s in range(model.n_stations)]
+        self.sched_time = model.sched_time.tolist()  # count changes (staffing over time)
+        self.sched_station = model.sched_station.tolist()
+        self.sched_servers = model.sched_servers.tolist()
         self.dirty: list[Station] = []
         self.pending = False
         # model, as Python scalars and lists (fast to index)
@@ -292,6 +295,16 @@ class _Sim:
                 # end < T only for a zero service dispatched while closed (W⁻¹(W(T)) is
                 # the last closing time); the event cannot go back in time
                 heappush(env._queue, (end if end >= T else T, NORMAL, next(env._eid), req))
+
+    def change(self, ev: Event) -> None:
+        """A schedule's count change at this instant (docs/model.md, "Staffing over
+        time"): arriving servers are free now; a leaving one finishes its case first
+        (``free`` goes below 0 until enough services end)."""
+        st, n = ev._value
+        st.free += n - st.servers
+        st.servers = n
+        if st.free > 0 and st.waiting:
+            self.touch(st)
 
     def renege(self, ev: Event) -> None:
         """Patience over: the entry leaves if it is still waiting."""
@@ -441,6 +454,10 @@ class _Sim:
     def run(self, horizon: float, replication: int) -> RepResult:
         env = self.env
         env.process(self.arrivals())
+        for t, s, n in zip(self.sched_time, self.sched_station, self.sched_servers,
+                           strict=True):
+            if t <= horizon:
+                env.at(t, value=(self.stations[s], n)).callbacks.append(self.change)
         env.run(until=env.at(horizon, STOP))
         zero = [0.0, 0.0, 0.0]
         tri = np.array([zero if t is None else t for t in self.tri], dtype=np.float64)

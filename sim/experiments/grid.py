@@ -3,7 +3,7 @@
 ``PATH`` is a dotted path into the scenario as its file spells it
 (``stations.planning.servers``, ``classes.key.rate``, ``items.review.service.mean``,
 ``pools.helpers.agents``, ``run.horizon_days``; a list index is a number:
-``routes.main.stages.1.probability``), or a reform's argument: ``reform.NAME.ARG``
+``routes.main.stages.1.probability`` or ``stations.desk.schedule[0].servers``), or a reform's argument: ``reform.NAME.ARG``
 (each point applies ``NAME:ARG=VALUE``; several swept arguments of one reform make one
 spec) or ``reform.NAME`` for its first argument (``NAME:VALUE``). ``VALUES`` is a
 comma-separated list (``2,3,4``; ``true,false``; ``gamma,lognormal``) or an inclusive
@@ -19,6 +19,7 @@ file. Sweeps and staffing both build their scenarios this way.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -176,8 +177,8 @@ def get_path(data: dict[str, Any], path: str, where: str = "--set") -> Any:
 
 
 def _locate(data: dict[str, Any], path: str, where: str) -> tuple[Any, str | int]:
-    """The container and key ``path`` ends at."""
-    segs = path.split(".")
+    """The container and key ``path`` ends at (``a[0].b`` is ``a.0.b``)."""
+    segs = re.sub(r"\[(\d+)\]", r".\1", path).split(".")
     if any(not s for s in segs):
         raise UsageError(f"{where} {path}: not a dotted path (empty segment)")
     node: Any = data

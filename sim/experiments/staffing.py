@@ -371,7 +371,7 @@ def staff(source: str | Path | Scenario, target: str | Target,
             raise UsageError(f"no answer after {max_evaluations} simulated staffings "
                              f"(raise --max-evaluations); the last reached "
                              f"{tgt.column} = {evaluations[-1].value:.3g}")
-        s = apply_point(base, {f"stations.{k}.servers": v for k, v in servers.items()})
+        s = apply_point(base, staffing_point(base, servers))
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -391,7 +391,7 @@ def staff(source: str | Path | Scenario, target: str | Target,
 
     def result(servers: dict[str, int], met: bool) -> StaffingResult:
         ev, metrics = cache[tuple(servers[k] for k in names)]
-        scen = apply_point(base, {f"stations.{k}.servers": v for k, v in servers.items()})
+        scen = apply_point(base, staffing_point(base, servers))
         return StaffingResult(tgt, met, dict(servers), scen_servers, start, bounds, ev.value,
                               metrics, evaluations, scen, settings)
 
@@ -434,6 +434,19 @@ def staff(source: str | Path | Scenario, target: str | Target,
                     break
                 cur, ev, changed = trial, ev_t, True
     return result(cur, True)
+
+
+def staffing_point(base: Scenario, servers: Mapping[str, int]) -> dict[str, int]:
+    """The ``--set`` point of a staffing: each station's base count, and every entry of
+    its schedule moved by the same number of servers (never below 0: the rota keeps its
+    shape; docs/model.md, "Staffing over time")."""
+    point: dict[str, int] = {}
+    for k, v in servers.items():
+        st = base.stations[k]
+        point[f"stations.{k}.servers"] = v
+        for m, e in enumerate(st.schedule):
+            point[f"stations.{k}.schedule[{m}].servers"] = max(0, e.servers + v - st.servers)
+    return point
 
 
 def _why(tgt: Target, metrics: Mapping[str, Any]) -> str:

@@ -25,6 +25,7 @@ from sim.model.attrmodel import AttrModel, assemble
 from sim.model.calendar import WorkCalendar
 from sim.model.distributions import Family, family
 from sim.model.fields import MAX_COUNT
+from sim.model.schedule import all_changes, server_hours
 from sim.model.schema import Dist, Scenario
 
 HOURS_PER_DAY = 24.0
@@ -136,6 +137,10 @@ class Model:
     class_bootstrap_block: F64 = field(default_factory=lambda: np.zeros(0), repr=False)
     # case attributes (docs/model.md, "Case attributes"); None: no class declares any
     attributes: AttrModel | None = field(default=None, repr=False)
+    # staffing over time (docs/model.md): every station's count changes, by (time, station)
+    sched_time: F64 = field(default_factory=lambda: np.zeros(0), repr=False)
+    sched_station: I64 = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+    sched_servers: I64 = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
 
     @property
     def window(self) -> tuple[float, float]:
@@ -153,6 +158,13 @@ class Model:
 
     def calendar_of(self, station: int) -> WorkCalendar:
         return self.calendars[int(self.station_calendar[station])]
+
+    def server_hours(self, s: int, t0: float, t1: float) -> float:
+        """Scheduled server-working-hours of station ``s`` in ``[t0, t1]`` (a pool: hours)."""
+        on = self.sched_station == s
+        cal = self.calendar_of(s)
+        return server_hours(cal, int(self.station_servers[s]), self.sched_time[on],
+                            self.sched_servers[on], t0, t1)
 
     @property
     def report(self) -> WorkCalendar:
@@ -232,9 +244,8 @@ class Model:
                            minlength=self.n_stations)
         out = {}
         for k in range(self.n_service_stations):
-            cal = self.calendar_of(k)
-            hours = cal.to_work(self.arrival_end) - cal.to_work(0.0)
-            out[self.station_names[k]] = float(work[k] / (self.station_servers[k] * hours))
+            hours = self.server_hours(k, 0.0, self.arrival_end)
+            out[self.station_names[k]] = float(work[k] / hours)
         return out
 
 
@@ -374,6 +385,9 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
     fee = [costs.items[n].fee if costs and n in costs.items else 0.0 for n in it_names]
     inter = [costs.items[n].intermediary if costs and n in costs.items else 0.0
              for n in it_names]
+    sched_t, sched_s, sched_n = all_changes(
+        [(servers[k], s.stations[n].schedule) for k, n in enumerate(st_names)],
+        run.start_date, run.horizon_days * HOURS_PER_DAY)
     model = Model(
         scenario=s,
         name=s.scenario.name or "scenario",
@@ -454,6 +468,7 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
         class_recorded=rec_times, class_recorded_channel=rec_channels,
         class_bootstrap_block=rec_block,
         attributes=assemble(s, it_names, c_names),
+        sched_time=sched_t, sched_station=sched_s, sched_servers=sched_n,
     )
     for c, name in enumerate(c_names):
         if model.recorded(c) is not None and model.class_bootstrap_block[c] > 0 \

@@ -20,6 +20,7 @@ from sim.errors import ScenarioError
 from sim.files import write_atomic
 from sim.model import recorded
 from sim.model.attributes import ConditionError, check_condition, parse_condition
+from sim.model.schedule import check_overlaps
 from sim.model.schema import Scenario
 
 #: the largest scenario file read (the shipped ones are under 40 kB)
@@ -170,6 +171,7 @@ def check_references(s: Scenario, source: str = "<scenario>", base: Path | None 
         need("calendar", s.run.calendar, calendars, "run.calendar")
     for name, st in s.stations.items():
         need("calendar", st.calendar, calendars, f"stations.{name}.calendar")
+        check_overlaps(name, st.schedule, source)
     for name, cls in s.classes.items():
         need("route", cls.route, s.routes, f"classes.{name}.route")
         if cls.agent_pool is not None:
@@ -263,6 +265,9 @@ def to_toml(s: Scenario) -> str:
             arr = data["classes"][name]["arrivals"]
             for key in ("hours", "clock", "channels"):  # read from the file again
                 arr.pop(key, None)
+    for name, st in s.stations.items():
+        if not st.schedule:  # a constant count: no empty schedule in the file
+            data["stations"][name].pop("schedule", None)
     return tomli_w.dumps(data)
 
 

@@ -27,6 +27,7 @@ from pydantic import (
 
 from sim.model.attributes import Attribute, Condition, parsed_condition
 from sim.model.evidence import Check, Range
+from sim.model.schedule import ScheduleEntry
 from sim.model.fields import (
     MAX_REPLICATIONS,
     MAX_SEED,
@@ -206,7 +207,8 @@ class CaseClass(Strict):
 
 
 class Station(Strict):
-    """A pool of identical staff on one calendar, first come first served."""
+    """A pool of identical staff on one calendar, first come first served; ``servers`` is
+    the count, or with a ``schedule`` the base count of the hours no entry covers."""
 
     servers: PosInt
     calendar: Name = "office"
@@ -214,6 +216,10 @@ class Station(Strict):
     patience: Dist | None = Field(
         None, description="calendar time a waiting case stays before it gives up (reneging)"
     )
+    schedule: list[ScheduleEntry] = Field(
+        default_factory=list, max_length=1000,
+        description="servers on duty by date range, weekday and hour (docs/model.md, "
+        "'Staffing over time'); hours no entry covers have `servers`")
     note: Text = ""
 
 

@@ -391,7 +391,8 @@ STATION_COLUMNS: dict[str, str] = {
     "station": "station or agent pool",
     "servers": "servers (pool: agents x caseload slots)",
     "utilization": "busy working hours / (servers x working hours) over the measurement window "
-                   "(end of warm-up to end of arrivals)",
+                   "(end of warm-up to end of arrivals); with a schedule, / the scheduled "
+                   "server-working-hours",
     "mean_wait_hours": "mean calendar hours from joining to service start, over visits that "
                        "joined in the measurement window and started by the horizon",
     "mean_wait_workhours": "the same in working hours of the station's calendar",
@@ -478,6 +479,8 @@ class StationSums:
         for s, name in enumerate(model.station_names):
             if s >= model.n_service_stations:
                 avail = model.station_servers[s] * (t1 - t0)
+            elif (model.sched_station == s).any():  # the schedule's server-working-hours
+                avail = model.server_hours(s, t0, t1)
             else:
                 cal = model.calendar_of(s)
                 avail = model.station_servers[s] * (cal.to_work(t1) - cal.to_work(t0))

@@ -434,7 +434,7 @@ def _first_service_by_item(service: Any) -> F64:
 
 def feedforward_plan(model: Model, inp: Inputs) -> tuple[I64, I64, I64] | None:
     """Station order and items per station if :func:`_ff_run` applies, else ``None``."""
-    if inp.n == 0:
+    if inp.n == 0 or model.sched_time.size > 0:  # a schedule: counts change over time
         return None
     present = np.flatnonzero(np.bincount(inp.cls, minlength=len(model.class_names)))
     prio = np.asarray(model.class_priority)[present]

@@ -29,6 +29,7 @@ from sim.engines.vector.layout import (
     A_RENEGE,
     A_RESULT,
     A_ROUTE,
+    A_SCHED,
     A_STAGE,
     A_STAGE_END,
     A_SVC_END,
@@ -91,6 +92,7 @@ from sim.engines.vector.layout import (
     SC_NDIRTY,
     SC_NEXT,
     SC_NV,
+    SC_SCHED,
     SC_SP,
 )
 from sim.engines.vector.queues import _join_queue, _mark_dirty, _queue, _unlink, _visit_row
@@ -105,7 +107,8 @@ def _run(
     item_station: I64, item_cond: Any, item_deadline: F64, item_audit_station: I64,
     class_route: I64, class_level: I64, class_pool: I64, n_levels: int,
     route_stage_ptr: I64, stage_mode: I64, stage_item_ptr: I64, stage_items: I64,
-    W: int, horizon: float, record: bool,
+    W: int, horizon: float, has_sched: bool, sch_t: F64, sch_s: I64, sch_n: I64,
+    record: bool,
     # inputs of cases base .. n_loaded - 1 (row i - base)
     base: int, n_loaded: int, t_stop: float, arrival: F64, cls: I64, channel: I64,
     run_item: Any, visit: Any, delay: F64, service: Any, has_lag: bool, lag: Any,
@@ -145,6 +148,11 @@ def _run(
     need_n = J + 1
     status = 0
     phase = 1
+    if has_sched and sc[SC_SCHED] == 0:  # the first count change (each pushes the next)
+        sc[SC_SCHED] = 1
+        if sch_t[0] <= horizon:
+            _hpush(ev_t, ev_p, hsize, sch_t[0], A_SCHED)
+            hsize += 1
 
     while True:
         if mid == 0:
@@ -495,6 +503,19 @@ def _run(
                             s = x
                             st_busy[_u(s)] -= 1
                             ndirty = _mark_dirty(dflag, dirty, ndirty, s, st_wait[_u(s)] > 0)
+                            break
+                        elif act == A_SCHED:
+                            # servers arriving take waiting entries in (2); servers leaving
+                            # finish their case first (busy > servers until releases)
+                            e = x
+                            s = sch_s[_u(e)]
+                            servers[_u(s)] = sch_n[_u(e)]
+                            ndirty = _mark_dirty(dflag, dirty, ndirty, s, st_wait[_u(s)] > 0
+                                                 and st_busy[_u(s)] < servers[_u(s)])
+                            e += 1
+                            if e < sch_t.shape[0] and sch_t[_u(e)] <= horizon:
+                                _hpush(ev_t, ev_p, hsize, sch_t[_u(e)], (e << sh) | A_SCHED)
+                                hsize += 1
                             break
                         else:
                             raise AssertionError("unknown action")

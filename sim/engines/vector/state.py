@@ -106,6 +106,11 @@ def _compile_model(model: Model) -> _Compiled:
         np.ascontiguousarray(model.stage_item_ptr, dtype=i64),
         np.ascontiguousarray(model.stage_items, dtype=i64),
         width, float(model.horizon),
+        # staffing over time: the count changes, events of the loop (A_SCHED)
+        bool(model.sched_time.size > 0),
+        np.ascontiguousarray(model.sched_time, dtype=np.float64),
+        np.ascontiguousarray(model.sched_station, dtype=i64),
+        np.ascontiguousarray(model.sched_servers, dtype=i64),
     )
     return _Compiled(args, model.n_stations, len(levels), width, model.n_items,
                      float(model.horizon), max_route_stages(model))
@@ -167,6 +172,7 @@ class _State:
         S, L, W = cm.n_stations, cm.n_levels, cm.width
         big = _aligned if alloc is None else alloc
         i64 = np.int64
+        self.servers = cm.args[0].copy()  # the count in force (a schedule changes it)
         self.sc = np.zeros(NSC, dtype=i64)
         self.sc[SC_FREE] = -1
         self.scf = np.zeros(1)
@@ -211,7 +217,7 @@ class _State:
         while True:
             kernel: Callable[..., int] = _run  # the arguments are checked by numba
             status = kernel(
-                *cm.args, record, base, n_loaded, t_stop, *inputs,
+                self.servers, *cm.args[1:], record, base, n_loaded, t_stop, *inputs,
                 self.sc, self.scf, self.ev_t, self.ev_p, self.stack, self.nd_i,
                 self.nd_t, self.q_head, self.q_tail, self.st_busy, self.st_wait, self.dirty,
                 self.dflag, self.cs_i, self.cs_f, self.br_i, self.br_f,
