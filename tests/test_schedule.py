@@ -23,6 +23,7 @@ import pytest
 from sim.analytic import mmc
 from sim.cli import main
 from sim.engines import des, vector
+from sim.engines.vector import feedforward
 from sim.errors import ScenarioError
 from sim.experiments.grid import apply_point
 from sim.experiments.staffing import staffing_point
@@ -85,6 +86,7 @@ def test_hand_checked_run_on_both_engines() -> None:
     m = build(parse(data, "<test>"), "<test>", warn=False)
     assert m.sched_time.tolist() == [1.0, 2.0, 3.0, 5.0]
     inp = hand_inputs(m, [0.0, 0.5, 0.6], np.full(3, 2.0))
+    assert feedforward.feedforward_plan(m, inp) is None  # the event loop runs it
     for res in (des.simulate(m, inp), vector.simulate(m, inp)):
         assert res.visits is not None
         np.testing.assert_array_equal(res.visits.start, [0.0, 1.0, 5.0])

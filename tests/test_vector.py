@@ -624,6 +624,7 @@ def lines(draw_: st.DrawFn) -> dict[str, Any]:
                                          for ch in c["arrivals"]["channels"]]
     for s in data["stations"].values():
         s.pop("patience", None)
+        s.pop("schedule", None)  # counts that change over time: the event loop's
     stations = list(data["stations"])
     for k, item in enumerate(data["items"].values()):
         item["audit_probability"] = 0.0
