@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import tomli_w
 
 from sim.analytic import mmc
 from sim.cli import main
@@ -27,6 +28,7 @@ from sim.engines.vector import feedforward
 from sim.errors import ScenarioError
 from sim.experiments.grid import apply_point
 from sim.experiments.staffing import staffing_point
+from sim.experiments.sweep import sweep
 from sim.inputs import draw
 from sim.model import build
 from sim.model.scenario import parse
@@ -171,7 +173,6 @@ def test_mmc_with_alternating_servers_meets_erlang_c_per_period() -> None:
 def test_bad_entries_name_field_rule_and_value(tmp_path: Path, capsys: Any,
                                                entry: dict[str, Any], field: str,
                                                rule: str) -> None:
-    import tomli_w  # the test writes a file the CLI reads
     data = _one_station([entry])
     data["stations"]["desk"]["schedule"] = [entry]
     p = tmp_path / "bad.toml"
@@ -210,3 +211,18 @@ def test_set_and_staff_reach_schedule_entries() -> None:
     assert staffing_point(base, {"desk": 1})["stations.desk.schedule[1].servers"] == 0
     with pytest.raises(Exception, match=r"schedule\[0\]\.servers must be an integer >= 0"):
         apply_point(base, {"stations.desk.schedule[0].servers": -1})
+
+
+def test_sweep_sets_a_schedule_entry(tmp_path: Path) -> None:
+    data = _one_station([{"servers": 1, "hours": ["00:00", "12:00"]}], servers=2, days=5.0)
+    data["classes"]["c"]["rate"] = 0.5  # half an Erlang: little backlog at either count
+    p = tmp_path / "s.toml"
+    p.write_text(tomli_w.dumps(data))
+    assert main(["sweep", str(p), "--set", "stations.desk.schedule[0].servers=1,3", "-n", "1",
+                 "--out", str(tmp_path / "o"), "-q"]) == 0
+    res = sweep(parse(data, "s.toml"), {"stations.desk.schedule[0].servers": [1, 3]},
+                replications=1, workers=1)
+    u = res.table["stations.desk.utilization"].tolist()
+    # about the same work (common random numbers) over 2 x 12 + 1 x 12 and 2 x 12 + 3 x 12
+    # server-hours a day
+    assert u[0] / u[1] == pytest.approx(60.0 / 36.0, rel=0.05)

@@ -23,7 +23,10 @@ A granted service is timed at the grant (``start``, ``end`` from the dispatch ti
 ``T``) and its request event is scheduled at ``end``, when the visitor resumes and
 releases the server (it has nothing to do in between; this saves an event per visit).
 A granted pool slot's process resumes at ``T`` (NORMAL) and starts the route; a join it
-makes schedules a new dispatcher at ``T``: the "repeat (1) and (2)" of the doc. A renege only
+makes schedules a new dispatcher at ``T``: the "repeat (1) and (2)" of the doc. A schedule's count
+change (``change``, an ordinary event at its instant) sets the station's count in force
+and schedules a dispatcher if a server is free; a server leaving while busy shows as
+``free < 0`` until enough services end (it finishes its case, then leaves). A renege only
 removes a waiting entry, so it never enables a dispatch and schedules none (after a
 dispatcher has run no station has both a free server and a waiting entry).
 

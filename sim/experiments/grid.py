@@ -3,7 +3,8 @@
 ``PATH`` is a dotted path into the scenario as its file spells it
 (``stations.planning.servers``, ``classes.key.rate``, ``items.review.service.mean``,
 ``pools.helpers.agents``, ``run.horizon_days``; a list index is a number:
-``routes.main.stages.1.probability`` or ``stations.desk.schedule[0].servers``), or a reform's argument: ``reform.NAME.ARG``
+``routes.main.stages.1.probability``, or in brackets: ``stations.desk.schedule[0].servers``),
+or a reform's argument: ``reform.NAME.ARG``
 (each point applies ``NAME:ARG=VALUE``; several swept arguments of one reform make one
 spec) or ``reform.NAME`` for its first argument (``NAME:VALUE``). ``VALUES`` is a
 comma-separated list (``2,3,4``; ``true,false``; ``gamma,lognormal``) or an inclusive

@@ -119,6 +119,8 @@ def candidates(s: Scenario) -> tuple[list[Lever], list[dict[str, str]]]:
 
         def more(x: Scenario, name: str = name) -> None:
             x.stations[name].servers += 1
+            for e in x.stations[name].schedule:  # one more on duty at every hour
+                e.servers += 1
         levers.append(Lever(label, "servers", name, f"servers {st.servers} -> {st.servers + 1}",
                             _edited(s, more)))
     for name, pool in s.pools.items():

@@ -27,7 +27,6 @@ from pydantic import (
 
 from sim.model.attributes import Attribute, Condition, parsed_condition
 from sim.model.evidence import Check, Range
-from sim.model.schedule import ScheduleEntry
 from sim.model.fields import (
     MAX_REPLICATIONS,
     MAX_SEED,
@@ -47,6 +46,7 @@ from sim.model.fields import (
     _probability,
 )
 from sim.model.fields import UNIT_HOURS as UNIT_HOURS  # re-exported: Dist's units
+from sim.model.schedule import ScheduleEntry
 
 # --------------------------------------------------------------------------- sections
 

@@ -23,6 +23,13 @@ sequential, allocates nothing and is compiled without numba's reference counting
   cancelled: one acts only if its branch is waiting and that wait's own deadline
   (``joined + patience``, recomputed bit for bit) is the current instant, so a stale
   timer (its visit was served) does nothing, or exactly what the current wait's does.
+* **Schedules** (staffing over time): a station's count changes are events of the heap
+  (``A_SCHED``, the change's index in the model's list, which is sorted by time): only
+  one is pending at a time, each pushes the next, and the first is pushed when the kernel
+  first starts. A change sets the station's count in force (``servers``, a copy the state
+  keeps) and marks the station to dispatch if a server is free; a server that leaves
+  while busy is simply not replaced at its release (``busy > servers`` until then). A
+  model without a schedule has no such event and runs the same code as before.
 * **Simultaneity rule**: at an instant ``T`` every action at ``T`` is processed (stack,
   arrivals and heap events at ``T``), then every station touched by a join or a release
   at ``T`` dispatches in key order; a pool grant pushes the start of the case's route,
@@ -45,7 +52,7 @@ sequential, allocates nothing and is compiled without numba's reference counting
 
 **The station-by-station pass** (:mod:`sim.engines.vector.feedforward`) is used instead when
 the model is a feed-forward FCFS network for the drawn inputs (no rework, pool, audit,
-reneging or priority difference, and every route visits stations in one global order,
+reneging, schedule or priority difference, and every route visits stations in one global order,
 each once, in sequential stages; :func:`~.feedforward.feedforward_plan`
 decides): each station is then an FCFS recursion over its entries in key order, which
 is what the event loop computes, and costs a near-linear sort and a pass per station.
