@@ -1,7 +1,7 @@
 """The station-by-station pass of the vector engine.
 
 When the drawn inputs make the model a feed-forward FCFS network (no rework, pool,
-audit, reneging or priority difference; every route visits stations along one global
+audit, reneging, schedule or priority difference; every route visits stations along one global
 order, each at most once, in sequential stages: :func:`feedforward_plan` decides), the
 event loop of :mod:`sim.engines.vector` reduces to one FCFS recursion per station, in a
 topological order of the stations, over the station's entries in key order
