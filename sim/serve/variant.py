@@ -27,6 +27,7 @@ from sim.errors import ReformError, UsageError
 from sim.experiments.grid import apply_point
 from sim.experiments.settings import check
 from sim.experiments.sources import apply_reforms, load
+from sim.experiments.staffing import staffing_point
 from sim.model.scenario import MAX_SCENARIO_BYTES
 from sim.model.schema import Scenario
 from sim.reforms import CATALOGUE
@@ -201,7 +202,8 @@ def variant_scenario(v: Variant, scenarios: Scenarios) -> Scenario:
     """The variant's scenario: the baseline with its staffing changed, then its reforms."""
     s = scenarios.baseline(v.scenario)
     if v.servers:
-        s = apply_point(s, {f"stations.{st}.servers": n for st, n in v.servers})
+        # a station's schedule moves with its base count (docs/model.md, "Staffing over time")
+        s = apply_point(s, staffing_point(s, dict(v.servers)))
     if v.specs:
         s = apply_reforms(s, v.specs, source=f"{v.scenario} (page)")
     return s
