@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pytest
 import tomli_w
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.analytic import mmc
 from sim.cli import main
@@ -32,7 +34,7 @@ from sim.experiments.sweep import sweep
 from sim.inputs import draw
 from sim.model import build
 from sim.model.scenario import parse
-from sim.model.schedule import ScheduleEntry, change_instants
+from sim.model.schedule import ScheduleEntry, change_instants, check_overlaps
 from sim.results.records import station_table
 from tests.test_vector import assert_same, hand_inputs
 
@@ -167,6 +169,8 @@ def test_mmc_with_alternating_servers_meets_erlang_c_per_period() -> None:
      "must be a time of day HH:MM (got '25:00')"),
     ({"servers": 2, "hours": ["12:00", "09:00"]}, "stations.desk.schedule[0].hours",
      "must be an increasing period [from, to) (got ['12:00', '09:00'])"),
+    ({"servers": 2, "hours": ["12:00", "24:30"]}, "stations.desk.schedule[0].hours",
+     "must be times of day from 00:00 to 24:00 (got ['12:00', '24:30'])"),
     ({"servers": 2, "dates": ["2023-13-01", "2023-12-31"]},
      "stations.desk.schedule[0].dates[0]", "must be a date (YYYY-MM-DD) (got '2023-13-01')"),
 ])
@@ -194,6 +198,16 @@ def test_overlapping_entries_are_one_clear_error() -> None:
     # the same hours on other weekdays, or on dates apart, do not overlap
     data["stations"]["desk"]["schedule"][1]["weekdays"] = [3]
     parse(data, "s.toml")
+    data["stations"]["desk"]["schedule"][1].update(
+        weekdays=[2], dates=[MONDAY + dt.timedelta(days=7), MONDAY + dt.timedelta(days=9)])
+    data["stations"]["desk"]["schedule"][0]["dates"] = [MONDAY, MONDAY + dt.timedelta(days=6)]
+    parse(data, "s.toml")
+    # sharing one date, a Monday, that the second entry (Tuesdays) does not work: no overlap
+    data["stations"]["desk"]["schedule"][0]["dates"][1] = MONDAY + dt.timedelta(days=7)
+    parse(data, "s.toml")
+    data["stations"]["desk"]["schedule"][0]["dates"][1] = MONDAY + dt.timedelta(days=8)
+    with pytest.raises(ScenarioError, match=r"schedule\[1\] overlaps schedule\[0\]"):
+        parse(data, "s.toml")
 
 
 def test_set_and_staff_reach_schedule_entries() -> None:
@@ -226,3 +240,57 @@ def test_sweep_sets_a_schedule_entry(tmp_path: Path) -> None:
     # about the same work (common random numbers) over 2 x 12 + 1 x 12 and 2 x 12 + 3 x 12
     # server-hours a day
     assert u[0] / u[1] == pytest.approx(60.0 / 36.0, rel=0.05)
+
+
+HALF_HOURS = [f"{h // 2:02d}:{30 * (h % 2):02d}" for h in range(48)] + ["24:00"]
+
+
+@st.composite
+def entries(d: st.DrawFn) -> list[ScheduleEntry]:
+    out = []
+    for _ in range(d(st.integers(1, 4))):
+        e: dict[str, Any] = {"servers": d(st.integers(0, 6))}
+        if d(st.booleans()):
+            a = d(st.integers(0, 47))
+            e["hours"] = (HALF_HOURS[a], HALF_HOURS[d(st.integers(a + 1, 48))])
+        if d(st.booleans()):
+            e["weekdays"] = sorted(d(st.sets(st.integers(1, 7), min_size=1)))
+        if d(st.integers(0, 2)) > 0:  # dates within the 3 weeks the test looks at
+            first = MONDAY + dt.timedelta(days=d(st.integers(0, 11)))
+            e["dates"] = (first, first + dt.timedelta(days=d(st.integers(0, 9))))
+        out.append(ScheduleEntry(**e))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(es=entries(), base=st.integers(1, 4))
+def test_overlaps_and_counts_agree_with_a_brute_force(es: list[ScheduleEntry],
+                                                      base: int) -> None:
+    """Every half hour of 3 weeks: the entries covering it, counted one by one."""
+    days = 21
+    cover = np.zeros((days, 48), dtype=int)
+    count = np.full((days, 48), base)
+    for e in es:
+        m0, m1 = e.minute_range()
+        for k in range(days):
+            day = MONDAY + dt.timedelta(days=k)
+            if e.dates is not None and not e.dates[0] <= day <= e.dates[1]:
+                continue
+            if day.isoweekday() in e.days():
+                cover[k, m0 // 30:m1 // 30] += 1
+                count[k, m0 // 30:m1 // 30] = e.servers
+    try:
+        check_overlaps("desk", es, "s.toml")
+        disjoint = True
+    except ScenarioError:
+        disjoint = False
+    # every date range lies in the 3 weeks, which hold each weekday 3 times: an overlap
+    # shows there
+    assert disjoint == (cover.max() <= 1)
+    if not disjoint:
+        return
+    t, n = change_instants(base, es, MONDAY, days * 24.0)
+    grid = 0.5 * np.arange(days * 48)
+    now = np.concatenate([[base], n])[np.searchsorted(t, grid, side="right")]
+    np.testing.assert_array_equal(now, count.ravel())
+    assert (np.diff(np.concatenate([[base], n])) != 0).all()  # each instant a change

@@ -53,9 +53,9 @@ class ScheduleEntry(Strict):
             return v
         a, b = _minutes(v[0]), _minutes(v[1])
         if a >= 24 * 60 or b > 24 * 60:
-            raise ValueError(f"must be times of day from 00:00 to 24:00 (got {list(v)})")
+            raise ValueError("must be times of day from 00:00 to 24:00")
         if a >= b:
-            raise ValueError(f"must be an increasing period [from, to) (got {list(v)})")
+            raise ValueError("must be an increasing period [from, to)")
         return v
 
     @model_validator(mode="after")
@@ -84,10 +84,17 @@ class ScheduleEntry(Strict):
 
 
 def _overlap(a: ScheduleEntry, b: ScheduleEntry) -> bool:
-    if a.dates is not None and b.dates is not None and (
-            a.dates[1] < b.dates[0] or b.dates[1] < a.dates[0]):
-        return False
-    if not a.days() & b.days():
+    """Whether some day is in both entries' dates and weekdays, with hours in common."""
+    days = a.days() & b.days()
+    spans = [e.dates for e in (a, b) if e.dates is not None]
+    if spans:
+        lo, hi = max(s[0] for s in spans), min(s[1] for s in spans)
+        if lo > hi:
+            return False
+        if (hi - lo).days < 7:  # the weekdays the common dates have
+            days &= {(lo + dt.timedelta(days=k)).isoweekday()
+                     for k in range((hi - lo).days + 1)}
+    if not days:
         return False
     (a0, a1), (b0, b1) = a.minute_range(), b.minute_range()
     return a0 < b1 and b0 < a1
