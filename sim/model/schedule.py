@@ -115,6 +115,8 @@ def change_instants(base: int, entries: Sequence[ScheduleEntry], start: dt.date,
                     horizon: float) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """The instants in ``[0, horizon]`` (hours since ``start`` 00:00) where the count
     changes, and the count from each on (the count before the first is ``base``)."""
+    if not entries:
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
     pieces: list[tuple[float, float, int]] = []  # [t0, t1) at count n, disjoint
     n_days = math.ceil(horizon / 24.0) + 1
     for d in range(n_days):
