@@ -479,11 +479,8 @@ class StationSums:
         for s, name in enumerate(model.station_names):
             if s >= model.n_service_stations:
                 avail = model.station_servers[s] * (t1 - t0)
-            elif (model.sched_station == s).any():  # the schedule's server-working-hours
+            else:  # servers x working hours, or what the schedule says
                 avail = model.server_hours(s, t0, t1)
-            else:
-                cal = model.calendar_of(s)
-                avail = model.station_servers[s] * (cal.to_work(t1) - cal.to_work(t0))
             k = int(acc["waited"][s])
             rows.append({
                 "station": name,
