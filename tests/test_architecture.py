@@ -20,7 +20,7 @@ SIM = Path(__file__).resolve().parent.parent / "sim"
 
 #: the layers, lowest first; a module may import its own layer and those below it
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("sim.errors", "sim.files"),
+    ("sim.errors", "sim.files", "sim.i18n"),
     ("sim.analytic",),
     ("sim.model",),
     ("sim.reforms",),

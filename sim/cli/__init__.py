@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from types import ModuleType
 
+from sim import i18n
 from sim.cli import calibrate, common, compare, levers, reforms, run, serve, staff, sweep
 from sim.cli import score as score_cmd
 from sim.errors import GovsimError
@@ -31,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub)
+    for p in sub.choices.values():  # every command prints or writes in a language
+        p.add_argument("--lang", default=None, metavar="LANG",
+                       help=f"language of tables, reports and figures: {', '.join(i18n.LANGS)} "
+                            f"(default: ${i18n.ENV}, else en)")
     return parser
 
 
@@ -42,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args)
     finally:
         common.console.stderr = to_stderr
+        i18n.set_lang(None)  # the next call (a test, an embedding program) chooses again
 
 
 def _version() -> str:
@@ -55,6 +61,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
+            i18n.set_lang(i18n.resolve(getattr(args, "lang", None)))
             code = int(args.func(args))
         except GovsimError as exc:
             _flush_warnings(caught)

@@ -10,9 +10,10 @@ from rich.table import Table
 
 from sim.calibrate import DEFAULT_MIN_SHARE, calibrate
 from sim.calibrate.view import parse_date
-from sim.cli.common import add_log_options, console, fmt, log_mapping
+from sim.cli.common import add_log_options, console, fmt, log_mapping, written
 from sim.errors import UsageError
 from sim.files import write_atomic
+from sim.i18n import t as tr
 from sim.logs import read
 
 
@@ -57,7 +58,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         write_atomic(args.arrivals_out, log.arrivals_csv())
     if not args.quiet:
         print_summary(log.summary(), result.summary, result.approximations)
-        console.print(f"scenario written to {out}")
+        written("scenario", str(out))
         if args.arrivals_out:
             console.print(f"case starts of all {log.n_cases:,} cases written to "
                           f"{args.arrivals_out} (recorded arrivals: docs/model.md)")
@@ -66,9 +67,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def print_summary(line: str, s: dict[str, Any], approx: list[str]) -> None:
     console.print(line)
-    t = Table(title="Calibrated", title_justify="left")
-    t.add_column("what")
-    t.add_column("value", justify="right")
+    t = Table(title=tr("Calibrated"), title_justify="left")
+    t.add_column(tr("what"))
+    t.add_column(tr("value"), justify="right")
     rows = [("training cases", s["cases"]), ("events", s["events"]),
             ("items", s["items"]), ("stages (parallel)",
                                     f"{s['stages']} ({s['parallel_stages']})"),
@@ -82,9 +83,10 @@ def print_summary(line: str, s: dict[str, Any], approx: list[str]) -> None:
              f"{fmt(s.get('term_days'))} / {fmt(s.get('term_workdays'))}"),
             ("closed dates", s["closed_dates"])]
     for k, v in rows:
-        t.add_row(k, str(v))
+        t.add_row(tr(k), str(v))
     console.print(t)
-    console.print("[bold]Approximations[/bold] (what the schema cannot express):")
+    console.print(f"[bold]{tr('Approximations')}[/bold] "
+                  + tr("(what the schema cannot express):"))
     for a in approx:
         console.print(f"  - {a}", highlight=False)
 

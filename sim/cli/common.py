@@ -104,7 +104,8 @@ def write_json_out(path: str, data: Any) -> None:
 def written(what: str, path: str) -> None:
     """The line every command prints for each file it wrote (none for standard output)."""
     if path != "-":
-        console.print(f"{what} written to {path}", markup=False, highlight=False)
+        console.print(f"{what} written to {path}", markup=False, highlight=False,
+                      soft_wrap=True)  # one line, whatever the width: scripts read it
 
 
 def load_model(path: str, reforms: Sequence[str] = ()) -> Any:

@@ -26,8 +26,12 @@ from sim.experiments.compare import CompareResult, alone_variants, compare, prep
 from sim.experiments.pool import default_workers
 from sim.experiments.sources import split_source
 from sim.experiments.uncertainty import effects, uncertainty
+from sim.i18n import t as tr
 from sim.model.assembly import build
-from sim.results.kpis import BY_NAME, format_value, split_station
+from sim.model.headline import parse as parse_measure
+from sim.results import headline
+from sim.results.display import station_name
+from sim.results.kpis import BY_NAME, format_value, split_station, station_kpi
 
 
 def _num(x: Any) -> float:
@@ -51,15 +55,17 @@ def _cell(m: float, lo: float, hi: float, kind: str, sign: bool = False) -> str:
 
 
 def _print_header(res: CompareResult) -> None:
-    console.print(f"[bold]compare[/bold]: {len(res.labels)} scenarios, {res.replications} "
-                  f"replications each, seed {res.seed}, engine {res.engine}, "
-                  + ("common random numbers" if res.crn else
-                     "INDEPENDENT seeds (seed + 1000 k)"), highlight=False)
+    console.print("[bold]compare[/bold]: " + escape(tr(
+        "{n} scenarios, {reps} replications each, seed {seed}, engine {engine}, ",
+        n=len(res.labels), reps=res.replications, seed=res.seed, engine=res.engine)
+        + (tr("common random numbers") if res.crn else
+           tr("INDEPENDENT seeds (seed + 1000 k)"))), highlight=False)
     for k, lab in enumerate(res.labels):
         d = res.results[k].to_dict()["cases"]
-        console.print(f"  [{k}] {lab}: {d['arrived']:,} cases after warm-up, "
-                      f"{d['completed']:,} completed, {d['open_at_horizon']:,} open at the "
-                      "horizon", markup=False, highlight=False)
+        console.print(f"  [{k}] {lab}: " + tr(
+            "{arrived} cases after warm-up, {completed} completed, {open} open at the horizon",
+            arrived=f"{d['arrived']:,}", completed=f"{d['completed']:,}",
+            open=f"{d['open_at_horizon']:,}"), markup=False, highlight=False)
 
 
 def print_compare(res: CompareResult, stations: int = 6) -> None:
@@ -67,15 +73,27 @@ def print_compare(res: CompareResult, stations: int = 6) -> None:
     tab = res.table()
     _print_header(res)
     base = res.labels[0]
-    t = Table(title=rf"KPIs: mean \[95% CI]; \[k] - \[0]: paired difference to {escape(base)} "
-              r"\[95% CI]; busy: station utilization", title_justify="left", show_lines=True)
-    t.add_column("KPI", no_wrap=True, overflow="ellipsis", max_width=30)
+    t = Table(title=escape(tr("KPIs: mean [95% CI]; [k] - [0]: paired difference to {base} "
+                              "[95% CI]; busy: station utilization", base=base)),
+              title_justify="left", show_lines=True)
+    t.add_column(tr("KPI"), no_wrap=True, overflow="ellipsis", max_width=30)
     for k in range(len(res.labels)):
         t.add_column(f"[{k}]", justify="right")
         if k:
             t.add_column(f"[{k}] - [0]", justify="right")
-    rows = [(k.name, k.label, k.kind) for k in (BY_NAME[name] for name in ROWS)
-            if k.name in tab.index]
+    rows = []
+    model = res.results[0].model
+    for text in headline.declared(model):  # the baseline's headline measures first
+        m = parse_measure(text)
+        name = (station_kpi(m.station, "utilization") if m.base == "occupancy" and m.station
+                else text)
+        if name in tab.index:
+            label, unit, kind = headline.describe(model, m)
+            rows.append((name, label + (tr(" ({unit})", unit=unit) if kind == "seconds" else ""),
+                         kind))
+    first = {r[0] for r in rows}
+    rows += [(k.name, tr(k.label), k.kind) for k in (BY_NAME[name] for name in ROWS)
+             if k.name in tab.index and k.name not in first]
     lim = res.results[0].to_dict()["kpis"].get("limit_workdays")
 
     def val(kpi: str, lab: str, stat: str) -> float:
@@ -89,10 +107,12 @@ def print_compare(res: CompareResult, stations: int = 6) -> None:
     util = {c: st[0] for c in tab.index
             if (st := split_station(str(c))) is not None and st[1] == "utilization"}
     busiest = sorted(util, key=lambda c: -peak(c))[:stations]
-    rows += [(c, f"busy: {util[c]}", "share") for c in busiest]
+    scen = res.results[0].scenario
+    rows += [(c, tr("busy: {station}", station=station_name(util[c], scen)), "share")
+             for c in busiest]
     for kpi, label, kind in rows:
         if kpi == "within_limit_share" and lim:
-            label = f"within {lim:g} working days"
+            label = tr("within {n} working days", n=f"{lim:g}")
         if not any(math.isfinite(val(kpi, lab, "mean")) for lab in res.labels):
             continue
         cells = []
@@ -102,7 +122,7 @@ def print_compare(res: CompareResult, stations: int = 6) -> None:
             if k:
                 cells.append(_cell(val(kpi, lab, "diff"), val(kpi, lab, "diff_ci95_lo"),
                                    val(kpi, lab, "diff_ci95_hi"), kind, sign=True))
-        t.add_row(label, *cells)
+        t.add_row(escape(label), *cells)
     console.print(t)
     print_savings(res)
 

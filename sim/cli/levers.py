@@ -19,6 +19,7 @@ from sim.cli.common import (
 )
 from sim.experiments.levers import DEFAULT_KPI, KINDS, LeversResult, candidates, kpi_name, levers
 from sim.experiments.pool import default_workers
+from sim.i18n import t as tr
 from sim.results.kpis import format_value, lookup
 
 
@@ -30,16 +31,19 @@ def print_levers(res: LeversResult) -> None:
     label = ref.label if ref is not None else res.kpi
     b = d["baseline"]
     ci = b["ci95"]
-    console.print(f"[bold]levers[/bold] of {escape(res.scenario)}: {len(res.levers)} levers, "
-                  f"{res.replications} replications each, seed {res.seed}, engine "
-                  f"{res.engine}, common random numbers", highlight=False)
-    console.print(f"baseline {res.kpi} ({label.strip()}): {format_value(b['mean'], kind)} "
+    console.print("[bold]levers[/bold] " + escape(tr(
+        "of {scenario}: {n} levers, {reps} replications each, seed {seed}, engine {engine}, "
+        "common random numbers", scenario=res.scenario, n=len(res.levers),
+        reps=res.replications, seed=res.seed, engine=res.engine)), highlight=False)
+    console.print(tr("baseline {kpi} ({label}):", kpi=res.kpi, label=tr(label.strip()))
+                  + f" {format_value(b['mean'], kind)} "
                   f"[{format_value(ci[0], kind)}, {format_value(ci[1], kind)}]",
                   markup=False, highlight=False)
-    t = Table(title=f"Levers ranked by effect on {res.kpi} (paired difference to the "
-                    "baseline, 95% CI over replications)", title_justify="left")
+    t = Table(title=escape(tr("Levers ranked by effect on {kpi} (paired difference to the "
+                              "baseline, 95% CI over replications)", kpi=res.kpi)),
+              title_justify="left")
     for col in ("#", "lever", "effect", "95% CI", "relative", "util. (before -> after)"):
-        t.add_column(col, justify="left" if col == "lever" else "right",
+        t.add_column(tr(col), justify="left" if col == "lever" else "right",
                      no_wrap=col == "lever")
     for r in res.levers:
         lo, hi = r["ci95"]
@@ -53,13 +57,13 @@ def print_levers(res: LeversResult) -> None:
     console.print(t)
     big = res.biggest
     if big is not None:
-        console.print(f"bottleneck (the biggest lever): {big['lever']}, "
-                      f"{format_value(big['effect'], digits, True)} "
+        console.print(tr("bottleneck (the biggest lever): {lever}, ", lever=big["lever"])
+                      + f"{format_value(big['effect'], digits, True)} "
                       f"[{format_value(big['ci95'][0], digits, True)}, "
                       f"{format_value(big['ci95'][1], digits, True)}]", markup=False,
                       highlight=False)
     if res.skipped:
-        console.print(f"skipped {len(res.skipped)}:", highlight=False)
+        console.print(tr("skipped {n}:", n=len(res.skipped)), highlight=False)
         for s in res.skipped:
             console.print(f"  {s['lever']}: {s['reason']}", markup=False, highlight=False)
 

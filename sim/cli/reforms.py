@@ -8,12 +8,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from sim import api
-from sim.cli.common import console
+from sim.cli.common import console, written
 from sim.errors import UsageError
+from sim.files import write_atomic
+from sim.i18n import name as part_name
+from sim.i18n import t as tr
 from sim.model import scenario as scenario_io
+from sim.model.rewrite import rewrite
 from sim.reforms import CATALOGUE, changes, describe_changes, lookup
 
 
@@ -25,22 +30,22 @@ def _print_catalogue(name: str | None) -> None:
         for para in r.doc.split("\n\n"):
             console.print(" ".join(para.split()), markup=False, highlight=False)
             console.print()
-        t = Table(title="arguments", title_justify="left")
+        t = Table(title=tr("arguments"), title_justify="left")
         for col in ("argument", "type", "default", "meaning"):
-            t.add_column(col)
+            t.add_column(tr(col))
         for a in r.args:
             t.add_row(a.name, a.type_text(), a.default_text(), a.help)
         console.print(t)
         return
-    t = Table(title="Reforms (govsim reforms NAME for details; use as --reform NAME[:ARGS])",
-              title_justify="left")
-    t.add_column("reform", no_wrap=True)
-    t.add_column("what it does")
-    t.add_column("arguments (default)")
+    t = Table(title=escape(tr("Reforms (govsim reforms NAME for details; use as --reform "
+                              "NAME[:ARGS])")), title_justify="left")
+    t.add_column(tr("reform"), no_wrap=True)
+    t.add_column(tr("what it does"))
+    t.add_column(tr("arguments (default)"))
     for r in CATALOGUE.values():
         args = ", ".join(f"{a.name}={a.default_text()}" if not a.required else f"{a.name}"
                          for a in r.args)
-        t.add_row(r.name, f"{r.title}: {r.summary}", args or "-")
+        t.add_row(r.name, f"{part_name(r.title, r)}: {r.summary}", args or "-")
     console.print(t)
 
 
@@ -60,7 +65,9 @@ def cmd_reform(args: argparse.Namespace) -> int:
         out = Path(args.write)
         if not out.parent.exists():
             raise UsageError(f"--write: the folder {out.parent} does not exist")
-        scenario_io.save(after, out)
+        # the file's own comments and layout kept: only what the reforms changed is edited
+        write_atomic(out, rewrite(Path(args.file).read_text(encoding="utf-8"), before, after,
+                                  Path(args.file).parent))
     elif args.write == "-":
         sys.stdout.write(scenario_io.to_toml(after))
         return 0
@@ -78,7 +85,7 @@ def cmd_reform(args: argparse.Namespace) -> int:
     if len(lines) > limit:
         console.print(f"  ... and {len(lines) - limit} more changes (--all shows them)")
     if args.write:
-        console.print(f"reformed scenario written to {args.write}")
+        written("reformed scenario", args.write)
     return 0
 
 

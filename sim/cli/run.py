@@ -29,68 +29,100 @@ from sim.experiments.run import run
 from sim.experiments.stream import check_cases_target
 from sim.experiments.uncertainty import UncertaintyResult, uncertainty
 from sim.files import write_atomic
+from sim.i18n import name as part_name
+from sim.i18n import t as tr
 from sim.logs import log_format
 from sim.logs import write as write_log
+from sim.model.headline import parse as parse_measure
 from sim.model.schema import Scenario
-from sim.results import checks
+from sim.results import checks, headline
+from sim.results.display import station_name
 from sim.results.eventlog import event_chunks
 from sim.results.kpis import BY_NAME
 
 
-def print_run(d: dict[str, Any]) -> None:
+def print_headline(d: dict[str, Any], model: Any) -> None:
+    """The scenario's headline measures (``[headline]``), in their units, first."""
+    rows = [h for h in d.get("headline", []) if h["mean"] is not None
+            or headline.declared(model)]
+    if not rows:
+        return
+    t = Table(title=tr("Headline measures"), title_justify="left")
+    t.add_column(tr("measure"))
+    t.add_column(tr("mean"), justify="right")
+    t.add_column(tr("95% CI (sim. noise)"), justify="right")
+    t.add_column(tr("unit"))
+    for h in rows:
+        label, unit, kind = headline.describe(model, parse_measure(h["name"]))
+        lo, hi = h["ci95"]
+        t.add_row(escape(label), headline.format_value(h["mean"], kind),
+                  "-" if lo is None else f"[{headline.format_value(lo, kind)}, "
+                  f"{headline.format_value(hi, kind)}]", escape(unit))
+    console.print(t)
+
+
+def print_run(d: dict[str, Any], model: Any = None) -> None:
     k = d["kpis"]
     c = d["cases"]
-    console.print(f"[bold]{d['scenario']}[/bold]: {d['replications']} replications, "
-                  f"seed {d['seed']}, engine {d['engine']}")
-    console.print(f"cases after warm-up: {c['arrived']:,} arrived, {c['completed']:,} completed, "
-                  f"{c['open_at_horizon']:,} open at the horizon"
-                  + (f", {c['abandoned']:,} abandoned" if c["abandoned"] else ""))
+    console.print(f"[bold]{escape(d['scenario'])}[/bold]: " + escape(tr(
+        "{n} replications, seed {seed}, engine {engine}", n=d["replications"], seed=d["seed"],
+        engine=d["engine"])))
+    console.print(tr("cases after warm-up: {arrived} arrived, {completed} completed, {open} open "
+                     "at the horizon", arrived=f"{c['arrived']:,}",
+                     completed=f"{c['completed']:,}", open=f"{c['open_at_horizon']:,}")
+                  + (tr(", {n} abandoned", n=f"{c['abandoned']:,}") if c["abandoned"] else ""))
     if d.get("answer"):
         console.print(escape(d["answer"]), style="bold")
+    if model is not None:
+        print_headline(d, model)
     if len(k.get("lead_time_by_stage") or {}) > 1:
         print_stages(k["lead_time_by_stage"])
-    t = Table(title="Lead time (completed cases)", title_justify="left")
+    t = Table(title=tr("Lead time (completed cases)"), title_justify="left")
     for col in ("", "mean", "95% CI (sim. noise)", "P50", "P90", "P95"):
-        t.add_column(col, justify="right" if col else "left")
+        t.add_column(tr(col) if col else "", justify="right" if col else "left")
     for key, label in (("lead_time_workdays", "working days"), ("lead_time_days",
                                                                 "calendar days")):
         v = k[key]
-        t.add_row(label, fmt(v["mean"]), fmt_ci(v["ci95"]), fmt(v["p50"]), fmt(v["p90"]),
+        t.add_row(tr(label), fmt(v["mean"]), fmt_ci(v["ci95"]), fmt(v["p50"]), fmt(v["p90"]),
                   fmt(v["p95"]))
     console.print(t)
-    t = Table(title="Per case", title_justify="left")
-    t.add_column("KPI")
-    t.add_column("mean", justify="right")
-    t.add_column("95% CI (sim. noise)", justify="right")
+    t = Table(title=tr("Per case"), title_justify="left")
+    t.add_column(tr("KPI"))
+    t.add_column(tr("mean"), justify="right")
+    t.add_column(tr("95% CI (sim. noise)"), justify="right")
     lim = k.get("limit_workdays")
     for key, on in (("within_limit_share", "whole lead time"),
                     ("within_limit_share_government", "government time")):
         if key not in k:
             continue
         share, sci = k[key], k[f"{key}_ci95"]
-        t.add_row(f"within the limit{f' ({lim:g} working days)' if lim else ''}, {on}",
+        t.add_row(tr("within the limit{limit}, {on}", on=tr(on),
+                     limit=tr(" ({n} working days)", n=f"{lim:g}") if lim else ""),
                   "-" if share is None else f"{share:.1%}",
                   fmt_ci([x * 100 if x is not None else None for x in sci])
                   + (" %" if sci[0] is not None else ""))
     for key in ("visits", "rework_rounds", "supplements"):
-        t.add_row(BY_NAME[key].label, fmt(k[key]["mean"], 2), fmt_ci(k[key]["ci95"], 2))
+        t.add_row(tr(BY_NAME[key].label), fmt(k[key]["mean"], 2), fmt_ci(k[key]["ci95"], 2))
     for part in ("service", "queue", "applicant"):
         v = k["lead_time_split_days"][part]
-        t.add_row(BY_NAME[f"lead_time_split_days.{part}"].label, fmt(v["mean"]),
+        t.add_row(tr(BY_NAME[f"lead_time_split_days.{part}"].label), fmt(v["mean"]),
                   fmt_ci(v["ci95"]))
-    t.add_row(BY_NAME["throughput_per_day"].label, fmt(k["throughput_per_day"]["mean"], 2),
+    t.add_row(tr(BY_NAME["throughput_per_day"].label), fmt(k["throughput_per_day"]["mean"], 2),
               fmt_ci(k["throughput_per_day"]["ci95"], 2))
     for key in ("gov_cost_per_case", "applicant_cost_per_case"):
         if key in k:  # the scenario has costs
             kpi = BY_NAME[key]
-            t.add_row(f"{kpi.label} ({k['currency']})", kpi.format(k[key]["mean"]),
+            t.add_row(f"{tr(kpi.label)} ({k['currency']})", kpi.format(k[key]["mean"]),
                       fmt_ci(k[key]["ci95"], 0))
     console.print(t)
+    scenario = model.scenario if model is not None else None
+    items = scenario.items if scenario is not None else {}
     if d.get("items"):
-        t = Table(title="Items with a statutory limit: decisions within it", title_justify="left")
+        t = Table(title=tr("Items with a statutory limit: decisions within it"),
+                  title_justify="left")
         for col in ("item", "limit (work days)", "decided within", "95% CI",
                     "mean to decision (work days)"):
-            t.add_column(col, justify="left" if col == "item" else "right")
+            t.add_column(tr(col), justify="left" if col == "item" else "right")
         for name, it in d["items"].items():
             for key, lim, unit, mean in (
                     ("within_limit_share", it["limit_workdays"], "", it["decision_workdays"]),
@@ -99,19 +131,21 @@ def print_run(d: dict[str, Any]) -> None:
                 if lim is None:
                     continue
                 share = it[key]
-                t.add_row(name, f"{lim:g}{unit}", "-" if share is None else f"{share:.1%}",
+                t.add_row(escape(part_name(name, items.get(name))), f"{lim:g}{unit}",
+                          "-" if share is None else f"{share:.1%}",
                           fmt_ci([x * 100 if x is not None else None
                                   for x in it[f"{key}_ci95"]]),
                           fmt(mean, 2) + unit)
         console.print(t)
-    t = Table(title="Stations (busiest first)", title_justify="left")
+    t = Table(title=tr("Stations (busiest first)"), title_justify="left")
     for col in ("station", "servers", "util.", "wait (h)", "wait (work h)", "queue",
                 "queued (days/case)"):
-        t.add_column(col, justify="left" if col == "station" else "right",
+        t.add_column(tr(col), justify="left" if col == "station" else "right",
                      no_wrap=col == "station")
     for name, s in d["stations"].items():
         q = s.get("queue_hours_per_case")
-        t.add_row(name + (" (pool)" if s.get("kind") == "pool" else ""), str(s["servers"]),
+        t.add_row(escape(station_name(name, scenario))
+                  + (tr(" (pool)") if s.get("kind") == "pool" else ""), str(s["servers"]),
                   "-" if s["utilization"] is None else f"{s['utilization']:.0%}",
                   fmt(s["mean_wait_hours"], 1), fmt(s.get("mean_wait_workhours"), 1),
                   fmt(s["mean_queue_length"], 1), "-" if q is None else fmt(q / 24.0, 1))
@@ -149,10 +183,10 @@ def print_stages(stages: dict[str, Any]) -> None:
 
 
 def print_checks(rows: list[dict[str, Any]]) -> None:
-    t = Table(title="Checks against the source (simulated: mean and 95% CI over replications)",
-              title_justify="left")
+    t = Table(title=tr("Checks against the source (simulated: mean and 95% CI over "
+                       "replications)"), title_justify="left")
     for col in ("check", "source's figure", "simulated", "95% CI", "holds"):
-        t.add_column(col, justify="left" if col == "check" else "right",
+        t.add_column(tr(col), justify="left" if col == "check" else "right",
                      overflow="fold" if col == "check" else "ellipsis")
     for r in rows:
         share = r["observable"] == "completed_share"
@@ -163,7 +197,7 @@ def print_checks(rows: list[dict[str, Any]]) -> None:
         tol = f"{r['tolerance']:.0%}" if share else f"{r['tolerance']:g}"
         t.add_row(escape(r["name"]), f"{v(r['figure'])} ± {tol}", v(r["simulated"]),
                   f"[{v(r['ci95'][0])}, {v(r['ci95'][1])}]",
-                  "yes" if r["holds"] else "[bold]no[/bold]")
+                  tr("yes") if r["holds"] else f"[bold]{tr('no')}[/bold]")
     console.print(t)
 
 
@@ -272,7 +306,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         report_path = report.write_run_report(result, args.out)
     if not args.quiet:
-        print_run(d)
+        print_run(d, result.model)
         if d["kpis"].get("lead_time_by_attribute"):
             print_attributes(d["kpis"]["lead_time_by_attribute"])
         if d.get("checks"):
@@ -305,6 +339,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
     text = json.dumps(Scenario.model_json_schema(), indent=2) + "\n"
     if args.output:
         write_atomic(args.output, text)
+        written("JSON Schema", args.output)
     else:
         sys.stdout.write(text)
     return 0

@@ -25,6 +25,7 @@ from sim.errors import UsageError
 from sim.experiments.score import ScoreResult, score
 from sim.experiments.sources import load_scenario, split_source
 from sim.files import folder_target
+from sim.i18n import t as tr
 
 
 def _num(x: Any, share: bool = False) -> str:
@@ -42,23 +43,24 @@ def print_score(sr: ScoreResult) -> None:
     console.print(f"real: {c['real']:,} cases, {c['real_events']:,} events "
                   f"({c['unmatched_real_events']:,} of activities no item stands for); "
                   f"simulated: {c['simulated_mean']:,.1f} cases per replication")
-    t = Table(title="Distances, simulated vs real (mean over replications)",
+    t = Table(title=tr("Distances, simulated vs real (mean over replications)"),
               title_justify="left")
     for col in ("distance", "value", "95% CI", "unit"):
-        t.add_column(col, justify="right" if col in ("value", "95% CI") else "left")
+        t.add_column(tr(col), justify="right" if col in ("value", "95% CI") else "left")
     for r in sr.distances.to_dict("records"):
         t.add_row(r["label"], _num(r["value"]),
                   f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}]", r["unit"])
     console.print(t)
-    t = Table(title="KPIs, real vs simulated (time to decision in calendar days)",
+    t = Table(title=tr("KPIs, real vs simulated (time to decision in calendar days)"),
               title_justify="left")
     for col in ("KPI", "real", "simulated", "95% CI", "real in CI"):
-        t.add_column(col, justify="left" if col == "KPI" else "right")
+        t.add_column(tr(col), justify="left" if col == "KPI" else "right")
     for r in sr.kpis.to_dict("records"):
         sh = r["unit"] == "share"
         t.add_row(r["label"], _num(r["real"], sh), _num(r["simulated"], sh),
                   f"[{_num(r['ci_low'], sh)}, {_num(r['ci_high'], sh)}]",
-                  {True: "yes", False: "[bold]no[/bold]", None: "-"}[r["real_in_ci"]])
+                  {True: tr("yes"), False: f"[bold]{tr('no')}[/bold]", None: "-"}[
+                      r["real_in_ci"]])
     console.print(t)
     for n in sr.notes:
         console.print(f"note: {n}")

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 import pandas as pd
+from rich.markup import escape
 from rich.table import Table
 
 from sim.cli.common import (
@@ -20,7 +21,9 @@ from sim.cli.common import (
 )
 from sim.errors import UsageError
 from sim.experiments.staffing import staff
+from sim.i18n import t as tr
 from sim.model.scenario import save
+from sim.results.display import station_name
 
 
 def register(sub: Any) -> None:
@@ -73,6 +76,7 @@ def cmd_staff(args: argparse.Namespace) -> int:
         write_json_out(args.json, res.to_dict())
     if args.write and res.scenario is not None:
         save(res.scenario, args.write)
+    model_scenario = res.scenario
     t = Table(title=f"Staffing for {res.target}"
               + (" (95% CI end)" if res.target.confident else "")
               + f": met with {sum(res.servers.values())} servers "
@@ -80,13 +84,14 @@ def cmd_staff(args: argparse.Namespace) -> int:
               f"{res.target.column} = {res.value:.4g}", title_justify="left")
     for col in ("station", "scenario", "Erlang C start", "staffed", "change", "utilization",
                 "mean wait (h)", "(working h)"):
-        t.add_column(col, justify="left" if col == "station" else "right",
+        t.add_column(tr(col), justify="left" if col == "station" else "right",
                      no_wrap=col == "station")
     for name, row in res.table.iterrows():
         u = row["utilization"]
         w = row["mean_wait_hours"]
         ww = row["mean_wait_workhours"]
-        t.add_row(str(name), str(int(row["scenario"])), str(int(row["analytic"])),
+        t.add_row(escape(station_name(str(name), model_scenario)), str(int(row["scenario"])),
+                  str(int(row["analytic"])),
                   str(int(row["staffed"])),
                   f"{int(row['change']):+d}", "-" if u is None or pd.isna(u) else f"{u:.0%}",
                   "-" if w is None or pd.isna(w) else f"{w:.3g}",

@@ -26,6 +26,7 @@ from sim.cli.common import (
 )
 from sim.experiments.grid import fmt_value, parse_set
 from sim.experiments.sweep import DEFAULT_METRIC, POINTS_FILE, sweep
+from sim.i18n import t as tr
 from sim.results.kpis import canonical
 
 
@@ -115,7 +116,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             if extra not in cols and extra in res.table.columns:
                 cols.append(extra)
         for c in cols:  # the JSON key stays "bottleneck"; it is the busiest station
-            t.add_column("busiest station" if c == "bottleneck" else c,
+            t.add_column(tr("busiest station") if c == "bottleneck" else c,
                          justify="left" if c in ("bottleneck",) else "right")
         for _, r in res.table.iterrows():
             t.add_row(*[(f"{r[c]:.1%}" if c == "within_limit_share" and pd.notna(r[c])

@@ -66,6 +66,9 @@ class CompareResult:
         per = r.per_replication
         out = pd.DataFrame({name: per[col] for name, col in KPIS.items() if col in per},
                            index=per.index)
+        for col in per.columns:  # the scenario's own headline measures (answer_seconds, ...)
+            if col.startswith("headline.") and col[len("headline."):] not in out:
+                out[col[len("headline."):]] = per[col]
         st = r.stations
         for kpi in COMPARED_STATION_KPIS:
             wide = st.pivot(index="replication", columns="station", values=kpi)

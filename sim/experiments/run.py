@@ -24,6 +24,7 @@ from sim.model.assembly import Model, build
 from sim.model.schema import Scenario
 from sim.results import checks
 from sim.results.eventlog import visit_log
+from sim.results.headline import declared as declared_headline
 from sim.results.records import case_table, item_table, station_table
 from sim.results.result import Replication, RunResult
 from sim.results.split import attribute_kpis
@@ -39,7 +40,7 @@ def run_replication(model: Model, replication: int, seed: int, engine: str,
     cases = case_table(model, inp, res)
     st = station_table(model, res)
     st.insert(0, "replication", replication)
-    kpis = replication_kpis(cases, model.window)
+    kpis = replication_kpis(cases, model.window, declared_headline(model))
     assert res.t_stages is not None
     kpis.update(stage_kpis(model, inp.cls, res.t_stages, cases))
     kpis.update(attribute_kpis(model, cases))

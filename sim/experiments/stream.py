@@ -29,6 +29,7 @@ from sim.logs import write as write_frames
 from sim.model.assembly import Model
 from sim.results import checks
 from sim.results.eventlog import visit_log
+from sim.results.headline import declared as declared_headline
 from sim.results.records import (
     ATTR,
     CASE_COLUMNS,
@@ -110,6 +111,8 @@ def replication_frames(model: Model, replication: int, seed: int,
     want = ["class", "arrival"] if model.scenario.checks else []
     if model.attributes is not None:  # what the split KPIs and a check's `when` read
         want += [ATTR + n for n in model.attributes.names]
+    if "class" not in want and any(n.startswith("classes.") for n in declared_headline(model)):
+        want.append("class")
     fold_visits = fold if checks.stage_checks(model) else None
     for piece in run_chunked(model, replication, seed, chunk=chunk, record_visits=True,
                              on_visits=fold_visits):
@@ -143,7 +146,7 @@ def replication_frames(model: Model, replication: int, seed: int,
                           + want])
         yield frame
     cases = pd.concat(kept, ignore_index=True)
-    kpis = replication_kpis(cases, model.window)
+    kpis = replication_kpis(cases, model.window, declared_headline(model))
     kpis.update(stage_sums.kpis())
     kpis.update(attribute_kpis(model, cases))
     if model.scenario.checks:

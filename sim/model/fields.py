@@ -83,6 +83,8 @@ Name = Annotated[str, Field(min_length=1, max_length=100,
                             pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")]
 #: free text (notes, descriptions): bounded so a runaway file is refused, not stored
 Text = Annotated[str, Field(max_length=20_000)]
+#: a name outputs show for a scenario part (a station's department, a class, an item)
+Label = Annotated[str, Field(max_length=200)]
 Days = Annotated[float, _number(0.0, lo_open=True), Field(le=36_525)]
 
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from sim.errors import ScenarioError
 from sim.files import write_atomic
-from sim.model import recorded
+from sim.model import headline, recorded
 from sim.model.attributes import ConditionError, check_condition, parse_condition
 from sim.model.schedule import check_overlaps
 from sim.model.schema import Scenario
@@ -172,6 +172,14 @@ def check_references(s: Scenario, source: str = "<scenario>", base: Path | None 
     for name, st in s.stations.items():
         need("calendar", st.calendar, calendars, f"stations.{name}.calendar")
         check_overlaps(name, st.schedule, source)
+    if s.headline is not None:
+        for k, text in enumerate(s.headline.measures):
+            measure = headline.parse(text)
+            if measure.cls is not None:
+                need("class", measure.cls, s.classes, f"headline.measures[{k}]")
+            if measure.station is not None:
+                need("station", measure.station, {**s.stations, **s.pools},
+                     f"headline.measures[{k}]")
     for name, cls in s.classes.items():
         need("route", cls.route, s.routes, f"classes.{name}.route")
         if cls.agent_pool is not None:

@@ -33,6 +33,7 @@ from sim.model.fields import (
     Date,
     Days,
     Dist,
+    Label,
     Name,
     NonNegFloat,
     NonNegInt,
@@ -46,6 +47,7 @@ from sim.model.fields import (
     _probability,
 )
 from sim.model.fields import UNIT_HOURS as UNIT_HOURS  # re-exported: Dist's units
+from sim.model.headline import Headline
 from sim.model.schedule import ScheduleEntry
 
 # --------------------------------------------------------------------------- sections
@@ -174,6 +176,8 @@ class CaseClass(Strict):
         description="case attributes drawn per case (docs/model.md, 'Case attributes')")
     weekday_profile: list[NonNegFloat] | None = Field(None, description="7 weights, Mon..Sun")
     hour_profile: list[NonNegFloat] | None = Field(None, description="24 weights, 0h..23h")
+    label: Label = Field("", description="the name outputs show (English; default: the key)")
+    label_zh: Label = Field("", description="the name outputs show in Chinese (--lang zh)")
     note: Text = ""
 
     @field_validator("weekday_profile", "hour_profile")
@@ -220,6 +224,8 @@ class Station(Strict):
         default_factory=list, max_length=1000,
         description="servers on duty by date range, weekday and hour (docs/model.md, "
         "'Staffing over time'); hours no entry covers have `servers`")
+    label: Label = Field("", description="the name outputs show (English; default: the key)")
+    label_zh: Label = Field("", description="the name outputs show in Chinese (--lang zh)")
     note: Text = ""
 
 
@@ -231,6 +237,8 @@ class Pool(Strict):
     deficiency_factor: Annotated[float, BeforeValidator(_probability)] = Field(
         1.0, description="multiplies the per-material deficiency probability"
     )
+    label: Label = Field("", description="the name outputs show (English; default: the key)")
+    label_zh: Label = Field("", description="the name outputs show in Chinese (--lang zh)")
     note: Text = ""
 
 
@@ -278,6 +286,8 @@ class Item(Strict):
     activity: Text = Field(
         "", description="the event-log activity this item stands for (default: its name); "
         "`govsim calibrate` writes it, `govsim score` matches on it")
+    label: Label = Field("", description="the name outputs show (English; default: the key)")
+    label_zh: Label = Field("", description="the name outputs show in Chinese (--lang zh)")
     note: Text = ""
 
     _when_parses = field_validator("when")(parsed_condition)
@@ -418,6 +428,8 @@ class Scenario(Strict):
     assumptions: dict[str, str] = Field(
         default_factory=dict, description="parameter -> source or reasoning"
     )
+    headline: Headline | None = Field(
+        None, description="the measures a run leads with, in the service's units")
     checks: list[Check] = Field(default_factory=list, max_length=50,
                                 description="figures of the source the run is checked against")
     uncertainty: dict[Annotated[str, Field(min_length=1, max_length=300)], Range] = Field(

@@ -19,11 +19,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sim import i18n
 from sim.files import atomic_folder, write_atomic, write_json
+from sim.i18n import t
+from sim.model.headline import COLUMNS
+from sim.model.headline import parse as parse_measure
 from sim.present import plots
 from sim.present.html import REPORT_NAME, _files_section, _header, _page, _prepare, _slug
 from sim.present.report import _figures, _scenario_section, _split_table_html, _write_records
-from sim.results.display import ci, esc, num, stations_html, table
+from sim.results import headline
+from sim.results.display import ci, esc, num, station_name, stations_html, table
 from sim.results.result import RunResult
 from sim.results.stats import paired_differences
 
@@ -63,41 +68,54 @@ def _differences_html(cr: Any, results: Mapping[str, RunResult]) -> str:
     base_name = names[0]
     base = results[base_name]
     crn = bool(getattr(cr, "crn", True))
-    parts = ["<p class=\"note\">Differences to the first scenario, " + (
-        "paired by replication: every scenario ran from the same seed, so cases share their "
-        "random numbers (common random numbers) and the intervals are sharp."
-        if crn else "from independent runs (each scenario its own seed): the intervals are "
-        "wider than with common random numbers.") + "</p>"]
+    parts = ["<p class=\"note\">" + esc(t(
+        "Differences to the first scenario, paired by replication: every scenario ran from "
+        "the same seed, so cases share their random numbers (common random numbers) and the "
+        "intervals are sharp.") if crn else t(
+        "Differences to the first scenario, from independent runs (each scenario its own "
+        "seed): the intervals are wider than with common random numbers.")) + "</p>"]
     for name in names[1:]:
         r = results[name]
         diff = paired_differences(base.per_replication, r.per_replication)
         rows = []
-        for key, label, dg, pct in DIFF_KPIS:
+        # the baseline's own headline measures first (answer seconds, service level, ...)
+        heads = [(COLUMNS.get(h, f"headline.{h}"), *headline.describe(base.model,
+                                                                      parse_measure(h)))
+                 for h in headline.declared(base.model)]
+        specs = [(key, label, 1 if kind != "count" else 2, kind == "share", True)
+                 for key, label, _, kind in heads]
+        specs += [(key, label, dg, pct, False) for key, label, dg, pct in DIFF_KPIS
+                  if key not in {h[0] for h in heads}]
+        for key, label, dg, pct, shown in specs:
             if key not in diff.index:
                 continue
             b = base.per_replication[key].mean()
             o = r.per_replication[key].mean()
             row = diff.loc[key]
-            rows.append([label, num(b, dg, pct), num(o, dg, pct),
+            rows.append([label if shown else t(label), num(b, dg, pct), num(o, dg, pct),
                          ("+" if row["mean"] > 0 else "") + num(row["mean"], dg, pct),
                          ci([row["ci95_lo"], row["ci95_hi"]], dg, pct)])
-        parts.append(f"<h3>{esc(name)} minus {esc(base_name)}</h3>")
-        parts.append(table(("KPI", base_name, name, "difference", "95% CI of the difference"),
+        parts.append("<h3>" + esc(t("{other} minus {base}", other=name, base=base_name))
+                     + "</h3>")
+        parts.append(table((t("KPI"), base_name, name, t("difference"),
+                            t("95% CI of the difference")),
                            rows, numeric=(False, True, True, True, True)))
         saved = cr.savings(names.index(name)) if hasattr(cr, "savings") else None
         if saved is not None:
             cur = esc(saved["currency"])
             parts.append("<p>" + "; ".join(
-                f"{name_} saved: {num(v['per_case']['mean'], 0)} {cur} per case "
-                f"(95% CI {ci(v['per_case']['ci95'], 0)}), {num(v['over_cases']['mean'], 0)} "
-                f"{cur} over the {num(saved['cases'], 0)} cases completed per replication "
-                f"(95% CI {ci(v['over_cases']['ci95'], 0)})"
+                t("{what} saved: {per_case} {cur} per case (95% CI {ci_case}), {over} {cur} "
+                  "over the {cases} cases completed per replication (95% CI {ci_over})",
+                  what=t(name_), per_case=num(v["per_case"]["mean"], 0), cur=cur,
+                  ci_case=ci(v["per_case"]["ci95"], 0), over=num(v["over_cases"]["mean"], 0),
+                  cases=num(saved["cases"], 0), ci_over=ci(v["over_cases"]["ci95"], 0))
                 for name_, v in (("government cost", saved["gov_cost"]),
                                  ("applicant cost", saved["applicant_cost"]))) + "</p>")
     return "\n".join(parts)
 
 
-def write_compare_report(compare_result: Any, out_dir: str | Path) -> Path:
+def write_compare_report(compare_result: Any, out_dir: str | Path,
+                         lang: str | None = None) -> Path:
     """Write the report folder of a comparison; returns the path of ``report.html``.
 
     ``compare_result`` is a :class:`sim.experiments.compare.CompareResult` (its ``labels`` and
@@ -106,7 +124,7 @@ def write_compare_report(compare_result: Any, out_dir: str | Path) -> Path:
     ``report.html``, ``compare.json`` (the comparison's ``to_dict()`` when it has one)
     and the overlaid figures.
     """
-    with atomic_folder(out_dir) as tmp:
+    with i18n.use(lang), atomic_folder(out_dir) as tmp:  # lang: en, zh (None: in force)
         _compare_report(compare_result, _prepare(tmp))
     return Path(out_dir) / REPORT_NAME
 
@@ -115,32 +133,32 @@ def _compare_report(compare_result: Any, out: Path) -> Path:
     results, d = _compare_parts(compare_result)
     if d is not None:
         write_json(out / "compare.json", d)
-    files: list[tuple[str, str]] = [(REPORT_NAME, "this report")]
+    files: list[tuple[str, str]] = [(REPORT_NAME, t("this report"))]
     if d is not None:
-        files.append(("compare.json", "the comparison (JSON)"))
+        files.append(("compare.json", t("the comparison (JSON)")))
     for k, (name, r) in enumerate(results.items()):
         sub = out / f"{k}_{_slug(name)}"
         sub.mkdir(exist_ok=True)
         _write_records(r, sub)
-        files.append((f"{sub.name}/", f"records of {name}: cases.csv, stations.csv, "
-                      "per_replication.csv, result.json, scenario.toml"))
-    files.append(("figures/", "the figures as PNG files"))
+        files.append((f"{sub.name}/", t("records of {scenario}: cases.csv, stations.csv, "
+                                        "per_replication.csv, result.json, scenario.toml",
+                                        scenario=name)))
+    files.append(("figures/", t("the figures as PNG files")))
     figs = _figures(results, None, out / "figures")
     first = next(iter(results.values()))
-    title = "govsim comparison: " + " vs ".join(results)
-    sub_title = (f"{first.replications} replications each, seed {first.seed}, engine "
-                 f"{first.engine}.")
+    title = t("govsim comparison: {scenarios}", scenarios=t(" vs ").join(results))
+    sub_title = t("{n} replications each, seed {seed}, engine {engine}.", n=first.replications,
+                  seed=first.seed, engine=first.engine)
     cards = []
-    for name, r in results.items():
-        per = r.per_replication
-        cards.append((num(per["lead_time_workdays.mean"].mean()),
-                      f"{name}: mean lead time (working days)"))
+    for name, r in results.items():  # each scenario's headline measures, in their units
+        for value, caption in headline.cards(r.model, r.to_dict()["headline"])[:3]:
+            cards.append((value, f"{name}: {caption}"))
+    nav = [("kpis", "Key figures"), ("differences", "Differences"), ("figures", "Figures"),
+           ("stations", "Stations"), ("scenario", "Scenarios"), ("files", "Files")]
     body = [
         _header(title, sub_title, cards),
-        "<nav><a href=\"#kpis\">KPIs</a><a href=\"#differences\">Differences</a>"
-        "<a href=\"#figures\">Figures</a><a href=\"#stations\">Stations</a>"
-        "<a href=\"#scenario\">Scenarios</a><a href=\"#files\">Files</a></nav>",
-        "<h2 id=\"kpis\">Key figures per scenario</h2>",
+        "<nav>" + "".join(f"<a href=\"#{a}\">{esc(t(w))}</a>" for a, w in nav) + "</nav>",
+        f"<h2 id=\"kpis\">{esc(t('Key figures per scenario'))}</h2>",
     ]
     rows = []
     for name, r in results.items():
@@ -150,22 +168,24 @@ def _compare_report(compare_result: Any, out: Path) -> Path:
                      ci(k["lead_time_workdays"]["ci95"]), num(k["lead_time_workdays"]["p90"]),
                      num(k["lead_time_days"]["mean"]),
                      num(k["within_limit_share"], 1, pct=True), num(k["visits"]["mean"], 2),
-                     r.bottleneck()])
-    body.append(table(("scenario", "mean lead time (wd)", "95% CI", "P90 (wd)",
-                       "mean (calendar days)", "within limit", "visits", "busiest station"), rows,
+                     station_name(r.bottleneck(), r.scenario)])
+    body.append(table([t(h) for h in ("scenario", "mean lead time (wd)", "95% CI", "P90 (wd)",
+                                      "mean (calendar days)", "within limit", "in-person visits",
+                                      "busiest station")], rows,
                       numeric=(False, True, True, True, True, True, True, False)))
-    body.append("<h3>Lead time split (calendar days, critical path)</h3>")
+    body.append(f"<h3>{esc(t('Lead time split (calendar days, critical path)'))}</h3>")
     body.append(_split_table_html(results))
-    body.append("<h2 id=\"differences\">Paired differences</h2>")
+    body.append(f"<h2 id=\"differences\">{esc(t('Paired differences'))}</h2>")
     body.append(_differences_html(compare_result, results))
-    body.append("<h2 id=\"figures\">Figures</h2>")
+    body.append(f"<h2 id=\"figures\">{esc(t('Figures'))}</h2>")
     body.extend(figs)
-    body.append("<h2 id=\"stations\">Stations</h2>")
+    body.append(f"<h2 id=\"stations\">{esc(t('Stations'))}</h2>")
     for name, r in results.items():
         body.append(f"<h3>{esc(name)}</h3>")
-        body.append(stations_html(r.to_dict()))
+        body.append(stations_html(r.to_dict(), r.scenario))
     for k, (name, r) in enumerate(results.items()):
-        body.append(_scenario_section(r, heading=f"Scenario: {name}", anchors=k == 0))
+        body.append(_scenario_section(r, heading=t("Scenario: {scenario}", scenario=name),
+                                      anchors=k == 0))
     body.append(_files_section(files))
     path = out / REPORT_NAME
     write_atomic(path, _page(title, "\n".join(body)))

@@ -19,6 +19,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sim import i18n
+from sim.i18n import t
+from sim.present.fonts import fonts
 from sim.results.display import esc
 
 if TYPE_CHECKING:
@@ -30,7 +33,9 @@ REPORT_NAME = "report.html"
 
 CSS = """
 body{font-family:-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sans CJK SC",
-"Microsoft YaHei",sans-serif;margin:0;color:#222;background:#fafafa;line-height:1.45}
+"Noto Sans SC","Source Han Sans SC","Source Han Sans CN","PingFang SC","Hiragino Sans GB",
+"Microsoft YaHei","WenQuanYi Micro Hei",sans-serif;margin:0;color:#222;background:#fafafa;
+line-height:1.45}
 main{max-width:1100px;margin:0 auto;padding:1.5rem 2rem 4rem;background:#fff}
 h1{font-size:1.6rem;margin:.2rem 0 .3rem}h2{font-size:1.2rem;margin-top:2.2rem;
 border-bottom:2px solid #e5e5e5;padding-bottom:.2rem}h3{font-size:1rem;margin-top:1.4rem}
@@ -68,7 +73,8 @@ window.addEventListener('load', function () {
 
 def fig_png(fig: Figure, dpi: int = 110) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    with fonts():
+        fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
 
 
@@ -79,7 +85,8 @@ def figure_html(png: bytes, alt: str, caption: str) -> str:
 
 
 def _page(title: str, body: str) -> str:
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    lang = "zh-CN" if i18n.is_zh() else "en"
+    return (f"<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<meta name=\"generator\" content=\"govsim {_version()}\">"
             f"<title>{esc(title)}</title><style>{CSS}</style>"
@@ -108,8 +115,10 @@ def _header(title: str, subtitle: str, cards: Sequence[tuple[str, str]],
     now = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     cmd = " ".join(Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv))
     parts = [f"<h1>{esc(title)}</h1>", f"<p class=\"sub\">{esc(subtitle)}</p>",
-             f"<p class=\"note\">Generated {esc(now)} by govsim {esc(_version())}"
-             + (f" (<code>{esc(cmd)}</code>)" if cmd.startswith("govsim") else "") + ".</p>",
+             "<p class=\"note\">" + esc(t("Generated {when} by govsim {version}", when=now,
+                                             version=_version()))
+             + (f" (<code>{esc(cmd)}</code>)" if cmd.startswith("govsim") else "")
+             + esc(t(".")) + "</p>",
              *([f"<p class=\"answer\">{esc(answer)}</p>"] if answer else []),
              "<div class=\"cards\">"]
     for value, label in cards:
@@ -120,7 +129,7 @@ def _header(title: str, subtitle: str, cards: Sequence[tuple[str, str]],
 
 
 def _files_section(names: Sequence[tuple[str, str]]) -> str:
-    return ("<h2 id=\"files\">Files in this folder</h2><ul>"
+    return (f"<h2 id=\"files\">{esc(t('Files in this folder'))}</h2><ul>"
             + "".join(f"<li><a href=\"{esc(f)}\">{esc(f)}</a>: {esc(what)}</li>"
                       for f, what in names)
             + "</ul>")

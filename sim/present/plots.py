@@ -36,9 +36,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from sim.i18n import name as part_name
+from sim.i18n import t
+from sim.present.fonts import fonts, with_fonts
 from sim.results.result import RunResult
 
 __all__ = [
+    "answer_cdf",
     "as_results",
     "lead_time_cdf",
     "lead_time_hist",
@@ -53,6 +57,10 @@ __all__ = [
 SPLIT_COLORS = {"service": "#4C72B0", "queue": "#DD8452", "applicant": "#55A868"}
 SPLIT_LABELS = {"service": "government work", "queue": "queueing", "applicant": "applicant time"}
 UNITS = {"workdays": ("lead_workdays", "working days"), "days": ("lead_days", "calendar days")}
+
+
+def _split_label(part: str) -> str:
+    return t(SPLIT_LABELS[part])
 
 
 def as_results(results: Any) -> dict[str, RunResult]:
@@ -108,6 +116,7 @@ def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
+@with_fonts
 def lead_time_cdf(results: Any, unit: str = "workdays", limit: float | None = None,
                   title: str | None = None) -> Figure:
     """Empirical CDF of lead time per scenario (pooled over replications), overlaid.
@@ -126,25 +135,57 @@ def lead_time_cdf(results: Any, unit: str = "workdays", limit: float | None = No
         y = np.arange(1, x.size + 1) / x.size
         p90 = float(np.quantile(x, 0.9))
         ax.step(x, y, where="post", color=color, lw=1.8,
-                label=f"{name} (P50 {np.quantile(x, 0.5):.1f}, P90 {p90:.1f})")
+                label=t("{name} (P50 {p50}, P90 {p90})", name=name,
+                        p50=f"{np.quantile(x, 0.5):.1f}", p90=f"{p90:.1f}"))
     if unit == "workdays":
         limit = _common_limit(res) if limit is None else limit
     if limit is not None:
         ax.axvline(limit, color="#444", ls="--", lw=1)
-        ax.annotate(f"limit {limit:g}", (limit, 0.02), xytext=(4, 0),
+        ax.annotate(t("limit {n}", n=f"{limit:g}"), (limit, 0.02), xytext=(4, 0),
                     textcoords="offset points", fontsize=8, color="#444")
     for q in (0.5, 0.9):
         ax.axhline(q, color="#bbb", lw=0.8, zorder=0)
     ax.set_ylim(0, 1.01)
     ax.set_xlim(left=0)
-    ax.set_xlabel(f"lead time ({label})")
-    ax.set_ylabel("share of completed cases")
-    ax.set_title(title or f"Lead time distribution ({label})", loc="left")
+    ax.set_xlabel(t("lead time ({unit})", unit=label))
+    ax.set_ylabel(t("share of completed cases"))
+    ax.set_title(title or t("Lead time distribution ({unit})", unit=label), loc="left")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     return fig
 
 
+@with_fonts
+def answer_cdf(results: Any, marks: Sequence[float] = (15, 20), title: str | None = None,
+               ) -> Figure:
+    """Empirical CDF of the time answered cases spent in queues, in seconds (a call
+    centre's speed of answer), per scenario overlaid; ``marks``: service-level targets."""
+    res = as_results(results)
+    fig = _figure(7.0, 4.2)
+    ax = fig.add_subplot()
+    top = 1.0
+    for (name, r), color in zip(res.items(), _colors(len(res)), strict=True):
+        x = np.sort(_measured(r)["queue_hours"].to_numpy(dtype=np.float64) * 3600.0)
+        if x.size == 0:
+            continue
+        top = max(top, float(np.quantile(x, 0.995)))
+        ax.step(x, np.arange(1, x.size + 1) / x.size, where="post", color=color, lw=1.8,
+                label=t("{name} (mean {mean})", name=name, mean=t("{v} s", v=f"{x.mean():.1f}")))
+    for k, m in enumerate(marks):  # labels one above the other: targets lie close
+        ax.axvline(m, color="#444", ls="--", lw=1)
+        ax.annotate(t("{v} s", v=f"{m:g}"), (m, 0.02 + 0.07 * k), xytext=(4, 0),
+                    textcoords="offset points", fontsize=8, color="#444")
+    ax.set_xlim(0, max(top, *marks) * 1.05)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel(t("wait before an answer (seconds)"))
+    ax.set_ylabel(t("share of answered cases"))
+    ax.set_title(title or t("Speed of answer"), loc="left")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+@with_fonts
 def lead_time_hist(results: Any, unit: str = "workdays", bins: int = 40,
                    title: str | None = None) -> Figure:
     """Histogram of lead time per scenario (share of cases per bin), overlaid as steps."""
@@ -163,10 +204,10 @@ def lead_time_hist(results: Any, unit: str = "workdays", bins: int = 40,
         ax.hist(np.minimum(x, edges[-1]), bins=edges, weights=w, histtype="stepfilled",
                 alpha=0.25, color=color)
         ax.hist(np.minimum(x, edges[-1]), bins=edges, weights=w, histtype="step", lw=1.6,
-                color=color, label=f"{name} (mean {x.mean():.1f})")
-    ax.set_xlabel(f"lead time ({label}; the last bin holds the longest 0.5%)")
-    ax.set_ylabel("share of completed cases")
-    ax.set_title(title or f"Lead time histogram ({label})", loc="left")
+                color=color, label=t("{name} (mean {mean})", name=name, mean=f"{x.mean():.1f}"))
+    ax.set_xlabel(t("lead time ({unit}; the last bin holds the longest 0.5%)", unit=label))
+    ax.set_ylabel(t("share of completed cases"))
+    ax.set_title(title or t("Lead time histogram ({unit})", unit=label), loc="left")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig
@@ -175,7 +216,8 @@ def lead_time_hist(results: Any, unit: str = "workdays", bins: int = 40,
 def _unit(unit: str) -> tuple[str, str]:
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {', '.join(UNITS)} (got {unit!r})")
-    return UNITS[unit]
+    col, words = UNITS[unit]
+    return col, t(words)
 
 
 def split_table(results: Any, by_class: bool = True) -> pd.DataFrame:
@@ -185,10 +227,11 @@ def split_table(results: Any, by_class: bool = True) -> pd.DataFrame:
     rows = []
     for name, r in res.items():
         c = _measured(r)
-        groups: list[tuple[str, pd.DataFrame]] = [("all cases", c)]
+        groups: list[tuple[str, pd.DataFrame]] = [(t("all cases"), c)]
         classes = list(r.model.class_names)
         if by_class and len(classes) > 1:
-            groups += [(k, c[c["class"] == k]) for k in classes]
+            groups += [(part_name(k, r.scenario.classes.get(k)), c[c["class"] == k])
+                       for k in classes]
         for cls, g in groups:
             rows.append({
                 "scenario": name, "class": cls, "cases": len(g),
@@ -199,56 +242,59 @@ def split_table(results: Any, by_class: bool = True) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@with_fonts
 def lead_time_split(results: Any, by_class: bool = True, title: str | None = None) -> Figure:
     """Where lead time goes: stacked bars of government work, queueing and applicant time
     (mean calendar days on the critical path of completed cases), one bar per scenario
     and, when a scenario has several case classes, per class."""
-    t = split_table(results, by_class)
-    labels = [f"{s}\n{c}" if t["scenario"].nunique() > 1 else c
-              for s, c in zip(t["scenario"], t["class"], strict=True)]
-    fig = _figure(7.5, 1.4 + 0.45 * len(t) + 0.6)
+    tab = split_table(results, by_class)
+    labels = [f"{s}\n{c}" if tab["scenario"].nunique() > 1 else c
+              for s, c in zip(tab["scenario"], tab["class"], strict=True)]
+    fig = _figure(7.5, 1.4 + 0.45 * len(tab) + 0.6)
     ax = fig.add_subplot()
-    y = np.arange(len(t))[::-1]
-    left = np.zeros(len(t))
+    y = np.arange(len(tab))[::-1]
+    left = np.zeros(len(tab))
     for part in ("service", "queue", "applicant"):
-        v = t[part].fillna(0.0).to_numpy(dtype=np.float64)
-        ax.barh(y, v, left=left, color=SPLIT_COLORS[part], label=SPLIT_LABELS[part],
+        v = tab[part].fillna(0.0).to_numpy(dtype=np.float64)
+        ax.barh(y, v, left=left, color=SPLIT_COLORS[part], label=_split_label(part),
                 height=0.6)
         for yi, li, vi in zip(y, left, v, strict=True):
-            if vi > 0.06 * max(float((t[["service", "queue", "applicant"]].sum(axis=1)).max()),
+            if vi > 0.06 * max(float((tab[["service", "queue", "applicant"]].sum(axis=1)).max()),
                                1e-9):
                 ax.text(li + vi / 2, yi, f"{vi:.1f}", ha="center", va="center", fontsize=8,
                         color="white")
         left += v
     ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlabel("mean calendar days per completed case (critical path)")
-    ax.set_title(title or "Where lead time goes", loc="left")
+    ax.set_xlabel(t("mean calendar days per completed case (critical path)"))
+    ax.set_title(title or t("Where lead time goes"), loc="left")
     fig.legend(loc="outside lower center", fontsize=8, ncols=3, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return fig
 
 
+@with_fonts
 def stage_split(result: RunResult, title: str | None = None, top: int = 20) -> Figure:
     """Where lead time goes, by stage: one stacked bar per stage of government work,
     queueing and applicant time (mean calendar days on the critical path of completed
     cases; ``RunResult.time_by_stage``), route order from the top; with more than ``top``
     stages, the ``top`` that weigh most in the mean lead time."""
-    t = result.time_by_stage()
-    multi = t["route"].nunique() > 1
-    more = len(t) - top
+    tab = result.time_by_stage()
+    multi = tab["route"].nunique() > 1
+    more = len(tab) - top
     if more > 0:
-        weight = t["total"] * t["route_share"].fillna(0.0)
-        t = t[t.index.isin(weight.nlargest(top).index)]
-        title = title or f"Where lead time goes: the {top} biggest of {len(t) + more} stages"
-    labels = [str(n) if multi else str(x) for n, x in zip(t.index, t["name"], strict=True)]
-    fig = _figure(7.5, 1.2 + 0.32 * len(t) + 0.6)
+        weight = tab["total"] * tab["route_share"].fillna(0.0)
+        tab = tab[tab.index.isin(weight.nlargest(top).index)]
+        title = title or t("Where lead time goes: the {top} biggest of {n} stages", top=top,
+                           n=len(tab) + more)
+    labels = [str(n) if multi else str(x) for n, x in zip(tab.index, tab["name"], strict=True)]
+    fig = _figure(7.5, 1.2 + 0.32 * len(tab) + 0.6)
     ax = fig.add_subplot()
-    y = np.arange(len(t))[::-1]
-    left = np.zeros(len(t))
-    biggest = max(float(t["total"].max()) if len(t) else 0.0, 1e-9)
+    y = np.arange(len(tab))[::-1]
+    left = np.zeros(len(tab))
+    biggest = max(float(tab["total"].max()) if len(tab) else 0.0, 1e-9)
     for part in ("service", "queue", "applicant"):
-        v = t[part].fillna(0.0).to_numpy(dtype=np.float64)
-        ax.barh(y, v, left=left, color=SPLIT_COLORS[part], label=SPLIT_LABELS[part],
+        v = tab[part].fillna(0.0).to_numpy(dtype=np.float64)
+        ax.barh(y, v, left=left, color=SPLIT_COLORS[part], label=_split_label(part),
                 height=0.65)
         for yi, li, vi in zip(y, left, v, strict=True):
             if vi > 0.08 * biggest:
@@ -256,13 +302,14 @@ def stage_split(result: RunResult, title: str | None = None, top: int = 20) -> F
                         color="white")
         left += v
     ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlabel("mean calendar days per completed case in the stage (critical path)")
-    ax.set_title(title or "Where lead time goes, by stage", loc="left")
+    ax.set_xlabel(t("mean calendar days per completed case in the stage (critical path)"))
+    ax.set_title(title or t("Where lead time goes, by stage"), loc="left")
     fig.legend(loc="outside lower center", fontsize=8, ncols=3, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return fig
 
 
+@with_fonts
 def levers_chart(levers: Mapping[str, Any], top: int = 25, title: str | None = None) -> Figure:
     """The levers of ``govsim levers --json`` (its dict), ranked: one bar per lever with its
     paired effect on the KPI and the 95% CI as a whisker, the biggest lever on top (the
@@ -285,15 +332,17 @@ def levers_chart(levers: Mapping[str, Any], top: int = 25, title: str | None = N
                 elinewidth=0.8, capsize=2)
     ax.axvline(0, color="#444", lw=0.8)
     ax.set_yticks(y, [r["lever"] for r in rows], fontsize=7)
-    ax.set_xlabel(f"paired difference of {levers['kpi']} to the baseline (95% CI)")
-    handles = [Patch(color=palette[k], label=k.replace("_", " ")) for k in kinds]
+    ax.set_xlabel(t("paired difference of {kpi} to the baseline (95% CI)", kpi=levers["kpi"]))
+    handles = [Patch(color=palette[k], label=t(k.replace("_", " "))) for k in kinds]
     fig.legend(handles=handles, loc="outside lower center", fontsize=8,
                ncols=max(min(len(kinds), 5), 1), frameon=False)
-    ax.set_title(title or f"Levers of {levers['scenario']}, biggest first", loc="left")
+    ax.set_title(title or t("Levers of {scenario}, biggest first", scenario=levers["scenario"]),
+                 loc="left")
     ax.grid(axis="x", alpha=0.3)
     return fig
 
 
+@with_fonts
 def station_chart(result: RunResult, title: str | None = None) -> Figure:
     """Utilization (with 95% CI) and mean queue wait per station, bottleneck first.
 
@@ -326,10 +375,12 @@ def station_chart(result: RunResult, title: str | None = None) -> Figure:
     ax_u.axvline(100, color="#444", lw=0.8, ls="--")
     top = float(np.nanmax(np.fmax(hi, util))) if n and np.isfinite(util).any() else 100.0
     ax_u.set_xlim(0, max(110.0, top + 14))
-    ax_u.set_yticks(y, [f"{nm} ({int(c)})" + (" pool" if nm in pools else "")
+    s = result.scenario
+    ax_u.set_yticks(y, [f"{part_name(nm, s.stations.get(nm) or s.pools.get(nm))} ({int(c)})"
+                        + (t(" pool") if nm in pools else "")
                         for nm, c in zip(names, st["servers"], strict=True)], fontsize=8)
-    ax_u.set_xlabel("utilization (%)")
-    ax_u.set_title("Utilization (servers)", loc="left", fontsize=10)
+    ax_u.set_xlabel(t("utilization (%)"))
+    ax_u.set_title(t("Utilization (servers)"), loc="left", fontsize=10)
     wait = st["mean_wait_hours"].to_numpy(dtype=np.float64)
     wlo = st["mean_wait_hours_ci95_lo"].to_numpy(dtype=np.float64)
     whi = st["mean_wait_hours_ci95_hi"].to_numpy(dtype=np.float64)
@@ -339,13 +390,14 @@ def station_chart(result: RunResult, title: str | None = None) -> Figure:
     wtop = np.fmax(np.nan_to_num(whi), np.nan_to_num(wait))
     for yi, w, h in zip(y, wait, wtop, strict=True):
         if math.isfinite(w):
-            ax_w.text(float(h), yi, f" {w:.1f} h", va="center", fontsize=8)
+            ax_w.text(float(h), yi, " " + t("{v} h", v=f"{w:.1f}"), va="center", fontsize=8)
     ax_w.set_xlim(0, max(float(wtop.max()) * 1.18 if n else 1.0, 1e-6))
-    ax_w.set_xlabel("mean wait in queue (calendar hours)")
-    ax_w.set_title("Queue wait", loc="left", fontsize=10)
+    ax_w.set_xlabel(t("mean wait in queue (calendar hours)"))
+    ax_w.set_title(t("Queue wait"), loc="left", fontsize=10)
     for ax in (ax_u, ax_w):
         ax.grid(axis="x", alpha=0.3)
-    fig.suptitle(title or f"Stations of {result.model.name}: bottleneck first", x=0.02,
+    fig.suptitle(title or t("Stations of {scenario}: bottleneck first",
+                            scenario=result.model.name), x=0.02,
                  ha="left", fontsize=11)
     return fig
 
@@ -366,6 +418,7 @@ def wip_series(result: RunResult, points: int = 400) -> pd.DataFrame:
                         index=pd.Index(t / 24.0, name="day"))
 
 
+@with_fonts
 def wip_over_time(results: Any, title: str | None = None) -> Figure:
     """Work in progress (cases arrived and not yet ended) over the run, mean over
     replications with its min-max band; the warm-up is shaded."""
@@ -381,17 +434,18 @@ def wip_over_time(results: Any, title: str | None = None) -> Figure:
         if r.model.arrival_end < r.model.horizon:
             ax.axvline(r.model.arrival_end / 24.0, color=color, ls=":", lw=1)
     if warm > 0:
-        ax.axvspan(0, warm, color="#999", alpha=0.12, lw=0, label="warm-up")
-    ax.set_xlabel("day since the start")
-    ax.set_ylabel("cases in the system")
+        ax.axvspan(0, warm, color="#999", alpha=0.12, lw=0, label=t("warm-up"))
+    ax.set_xlabel(t("day since the start"))
+    ax.set_ylabel(t("cases in the system"))
     ax.set_xlim(left=0)
     ax.set_ylim(bottom=0)
-    ax.set_title(title or "Work in progress (band: min-max over replications)", loc="left")
+    ax.set_title(title or t("Work in progress (band: min-max over replications)"), loc="left")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig
 
 
+@with_fonts
 def sweep_heatmap(table: pd.DataFrame, metric: str, x: str, y: str | None = None,
                   title: str | None = None, fmt: str = "{:.1f}") -> Figure:
     """A metric over a sweep grid: a heatmap of ``metric`` with parameter ``x`` across
@@ -416,7 +470,7 @@ def sweep_heatmap(table: pd.DataFrame, metric: str, x: str, y: str | None = None
         ax.set_xlabel(x)
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
-        ax.set_title(title or f"{metric} over {x}", loc="left")
+        ax.set_title(title or t("{metric} over {x}", metric=metric, x=x), loc="left")
         return fig
     pv = table.pivot_table(index=y, columns=x, values=metric, aggfunc="mean", dropna=False)
     pv = pv.sort_index(axis=0).sort_index(axis=1)
@@ -446,4 +500,5 @@ def sweep_heatmap(table: pd.DataFrame, metric: str, x: str, y: str | None = None
 
 def save(fig: Figure, path: Any, dpi: int = 110) -> None:
     """Write a figure to a file (format from the suffix: .png, .svg, .pdf)."""
-    fig.savefig(path, dpi=dpi)
+    with fonts():
+        fig.savefig(path, dpi=dpi)

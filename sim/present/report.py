@@ -30,7 +30,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sim import i18n
 from sim.files import atomic_folder, write_atomic, write_json
+from sim.i18n import name, t
+from sim.model.headline import parse as parse_measure
 from sim.model.scenario import to_toml
 from sim.present import plots
 from sim.present.html import (
@@ -42,14 +45,18 @@ from sim.present.html import (
     fig_png,
     figure_html,
 )
+from sim.results import headline
 from sim.results.display import (
     Raw,
     ci,
     esc,
+    headline_html,
     kpi_rows,
+    lead_headers,
     num,
     per_case_rows,
     run_result_html,
+    station_name,
     stations_html,
     table,
 )
@@ -66,15 +73,17 @@ def _reforms_html(s: Any) -> str:
     applied = [v for k, v in s.assumptions.items() if k.startswith("reforms.applied[")]
     specs = [*applied, *s.reforms]
     if not specs:
-        return "none"
+        return t("none")
     return "<ol>" + "".join(f"<li><code>{esc(x.split(' -- ')[0])}</code>"
                             + (f" {esc(x.split(' -- ', 1)[1])}" if " -- " in x else "")
                             + "</li>" for x in specs) + "</ol>"
 
 
-def _scenario_section(result: RunResult, heading: str = "Scenario", anchors: bool = True) -> str:
+def _scenario_section(result: RunResult, heading: str | None = None,
+                      anchors: bool = True) -> str:
     s = result.scenario
     m = result.model
+    heading = t("Scenario") if heading is None else heading
 
     def anchor(name: str) -> str:
         return f' id="{name}"' if anchors else ""
@@ -83,45 +92,52 @@ def _scenario_section(result: RunResult, heading: str = "Scenario", anchors: boo
     if s.scenario.description:
         parts.append(f"<p>{esc(s.scenario.description)}</p>")
     rows: list[list[Any]] = [
-        ["classes", ", ".join(f"{k} ({v.rate:g}/{v.per})" if v.rate is not None
-                              else f"{k} (recorded, {v.arrivals.mode if v.arrivals else ''})"
-                              for k, v in s.classes.items())],
-        ["stations", str(len(s.stations)) + " (" + ", ".join(
-            f"{k}: {v.servers}" for k, v in s.stations.items()) + ")"],
-        ["agent pools", ", ".join(f"{k}: {v.agents} agents x {v.caseload}"
-                                  for k, v in s.pools.items()) or "none"],
-        ["items", str(len(s.items))],
-        ["materials (sum over items)", str(sum(i.materials for i in s.items.values()))],
-        ["routes", ", ".join(f"{k} ({len(v.stages)} stages)" for k, v in s.routes.items())],
-        ["start date", str(s.run.start_date)],
-        ["horizon", f"{s.run.horizon_days:g} days (arrivals over the first "
-                    f"{(s.run.arrival_days or s.run.horizon_days):g})"],
-        ["warm-up", f"{s.run.warmup_days:g} days (cases arriving earlier are left out of KPIs)"],
-        ["reforms applied", Raw(_reforms_html(s))],
+        [t("classes"), ", ".join(
+            f"{name(k, v)} ({v.rate:g}/{t(v.per)})" if v.rate is not None
+            else f"{name(k, v)} ({t('recorded')}, {v.arrivals.mode if v.arrivals else ''})"
+            for k, v in s.classes.items())],
+        [t("stations"), str(len(s.stations)) + " (" + ", ".join(
+            f"{name(k, v)}: {v.servers}" for k, v in s.stations.items()) + ")"],
+        [t("agent pools"), ", ".join(t("{pool}: {n} agents x {caseload}", pool=name(k, v),
+                                       n=v.agents, caseload=v.caseload)
+                                     for k, v in s.pools.items()) or t("none")],
+        [t("items"), str(len(s.items))],
+        [t("materials (sum over items)"), str(sum(i.materials for i in s.items.values()))],
+        [t("routes"), ", ".join(t("{route} ({n} stages)", route=k, n=len(v.stages))
+                                for k, v in s.routes.items())],
+        [t("start date"), str(s.run.start_date)],
+        [t("horizon"), t("{days} days (arrivals over the first {arrival})",
+                         days=f"{s.run.horizon_days:g}",
+                         arrival=f"{(s.run.arrival_days or s.run.horizon_days):g}")],
+        [t("warm-up"), t("{days} days (cases arriving earlier are left out of KPIs)",
+                         days=f"{s.run.warmup_days:g}")],
+        [t("reforms applied"), Raw(_reforms_html(s))],
     ]
     parts.append(table(("", ""), rows))
     load = m.offered_load()
     if load:
-        parts.append("<h3>Offered load (analytic, before simulation)</h3>")
-        parts.append(table(("station", "servers", "offered load"),
-                           [[k, int(m.station_servers[list(m.station_names).index(k)]),
+        parts.append(f"<h3>{esc(t('Offered load (analytic, before simulation)'))}</h3>")
+        parts.append(table((t("station"), t("servers"), t("offered load")),
+                           [[station_name(k, s),
+                             int(m.station_servers[list(m.station_names).index(k)]),
                              num(v, 1, pct=True)]
                             for k, v in sorted(load.items(), key=lambda kv: -kv[1])],
                            numeric=(False, True, True)))
-    parts.append(f"<h3{anchor('assumptions')}>Assumptions</h3>")
+    parts.append(f"<h3{anchor('assumptions')}>{esc(t('Assumptions'))}</h3>")
     if s.assumptions:
-        parts.append(table(("parameter", "assumption and why"),
+        parts.append(table((t("parameter"), t("assumption and why")),
                            [[k, v] for k, v in s.assumptions.items()]))
     else:
-        parts.append("<p class=\"note\">The scenario lists no assumptions.</p>")
-    parts.append(f"<h3{anchor('sources')}>Sources</h3>")
+        parts.append(f"<p class=\"note\">{esc(t('The scenario lists no assumptions.'))}</p>")
+    parts.append(f"<h3{anchor('sources')}>{esc(t('Sources'))}</h3>")
     if s.scenario.sources:
         parts.append("<ul>" + "".join(f"<li>{esc(x)}</li>" for x in s.scenario.sources)
                      + "</ul>")
     else:
-        parts.append("<p class=\"note\">The scenario lists no sources.</p>")
-    parts.append("<details><summary>The scenario file as simulated (TOML, reforms applied)"
-                 f"</summary><pre>{esc(to_toml(s))}</pre></details>")
+        parts.append(f"<p class=\"note\">{esc(t('The scenario lists no sources.'))}</p>")
+    parts.append("<details><summary>"
+                 + esc(t("The scenario file as simulated (TOML, reforms applied)"))
+                 + f"</summary><pre>{esc(to_toml(s))}</pre></details>")
     return "\n".join(parts)
 
 
@@ -129,35 +145,46 @@ def _figures(results: Mapping[str, RunResult], single: RunResult | None,
              fig_dir: Path, prefix: str = "") -> list[str]:
     """Render the figures, write them to ``fig_dir`` and return their HTML."""
     specs: list[tuple[str, str, str, Any]] = [
-        ("lead_time_cdf", "Lead time distribution",
-         "Share of completed cases (after the warm-up, pooled over replications) finished "
-         "within x working days; dashed: the statutory limit.",
+        ("lead_time_cdf", t("Lead time distribution"),
+         t("Share of completed cases (after the warm-up, pooled over replications) finished "
+           "within x working days; dashed: the statutory limit."),
          lambda: plots.lead_time_cdf(results)),
-        ("lead_time_cdf_calendar", "Lead time distribution, calendar days",
-         "The same in calendar days (what the World Bank counts).",
+        ("lead_time_cdf_calendar", t("Lead time distribution, calendar days"),
+         t("The same in calendar days (what the World Bank counts)."),
          lambda: plots.lead_time_cdf(results, unit="days")),
-        ("lead_time_hist", "Lead time histogram",
-         "Share of completed cases per lead-time bin (working days).",
+        ("lead_time_hist", t("Lead time histogram"),
+         t("Share of completed cases per lead-time bin (working days)."),
          lambda: plots.lead_time_hist(results)),
-        ("lead_time_split", "Where lead time goes",
-         "Mean calendar days on each case's critical path in government work (service), "
-         "queueing, and with the applicant (preparing, fixing deficient submissions).",
+        ("lead_time_split", t("Where lead time goes"),
+         t("Mean calendar days on each case's critical path in government work (service), "
+           "queueing, and with the applicant (preparing, fixing deficient submissions)."),
          lambda: plots.lead_time_split(results)),
-        ("wip", "Work in progress",
-         "Cases arrived and not yet ended, mean over replications (band: min to max); shaded: "
-         "the warm-up; dotted: the end of arrivals.",
+        ("wip", t("Work in progress"),
+         t("Cases arrived and not yet ended, mean over replications (band: min to max); "
+           "shaded: the warm-up; dotted: the end of arrivals."),
          lambda: plots.wip_over_time(results)),
     ]
+    declared = [parse_measure(x) for r in results.values() for x in headline.declared(r.model)]
+    seconds: list[float] = sorted({float(m.seconds) for m in declared if m.seconds is not None})
+    if seconds or any(m.base == "answer_seconds" for m in declared):
+        # a call centre: its speed of answer, in seconds, leads the figures
+        specs.insert(0, ("answer_cdf", t("Speed of answer"), t(
+            "Share of answered cases that waited at most x seconds in queues (pooled over "
+            "replications, after the warm-up); dashed: the service-level targets of the "
+            "headline measures."), lambda: plots.answer_cdf(results, marks=seconds or [20.0])))
     if single is not None:
-        specs.insert(len(specs) - 1, ("stations", "Stations",
-                         "Utilization with its 95% CI and mean queue wait per station, busiest "
-                         "first; hatched: help-and-proxy agent pools (share of slots held).",
+        specs.insert(len(specs) - 1, ("stations", t("Stations"),
+                         t("Utilization with its 95% CI and mean queue wait per station, "
+                           "busiest first; hatched: help-and-proxy agent pools (share of slots "
+                           "held)."),
                          lambda: plots.station_chart(single)))
     else:
-        for k, (name, r) in enumerate(results.items()):
-            specs.append((f"stations_{k}", f"Stations: {name}",
-                          f"Utilization and queue wait per station in {name}, busiest first.",
-                          lambda r=r, name=name: plots.station_chart(r, title=f"Stations: {name}")))
+        for k, (label, r) in enumerate(results.items()):
+            title = t("Stations: {scenario}", scenario=label)
+            specs.append((f"stations_{k}", title,
+                          t("Utilization and queue wait per station in {scenario}, busiest "
+                            "first.", scenario=label),
+                          lambda r=r, title=title: plots.station_chart(r, title=title)))
     return [_figure(fig_dir / f"{prefix}{key}.png", title, caption, make)
             for key, title, caption, make in specs]
 
@@ -173,11 +200,11 @@ def _stages_section(result: RunResult, fig_dir: Path) -> str:
     """Where lead time goes, by stage: the stacked bars (first screen of the report)."""
     if len(result.time_by_stage()) < 2:
         return ""
-    return _figure(fig_dir / "lead_time_by_stage.png", "Where lead time goes, by stage",
-                   "Mean calendar days each stage adds to a completed case's critical path: "
-                   "government work (service and government lags), queueing, and with the "
-                   "applicant; the stages of a route add up to its mean lead time (95% CIs of "
-                   "each stage's total in result.json, kpis.lead_time_by_stage).",
+    return _figure(fig_dir / "lead_time_by_stage.png", t("Where lead time goes, by stage"),
+                   t("Mean calendar days each stage adds to a completed case's critical path: "
+                     "government work (service and government lags), queueing, and with the "
+                     "applicant; the stages of a route add up to its mean lead time (95% CIs of "
+                     "each stage's total in result.json, kpis.lead_time_by_stage)."),
                    lambda: plots.stage_split(result))
 
 
@@ -190,31 +217,20 @@ def _write_records(result: RunResult, out: Path, prefix: str = "") -> None:
     write_atomic(out / f"{prefix}scenario.toml", to_toml(result.scenario))
 
 
-def _cards(d: Mapping[str, Any], busiest: str,
+def _cards(result: RunResult, d: Mapping[str, Any], busiest: str,
            levers: Mapping[str, Any] | None = None) -> list[tuple[str, str]]:
-    k = d["kpis"]
-    lim = k.get("limit_workdays")
-    cards = [
-        (num(k["lead_time_workdays"]["mean"]), "mean lead time (working days), 95% CI "
-         + ci(k["lead_time_workdays"]["ci95"])),
-        (num(k["lead_time_workdays"]["p90"]), "P90 lead time (working days)"),
-        (num(k["lead_time_days"]["mean"]), "mean lead time (calendar days)"),
-    ]
-    if k["within_limit_share"] is not None:
-        cards.append((num(k["within_limit_share"], 1, pct=True),
-                      f"within the limit{f' of {lim:g} working days' if lim else ''}, "
-                      "on the whole lead time"))
-    if k.get("within_limit_share_government") is not None:
-        cards.append((num(k["within_limit_share_government"], 1, pct=True),
-                      "within the limit on government time (service, queue, lag)"))
-    cards.append((num(k["visits"]["mean"], 2), "in-person visits per case"))
+    """The report's cards: the scenario's headline measures first (``[headline]``, in
+    their units), then the busiest station and the biggest lever."""
+    cards = headline.cards(result.model, d["headline"])
     util = d["stations"].get(busiest, {}).get("utilization")
-    cards.append((busiest, "busiest station"
-                  + (f" ({num(util, 0, pct=True)} utilization)" if util is not None else "")))
+    cards.append((station_name(busiest, result.scenario), t("busiest station")
+                  + (t(" ({util} utilization)", util=num(util, 0, pct=True))
+                     if util is not None else "")))
     if levers and levers.get("levers"):
         big = levers["levers"][0]
-        cards.append((big["lever"], f"bottleneck: the biggest lever ({levers['kpi']} "
-                      f"{_signed(big['effect'], 1)}, 95% CI {ci(big['ci95'], 1)})"))
+        cards.append((big["lever"], t("bottleneck: the biggest lever ({kpi} {effect}, 95% CI "
+                                      "{ci})", kpi=levers["kpi"], effect=_signed(big["effect"], 1),
+                                      ci=ci(big["ci95"], 1))))
     return cards
 
 
@@ -234,32 +250,35 @@ def _levers_section(levers: Mapping[str, Any], fig_dir: Path) -> str:
              (f"{num(r['utilization'], 0, pct=True)} -> {num(r['utilization_after'], 0, pct=True)}"
               if "utilization" in r else "")] for r in levers["levers"]]
     parts = [
-        "<h2 id=\"levers\">Levers, ranked</h2>",
-        f"<p>What each small change buys on <code>{esc(levers['kpi'])}</code> (baseline "
-        f"{num(b['mean'], 2)}, 95% CI {ci(b['ci95'], 2)}): the paired difference to the "
-        f"baseline over {levers['replications']} replications on common random numbers "
-        f"(seed {levers['seed']}), with its Student-t 95% interval, which covers simulation "
-        "noise only, not the assumptions. The first is the bottleneck: the biggest lever.</p>",
-        figure_html(png, "Levers", "Paired effect of each lever (whiskers: 95% CI), biggest "
-                    "first (the first 25; the table has every lever); colour: the kind of "
-                    "lever."),
-        table(("#", "lever", "change", "effect", "95% CI", "relative", "utilization"), rows,
+        f"<h2 id=\"levers\">{esc(t('Levers, ranked'))}</h2>",
+        "<p>" + esc(t(
+            "What each small change buys on {kpi} (baseline {mean}, 95% CI {ci}): the paired "
+            "difference to the baseline over {n} replications on common random numbers (seed "
+            "{seed}), with its Student-t 95% interval, which covers simulation noise only, not "
+            "the assumptions. The first is the bottleneck: the biggest lever.",
+            kpi=levers["kpi"], mean=num(b["mean"], 2), ci=ci(b["ci95"], 2),
+            n=levers["replications"], seed=levers["seed"])) + "</p>",
+        figure_html(png, t("Levers"), t(
+            "Paired effect of each lever (whiskers: 95% CI), biggest first (the first 25; the "
+            "table has every lever); colour: the kind of lever.")),
+        table([t(h) for h in ("#", "lever", "change", "effect", "95% CI", "relative",
+                              "utilization")], rows,
               numeric=(True, False, False, True, True, True, True)),
     ]
     if levers.get("skipped"):
-        parts.append("<details><summary>Levers skipped here</summary><ul>" + "".join(
+        parts.append(f"<details><summary>{esc(t('Levers skipped here'))}</summary><ul>" + "".join(
             f"<li>{esc(x['lever'])}: {esc(x['reason'])}</li>" for x in levers["skipped"])
             + "</ul></details>")
     return "\n".join(parts)
 
 
 def _split_table_html(results: Mapping[str, RunResult]) -> str:
-    t = plots.split_table(results)
-    multi = t["scenario"].nunique() > 1
-    headers = (*(("scenario",) if multi else ()), "class", "completed cases",
-               "government work", "queueing", "applicant", "total")
+    tab = plots.split_table(results)
+    multi = tab["scenario"].nunique() > 1
+    headers = [t(h) for h in (*(("scenario",) if multi else ()), "class", "completed cases",
+                              "government work", "queueing", "applicant", "total")]
     rows = []
-    for _, r in t.iterrows():
+    for _, r in tab.iterrows():
         total = sum(float(r[p]) for p in ("service", "queue", "applicant"))
         rows.append([*([r["scenario"]] if multi else []), r["class"], f"{int(r['cases']):,}",
                      num(r["service"]), num(r["queue"]), num(r["applicant"]), num(total)])
@@ -271,11 +290,12 @@ def _split_table_html(results: Mapping[str, RunResult]) -> str:
 
 
 def write_run_report(result: RunResult, out_dir: str | Path,
-                     levers: Mapping[str, Any] | None = None) -> Path:
+                     levers: Mapping[str, Any] | None = None, lang: str | None = None) -> Path:
     """Write the report folder of one run (all of it or, after an error, none of it);
     returns the path of ``report.html``. ``levers`` (the dict of ``govsim levers --json``,
-    measured on this run's scenario) adds the ranked levers and ``levers.json``."""
-    with atomic_folder(out_dir) as tmp:
+    measured on this run's scenario) adds the ranked levers and ``levers.json``. ``lang``:
+    ``en`` or ``zh`` (default: the language in force, :mod:`sim.i18n`)."""
+    with i18n.use(lang), atomic_folder(out_dir) as tmp:
         _run_report(result, _prepare(tmp), levers)
     return Path(out_dir) / REPORT_NAME
 
@@ -289,47 +309,56 @@ def _run_report(result: RunResult, out: Path, levers: Mapping[str, Any] | None =
     if levers:
         write_json(out / "levers.json", levers)
     c = d["cases"]
-    title = f"govsim report: {result.model.name}"
-    sub = (f"{d['replications']} replications, seed {d['seed']}, engine {d['engine']}; "
-           f"{c['arrived']:,} cases arrived after the warm-up, {c['completed']:,} completed, "
-           f"{c['open_at_horizon']:,} open at the horizon"
-           + (f", {c['abandoned']:,} abandoned" if c["abandoned"] else "") + ".")
+    title = t("govsim report: {scenario}", scenario=result.model.name)
+    sub = (t("{n} replications, seed {seed}, engine {engine}; {arrived} cases arrived after "
+             "the warm-up, {completed} completed, {open} open at the horizon",
+             n=d["replications"], seed=d["seed"], engine=d["engine"],
+             arrived=f"{c['arrived']:,}", completed=f"{c['completed']:,}",
+             open=f"{c['open_at_horizon']:,}")
+           + (t(", {n} abandoned", n=f"{c['abandoned']:,}") if c["abandoned"] else "")
+           + t("."))
+    lead_note = (t("Lead times over cases that arrived after the warm-up and completed by the "
+                   "horizon (cases still open are counted, not dropped)."))
+    if result.scenario.headline is not None and result.scenario.headline.note:
+        lead_note = result.scenario.headline.note
+    nav = [("kpis", "Key figures"), *([("levers", "Levers")] if levers else []),
+           ("figures", "Figures"), ("stations", "Stations"), ("scenario", "Scenario"),
+           ("assumptions", "Assumptions"), ("sources", "Sources"), ("files", "Files")]
     body = [
-        _header(title, sub, _cards(d, busiest, levers), answer=d["answer"]),
+        _header(title, sub, _cards(result, d, busiest, levers), answer=d["answer"]),
         _stages_section(result, out / "figures"),
-        "<nav><a href=\"#kpis\">KPIs</a>" + ("<a href=\"#levers\">Levers</a>" if levers else "")
-        + "<a href=\"#figures\">Figures</a>"
-        "<a href=\"#stations\">Stations</a><a href=\"#scenario\">Scenario</a>"
-        "<a href=\"#assumptions\">Assumptions</a><a href=\"#sources\">Sources</a>"
-        "<a href=\"#files\">Files</a></nav>",
-        "<h2 id=\"kpis\">Key figures</h2>",
-        "<p class=\"note\">Means over replications with Student-t 95% confidence intervals; "
-        "lead times over cases that arrived after the warm-up and completed by the horizon "
-        "(cases still open are counted, not dropped).</p>",
-        table(("lead time", "mean", "95% CI", "P50", "P90", "P90 95% CI", "P95"),
-              kpi_rows(d), numeric=(False, True, True, True, True, True, True)),
-        table(("per case", "mean", "95% CI"), per_case_rows(d), numeric=(False, True, True)),
-        "<h3>Lead time split by case class (calendar days, critical path)</h3>",
+        "<nav>" + "".join(f"<a href=\"#{a}\">{esc(t(w))}</a>" for a, w in nav) + "</nav>",
+        f"<h2 id=\"kpis\">{esc(t('Key figures'))}</h2>",
+        "<p class=\"note\">" + esc(t("Means over replications with Student-t 95% confidence "
+                                      "intervals.") + " " + lead_note) + "</p>",
+        headline_html(result.model, d),
+        table(lead_headers(), kpi_rows(d), numeric=(False, True, True, True, True, True, True)),
+        table((t("per case"), t("mean"), t("95% CI")), per_case_rows(d),
+              numeric=(False, True, True)),
+        f"<h3>{esc(t('Lead time split by case class (calendar days, critical path)'))}</h3>",
         _split_table_html({result.model.name: result}),
         lever_html,
-        "<h2 id=\"figures\">Figures</h2>",
+        f"<h2 id=\"figures\">{esc(t('Figures'))}</h2>",
         *figs,
-        "<h2 id=\"stations\">Stations</h2>",
-        "<p class=\"note\">Service stations busiest first, then agent pools; the highlighted "
-        "row is the busiest station" + (" (the bottleneck, the biggest lever, is "
-        f"{esc(levers['levers'][0]['lever'])}: see Levers)" if levers and levers.get("levers")
-        else " (a queue there is not always what lead time waits for: `govsim levers` "
-        "measures what each change buys)") + ".</p>",
-        stations_html(d),
+        f"<h2 id=\"stations\">{esc(t('Stations'))}</h2>",
+        "<p class=\"note\">" + esc(
+            t("Service stations busiest first, then agent pools; the highlighted row is the "
+              "busiest station")
+            + (t(" (the bottleneck, the biggest lever, is {lever}: see Levers)",
+                 lever=levers["levers"][0]["lever"]) if levers and levers.get("levers")
+               else t(" (a queue there is not always what lead time waits for: `govsim levers` "
+                      "measures what each change buys)")) + t(".")) + "</p>",
+        stations_html(d, result.scenario),
         _scenario_section(result),
-        _files_section([(REPORT_NAME, "this report"), ("cases.csv", "one row per case and "
-                        "replication"), ("stations.csv", "one row per station and replication"),
-                        ("per_replication.csv", "KPIs of each replication"),
-                        ("result.json", "the results (JSON contract of govsim run --json)"),
-                        ("scenario.toml", "the scenario as simulated"),
-                        *([("levers.json", "the ranked levers (govsim levers --json)")]
+        _files_section([(REPORT_NAME, t("this report")),
+                        ("cases.csv", t("one row per case and replication")),
+                        ("stations.csv", t("one row per station and replication")),
+                        ("per_replication.csv", t("KPIs of each replication")),
+                        ("result.json", t("the results (JSON contract of govsim run --json)")),
+                        ("scenario.toml", t("the scenario as simulated")),
+                        *([("levers.json", t("the ranked levers (govsim levers --json)"))]
                           if levers else []),
-                        ("figures/", "the figures as PNG files")]),
+                        ("figures/", t("the figures as PNG files"))]),
     ]
     path = out / REPORT_NAME
     write_atomic(path, _page(title, "\n".join(body)))

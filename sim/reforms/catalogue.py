@@ -195,6 +195,17 @@ class Reform:
     aliases: tuple[str, ...] = ()
 
     @property
+    def label_zh(self) -> str:
+        """The Chinese name: the title's leading Chinese words (``一网通办``)."""
+        m = re.match(r"^([\u3000-\u9fff\uff00-\uffef]+)\s", self.title)
+        return m.group(1) if m else ""
+
+    @property
+    def label(self) -> str:
+        """The English name: the title after its Chinese words."""
+        return self.title[len(self.label_zh):].strip() if self.label_zh else self.title
+
+    @property
     def doc(self) -> str:
         return inspect.cleandoc(self.func.__doc__ or "")
 

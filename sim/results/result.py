@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim import i18n
 from sim.errors import UsageError
 from sim.files import json_safe
 from sim.model.assembly import Model
 from sim.model.schema import Scenario
-from sim.results import checks, drivers, split
+from sim.results import checks, drivers, headline, split
 from sim.results.display import run_result_html
 from sim.results.eventlog import VisitLog, event_log
 from sim.results.stats import PARTS, QUANTILES, ci95, summarize
@@ -171,6 +172,8 @@ class RunResult:
             costs = {"currency": self.model.currency,
                      "gov_cost_per_case": mean_ci("gov_cost.mean"),
                      "applicant_cost_per_case": mean_ci("applicant_cost.mean")}
+        with i18n.use("en"):  # the JSON's labels are English, whatever the language
+            head = headline.summary(self.model, per, self.stations)
         out: dict[str, Any] = json_safe({
             "scenario": self.model.name,
             "engine": self.engine,
@@ -180,6 +183,7 @@ class RunResult:
                       "open_at_horizon": int(tot["open_at_horizon"]),
                       "abandoned": int(tot["abandoned"]),
                       "warmup_days": self.model.warmup / 24.0},
+            "headline": head,  # what the scenario leads with, in its units, first
             "kpis": {
                 "lead_time_workdays": lead("lead_time_workdays"),
                 "lead_time_days": lead("lead_time_days"),
@@ -213,6 +217,7 @@ class RunResult:
                                       for p in split.SPLIT}}
                            for (a, shown, _), k in keys if a == name}
                     for name in dict.fromkeys(a for (a, _, _), _ in keys)}} if keys else {}),
+                **headline.new_kpis(self.model, per),
             },
             "items": self.item_limits(),
             **({"checks": checks.report(self.model, self.per_replication)}

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from sim.model import headline as measures
 from sim.model.assembly import Model
 from sim.results.records import StageSums
 
@@ -40,8 +41,10 @@ def ci95(values: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
     return m, m - half, m + half
 
 
-def replication_kpis(cases: pd.DataFrame, window: tuple[float, float]) -> dict[str, float]:
-    """Case-level KPIs of ONE replication, over cases that arrived after the warm-up.
+def replication_kpis(cases: pd.DataFrame, window: tuple[float, float],
+                     headline: Sequence[str] = ()) -> dict[str, float]:
+    """Case-level KPIs of ONE replication, over cases that arrived after the warm-up, and
+    the case measures of the scenario's ``headline`` (columns ``headline.NAME``).
 
     Throughput is completions per calendar day inside the measurement ``window`` (hours).
     """
@@ -81,6 +84,11 @@ def replication_kpis(cases: pd.DataFrame, window: tuple[float, float]) -> dict[s
         for col in ("gov_cost", "applicant_cost"):
             x = done[col].to_numpy(dtype=np.float64)
             out[f"{col}.mean"] = float(x.mean()) if x.size else math.nan
+    for name in headline:
+        m = measures.parse(name)
+        if m.station is None and name not in measures.COLUMNS:
+            out[f"headline.{name}"] = _measure(c if m.cls is None else c[c["class"] == m.cls],
+                                               m, window)
     return out
 
 
@@ -97,6 +105,49 @@ def stage_kpis(model: Model, cls: np.ndarray, t_stages: np.ndarray,
     sums = StageSums(model)
     sums.add(cls, t_stages, ((cases["status"] == "completed") & ~cases["warmup"]).to_numpy())
     return sums.kpis()
+
+
+def _mean(x: pd.Series) -> float:
+    v = x.to_numpy(dtype=np.float64)
+    return float(v.mean()) if v.size else math.nan
+
+
+def _share(hits: float, of: float) -> float:
+    return hits / of if of else math.nan
+
+
+def _measure(c: pd.DataFrame, m: measures.Measure, window: tuple[float, float]) -> float:
+    """One headline case measure over the (post-warm-up) cases ``c`` of one replication."""
+    done = c[c["status"] == "completed"]
+    ended = float((c["status"] != "open").sum())
+    if m.seconds is not None:  # answered within N s, of the calls offered (answered or not)
+        return _share(float((done["queue_hours"] * 3600.0 <= m.seconds).sum()), ended)
+    if m.days is not None:  # completed within N (calendar or working) days
+        col = "lead_days" if m.unit == "days" else "lead_workdays"
+        return _share(float((done[col] <= m.days).sum()), float(len(done)))
+    base = m.base
+    if base == "answer_seconds":  # average speed of answer: mean wait of the answered
+        return _mean(done["queue_hours"]) * 3600.0
+    if base == "resolved_share":
+        return _share(float(len(done)), float(len(c)))
+    if base == "abandoned_share":
+        return _share(float((c["status"] == "abandoned").sum()), float(len(c)))
+    if base.startswith("lead_time_"):
+        unit, _, q = base[len("lead_time_"):].partition(".")
+        x = done["lead_workdays" if unit == "workdays" else "lead_days"].to_numpy(
+            dtype=np.float64)
+        if not x.size:
+            return math.nan
+        return float(np.quantile(x, QUANTILES[q])) if q else float(x.mean())
+    if base.startswith("within_limit_share"):
+        lim = np.isfinite(done["limit_workdays"].to_numpy(dtype=np.float64))
+        col = "within_limit" if base == "within_limit_share" else "within_limit_government"
+        return float(done[col][lim].mean()) if lim.any() else math.nan
+    if base == "throughput_per_day":
+        t0, t1 = window
+        n = ((done["completion"] >= t0) & (done["completion"] < t1)).sum()
+        return float(n) / max((t1 - t0) / 24.0, 1e-12)
+    return _mean(done[base])  # visits, rework_rounds
 
 
 def summarize(per_rep: pd.DataFrame) -> pd.DataFrame:
