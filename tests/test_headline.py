@@ -130,7 +130,7 @@ def test_run_leads_with_the_headline(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["run", str(path), "-n", "2", "--json", str(out_json), "--out",
                  str(tmp_path / "rep")]) == 0
     out = capsys.readouterr().out
-    assert out.index("Headline measures") < out.index("Lead time")
+    assert out.index("Headline measures") < out.index("Lead time (completed cases)")
     assert "average speed" in out and " s " in out
     assert json.loads(out_json.read_text())["headline"][0]["name"] == "answer_seconds"
     html = (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")

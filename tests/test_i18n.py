@@ -65,7 +65,7 @@ def test_every_catalogue_entry_has_both_languages() -> None:
         assert zh.strip(), f"{en!r} has no Chinese"
         assert _fields(en) == _fields(zh), f"{en!r} and {zh!r} name different fields"
         if re.search(r"[A-Za-z]{3,}", re.sub(r"\{[^}]*\}", "", en)):
-            assert re.search(r"[\u4e00-\u9fff]", zh), f"{en!r} -> {zh!r} is not Chinese"
+            assert re.search(r"[\u3000-\u9fff\uff00-\uffef]", zh), f"{en!r} -> {zh!r}"
 
 
 def test_every_text_the_code_shows_is_in_the_catalogue() -> None:
@@ -148,7 +148,8 @@ class _Texts(HTMLParser):
 
 
 #: English that a Chinese page may show: names, file names, units and abbreviations
-ALLOWED = re.compile(r"govsim|mini-zh|mini|TOML|JSON|PNG|CSV|csv|json|toml|html|png|"
+ALLOWED = re.compile(r"\b\w+(?:[._]\w+)+\b|govsim|mini-zh|mini|TOML|JSON|PNG|CSV|csv|json|"
+                     r"toml|html|png|"
                      r"cases|stations|per_replication|result|scenario|report|figures|levers|"
                      r"vector|des|online|P\d\d|CI|UTC|CST|[A-Z]{2,4}")
 

@@ -35,7 +35,7 @@ from sim.logs import log_format
 from sim.logs import write as write_log
 from sim.model.headline import parse as parse_measure
 from sim.model.schema import Scenario
-from sim.results import checks, headline
+from sim.results import checks, drivers, headline
 from sim.results.display import station_name
 from sim.results.eventlog import event_chunks
 from sim.results.kpis import BY_NAME
@@ -71,8 +71,9 @@ def print_run(d: dict[str, Any], model: Any = None) -> None:
                      "at the horizon", arrived=f"{c['arrived']:,}",
                      completed=f"{c['completed']:,}", open=f"{c['open_at_horizon']:,}")
                   + (tr(", {n} abandoned", n=f"{c['abandoned']:,}") if c["abandoned"] else ""))
-    if d.get("answer"):
-        console.print(escape(d["answer"]), style="bold")
+    if d.get("answer"):  # in the language in force, stations by their labels
+        console.print(escape(drivers.answer(d, model.scenario) if model is not None
+                             else d["answer"]), style="bold")
     if model is not None:
         print_headline(d, model)
     if len(k.get("lead_time_by_stage") or {}) > 1:
@@ -166,12 +167,12 @@ def print_stages(stages: dict[str, Any]) -> None:
 
         keep = set(sorted(stages, key=weight, reverse=True)[:MAX_STAGES])
         stages = {n: v for n, v in stages.items() if n in keep}
-    t = Table(title="Where the lead time goes (calendar days on the critical path, means)"
-              + (f": the {MAX_STAGES} biggest stages, {more} more in --json"
+    t = Table(title=tr("Where the lead time goes (calendar days on the critical path, means)")
+              + (tr(": the {n} biggest stages, {more} more in --json", n=MAX_STAGES, more=more)
                  if more > 0 else ""), title_justify="left")
     for col in ("stage", "government work", "queues", "applicant", "total", "95% CI (sim. "
                 "noise)", "share"):
-        t.add_column(col, justify="left" if col == "stage" else "right",
+        t.add_column(tr(col), justify="left" if col == "stage" else "right",
                      no_wrap=col == "stage")
     for name, v in stages.items():
         t.add_row(escape(name if len(routes) > 1 else name.split("/", 1)[-1]),

@@ -35,7 +35,7 @@ from sim.files import atomic_folder, write_atomic, write_json
 from sim.i18n import name, t
 from sim.model.headline import parse as parse_measure
 from sim.model.scenario import to_toml
-from sim.present import plots
+from sim.present import call_plots, plots
 from sim.present.html import (
     REPORT_NAME,
     _files_section,
@@ -45,7 +45,7 @@ from sim.present.html import (
     fig_png,
     figure_html,
 )
-from sim.results import headline
+from sim.results import drivers, headline
 from sim.results.display import (
     Raw,
     ci,
@@ -171,7 +171,7 @@ def _figures(results: Mapping[str, RunResult], single: RunResult | None,
         specs.insert(0, ("answer_cdf", t("Speed of answer"), t(
             "Share of answered cases that waited at most x seconds in queues (pooled over "
             "replications, after the warm-up); dashed: the service-level targets of the "
-            "headline measures."), lambda: plots.answer_cdf(results, marks=seconds or [20.0])))
+            "headline measures."), lambda: call_plots.answer_cdf(results, marks=seconds or [20.0])))
     if single is not None:
         specs.insert(len(specs) - 1, ("stations", t("Stations"),
                          t("Utilization with its 95% CI and mean queue wait per station, "
@@ -325,7 +325,8 @@ def _run_report(result: RunResult, out: Path, levers: Mapping[str, Any] | None =
            ("figures", "Figures"), ("stations", "Stations"), ("scenario", "Scenario"),
            ("assumptions", "Assumptions"), ("sources", "Sources"), ("files", "Files")]
     body = [
-        _header(title, sub, _cards(result, d, busiest, levers), answer=d["answer"]),
+        _header(title, sub, _cards(result, d, busiest, levers),
+                answer=drivers.answer(d, result.scenario)),
         _stages_section(result, out / "figures"),
         "<nav>" + "".join(f"<a href=\"#{a}\">{esc(t(w))}</a>" for a, w in nav) + "</nav>",
         f"<h2 id=\"kpis\">{esc(t('Key figures'))}</h2>",

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.i18n import name as part_name
+from sim.i18n import t
 from sim.model.assembly import Model
 from sim.results.stats import PARTS, ci95
 
@@ -98,36 +100,43 @@ def unit_for(days: float) -> tuple[str, float, int]:
 def duration(days: float) -> str:
     """A duration in the unit that reads best: days, hours, minutes or seconds."""
     name, per, digits = unit_for(days)
-    return f"{days / per:.{digits}f} {name}"
+    return t("{v} " + name, v=f"{days / per:.{digits}f}")
 
 
-def answer(d: Mapping[str, Any]) -> str:
+def answer(d: Mapping[str, Any], scenario: Any = None) -> str:
     """The run's answer in a sentence, from its JSON (``RunResult.to_dict()``): lead time
     with its 95% CI, the critical path's biggest part and the stage where most of it is
     (weighted by the share of cases whose route has the stage), and the station where
     cases queue longest."""
     k = d["kpis"]
+
+    def station_label(key: str) -> str:  # the scenario's name for it (label, label_zh)
+        if scenario is None:
+            return key
+        return part_name(key, scenario.stations.get(key) or scenario.pools.get(key))
+
     lt, cal = k["lead_time_workdays"], k["lead_time_days"]
     if lt.get("mean") is None or cal.get("mean") is None:
-        return "No case completed after the warm-up: no lead time to explain."
+        return t("No case completed after the warm-up: no lead time to explain.")
     if cal["mean"] >= 1.0:
-        text, ci = f"Lead time {lt['mean']:.1f} working days", lt.get("ci95")
-        tail = f" ({cal['mean']:.1f} calendar days)"
+        text, ci = t("Lead time {v} working days", v=f"{lt['mean']:.1f}"), lt.get("ci95")
+        tail = t(" ({v} calendar days)", v=f"{cal['mean']:.1f}")
     else:  # hours, minutes or seconds: calendar time is what the caller waits
-        name, per, digits = unit_for(cal["mean"])
-        text, tail = f"Lead time {cal['mean'] / per:.{digits}f} {name}", ""
+        per = unit_for(cal["mean"])[1]
+        text, tail = t("Lead time {v}", v=duration(cal["mean"])), ""
         ci = [None if x is None else x / per for x in (cal.get("ci95") or [None, None])]
     if ci and ci[0] is not None and ci[1] is not None:
-        text += f" [{ci[0]:.1f}, {ci[1]:.1f}] (95% CI, simulation noise only)"
-        tail = tail.replace(" (", ", ").rstrip(")")
+        text += t(" [{lo}, {hi}] (95% CI, simulation noise only)", lo=f"{ci[0]:.1f}",
+                  hi=f"{ci[1]:.1f}")
+        tail = t(", {v} calendar days", v=f"{cal['mean']:.1f}") if tail else ""
     text += tail
     split = {p: (k["lead_time_split_days"][p].get("mean") or 0.0) for p in PARTS}
     total = sum(split.values())
     if total <= 0:
-        return text + "."
+        return text + t(".")
     order = sorted(PARTS, key=lambda p: -split[p])
     top = order[0]
-    text += f"; {split[top] / total:.0%} is {PART_WORDS[top]}"
+    text += t("; {share} is {part}", share=f"{split[top] / total:.0%}", part=t(PART_WORDS[top]))
     stages = k.get("lead_time_by_stage") or {}
     if len(stages) > 1:
         def weight(s: str) -> float:
@@ -135,14 +144,16 @@ def answer(d: Mapping[str, Any]) -> str:
             return (v[top]["mean"] or 0.0) * (v.get("route_share") or 0.0)
 
         where = max(stages, key=weight)
-        text += (f", most in stage {where.split('/', 1)[-1]} "
-                 f"({duration(stages[where][top]['mean'] or 0.0)})")
-    rest = [f"{PART_WORDS[p]} {split[p] / total:.0%}" for p in order[1:]]
-    text += "; " + " and ".join(rest)
+        text += t(", most in stage {stage} ({time})", stage=where.split("/", 1)[-1],
+                  time=duration(stages[where][top]["mean"] or 0.0))
+    rest = [t("{part} {share}", part=t(PART_WORDS[p]), share=f"{split[p] / total:.0%}")
+            for p in order[1:]]
+    text += t("; ") + t(" and ").join(rest)
     queues = {s: v["queue_hours_per_case"] for s, v in d["stations"].items()
               if v.get("kind") == "station" and v.get("queue_hours_per_case") is not None}
     if queues and max(queues.values()) > 0:
         s = max(queues, key=lambda x: queues[x])
-        text += (f", queueing longest at {s} ({duration(queues[s] / 24.0)} per case over its "
-                 f"items, {d['stations'][s]['utilization']:.0%} busy)")
-    return text + "."
+        text += t(", queueing longest at {station} ({time} per case over its items, {util} "
+                  "busy)", station=station_label(s), time=duration(queues[s] / 24.0),
+                  util=f"{d['stations'][s]['utilization']:.0%}")
+    return text + t(".")

@@ -243,7 +243,8 @@ class RunResult:
                 for name, row in st.iterrows()
             },
         })
-        out["answer"] = drivers.answer(out)
+        with i18n.use("en"):  # the JSON says it in English, whatever the language
+            out["answer"] = drivers.answer(out)
         return out
 
     def time_by_stage(self) -> pd.DataFrame:
