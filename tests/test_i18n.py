@@ -263,3 +263,26 @@ def test_report_figures_in_chinese(mini: dict[str, Any]) -> None:
                     plots.lead_time_cdf(result), plots.wip_over_time(result)):
             plots.save(fig, io.BytesIO())
     assert not [w for w in caught if "missing from" in str(w.message)]
+
+
+def test_json_is_english_in_any_language(mini: dict[str, Any]) -> None:
+    result = sim.run(parse(_labelled(mini), "mini-zh.toml"), replications=2)
+    with i18n.use("en"):
+        en = result.to_dict()
+    with i18n.use("zh"):
+        zh = result.to_dict()
+        from sim.results import drivers
+
+        said = drivers.answer(zh, result.scenario)
+    assert en == zh  # labels, units and the answer sentence of the JSON stay English
+    assert en["answer"].startswith("Lead time") and said.startswith("办理时长")
+
+
+def test_reform_names() -> None:
+    from sim.reforms import CATALOGUE
+
+    online = CATALOGUE["online"]
+    assert (online.label_zh, online.label) == ("一网通办", "one-network online handling")
+    with i18n.use("zh"):
+        assert i18n.name("online", online) == "一网通办"
+    assert all(r.label_zh for r in CATALOGUE.values())
