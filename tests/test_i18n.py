@@ -54,6 +54,9 @@ def _indirect() -> list[str]:
     out += [x for label, unit, _ in headline._TEXT.values() for x in (label, unit)]
     out += list(display.STATION_HEADERS) + list(plots.SPLIT_LABELS.values())
     out += [w for _, w in plots.UNITS.values()] + [label for _, label, _, _ in DIFF_KPIS]
+    from sim.reforms import CATALOGUE
+
+    out += [r.summary for r in CATALOGUE.values()]  # govsim reforms
     return out
 
 

@@ -45,7 +45,7 @@ def _print_catalogue(name: str | None) -> None:
     for r in CATALOGUE.values():
         args = ", ".join(f"{a.name}={a.default_text()}" if not a.required else f"{a.name}"
                          for a in r.args)
-        t.add_row(r.name, f"{part_name(r.title, r)}: {r.summary}", args or "-")
+        t.add_row(r.name, f"{part_name(r.title, r)}: {tr(r.summary)}", args or "-")
     console.print(t)
 
 
