@@ -40,12 +40,13 @@ def _print_catalogue(name: str | None) -> None:
     t = Table(title=escape(tr("Reforms (govsim reforms NAME for details; use as --reform "
                               "NAME[:ARGS])")), title_justify="left")
     t.add_column(tr("reform"), no_wrap=True)
-    t.add_column(tr("what it does"))
+    t.add_column(tr("what it does"), overflow="fold")  # Chinese has no spaces to wrap at
     t.add_column(tr("arguments (default)"))
     for r in CATALOGUE.values():
         args = ", ".join(f"{a.name}={a.default_text()}" if not a.required else f"{a.name}"
                          for a in r.args)
-        t.add_row(r.name, f"{part_name(r.title, r)}: {tr(r.summary)}", args or "-")
+        t.add_row(r.name, tr("{name}: {what}", name=part_name(r.title, r), what=tr(r.summary)),
+                  args or "-")
     console.print(t)
 
 
