@@ -18,15 +18,32 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 
+from sim import i18n
 from sim.engines import DEFAULT_ENGINE, ENGINES
 from sim.experiments import budget, sources
 from sim.experiments.settings import check
 from sim.files import json_text, write_json
 from sim.logs.eventlog import DUPLICATES
 
-console = Console()
-err_console = Console(stderr=True)
+
+class _Console(Console):
+    """A console whose tables fold Chinese text (no spaces to wrap at) instead of cutting
+    it short with an ellipsis."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        if i18n.is_zh():
+            for o in objects:
+                if isinstance(o, Table):
+                    for col in o.columns:
+                        if col.overflow == "ellipsis" and not col.no_wrap:
+                            col.overflow = "fold"
+        super().print(*objects, **kwargs)
+
+
+console = _Console()
+err_console = _Console(stderr=True)
 
 
 def add_run_options(p: argparse.ArgumentParser, workers_default: int | None = 1,
