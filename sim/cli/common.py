@@ -121,7 +121,8 @@ def write_json_out(path: str, data: Any) -> None:
 def written(what: str, path: str) -> None:
     """The line every command prints for each file it wrote (none for standard output)."""
     if path != "-":
-        console.print(f"{what} written to {path}", markup=False, highlight=False,
+        console.print(i18n.t("{what} written to {path}", what=i18n.t(what), path=path),
+                      markup=False, highlight=False,
                       soft_wrap=True)  # one line, whatever the width: scripts read it
 
 
@@ -139,7 +140,7 @@ def progress_bar(total: int, label: str) -> Iterator[Any]:
                     console=err_console, transient=True,
                     disable=not err_console.is_terminal)
     with prog:
-        task = prog.add_task(label, total=total)
+        task = prog.add_task(i18n.t(label), total=total)
         yield lambda n=1: prog.advance(task, n)
 
 

@@ -144,10 +144,11 @@ def print_savings(res: CompareResult) -> None:
         for part, words in (("gov_cost", "government cost"),
                             ("applicant_cost", "applicant cost")):
             v = saved[part]
-            console.print(f"[{k}] saves {say(v['per_case'])} {cur} of {words} per case "
-                          f"against [0], {say(v['over_cases'])} {cur} over the "
-                          f"{saved['cases']:,.0f} cases it completes per replication "
-                          "(95% CI; negative: it costs more)", markup=False, highlight=False)
+            console.print(f"[{k}] " + tr(
+                "saves {per_case} {cur} of {what} per case against [0], {over} {cur} over the "
+                "{cases} cases it completes per replication (95% CI; negative: it costs more)",
+                per_case=say(v["per_case"]), cur=cur, what=tr(words), over=say(v["over_cases"]),
+                cases=f"{saved['cases']:,.0f}"), markup=False, highlight=False)
 
 
 def print_compact(res: CompareResult) -> None:
@@ -231,11 +232,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def print_effects(effects: dict[str, Any], base: str, sets: int) -> None:
-    t = Table(title=f"How sure the effects are (vs {escape(base)}; {sets} parameter sets over "
-                    "the \\[uncertainty] ranges, common random numbers)", title_justify="left")
+    t = Table(title=escape(tr("How sure the effects are (vs {base}; {n} parameter sets over the "
+                              "[uncertainty] ranges, common random numbers)", base=base, n=sets)),
+              title_justify="left")
     for col in ("scenario", "KPI", "effect", "95% CI (sim. noise only)",
                 "95% with the assumptions"):
-        t.add_column(col, justify="left" if col in ("scenario", "KPI") else "right")
+        t.add_column(tr(col), justify="left" if col in ("scenario", "KPI") else "right")
     for label, row in effects.items():
         for k, iv in row.items():
             kpi = BY_NAME.get(k.split(".")[0])

@@ -74,17 +74,19 @@ def cmd_reform(args: argparse.Namespace) -> int:
         return 0
     mats = (sum(i.materials for i in before.items.values()),
             sum(i.materials for i in after.items.values()))
-    console.print(f"[bold]{args.file}[/bold]: {len(specs)} reform(s) applied: "
-                  + "; ".join(specs), highlight=False)
-    console.print(f"  items {len(before.items)} -> {len(after.items)}, materials "
-                  f"{mats[0]} -> {mats[1]}, stations {len(before.stations)} -> "
-                  f"{len(after.stations)}, pools {len(before.pools)} -> {len(after.pools)}")
+    console.print(f"[bold]{escape(args.file)}[/bold]: " + escape(tr(
+        "{n} reform(s) applied: ", n=len(specs)) + "; ".join(specs)), highlight=False)
+    console.print("  " + tr("items {i0} -> {i1}, materials {m0} -> {m1}, stations {s0} -> {s1}, "
+                            "pools {p0} -> {p1}", i0=len(before.items), i1=len(after.items),
+                            m0=mats[0], m1=mats[1], s0=len(before.stations),
+                            s1=len(after.stations), p0=len(before.pools), p1=len(after.pools)))
     lines = describe_changes(before, after, diff)
     limit = len(lines) if args.all else 40
     for line in lines[:limit]:
         console.print(f"  {line}", markup=False, highlight=False)
     if len(lines) > limit:
-        console.print(f"  ... and {len(lines) - limit} more changes (--all shows them)")
+        console.print("  " + tr("... and {n} more changes (--all shows them)",
+                                n=len(lines) - limit))
     if args.write:
         written("reformed scenario", args.write)
     return 0

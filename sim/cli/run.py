@@ -217,14 +217,15 @@ def print_attributes(by: dict[str, Any]) -> None:
 
 def print_uncertainty(res: UncertaintyResult) -> None:
     n = len(res.sets)
-    t = Table(title=f"How sure: {n} parameter sets over the \\[uncertainty] ranges "
-                    f"(Latin hypercube, common random numbers)", title_justify="left")
+    t = Table(title=escape(tr("How sure: {n} parameter sets over the [uncertainty] ranges "
+                              "(Latin hypercube, common random numbers)", n=n)),
+              title_justify="left")
     for col in ("KPI", "mean", "95% CI (sim. noise only)", "95% with the assumptions"):
-        t.add_column(col, justify="left" if col == "KPI" else "right")
+        t.add_column(tr(col), justify="left" if col == "KPI" else "right")
     for k in res.kpis:
         iv = res.interval(k)
         kpi = BY_NAME.get(k.split(".")[0])
-        label = kpi.label if kpi is not None else k
+        label = tr(kpi.label) if kpi is not None else k
         scale, digits = (100.0, 1) if k.endswith("share") else (1.0, 1)
         so, wa = iv["simulation_only"], iv["with_assumptions"]
 
@@ -239,10 +240,11 @@ def print_uncertainty(res: UncertaintyResult) -> None:
     console.print(t)
     k = res.kpis[0]
     sens = res.sensitivity(k)
-    t = Table(title=f"What moves {k} most (swing: its change over the range, linear fit)",
-              title_justify="left")
+    t = Table(title=tr("What moves {kpi} most (swing: its change over the range, linear fit)",
+                       kpi=k), title_justify="left")
     for col in ("assumption", "range", "swing", "", "Spearman"):
-        t.add_column(col, justify="left" if col in ("assumption", "") else "right",
+        t.add_column(tr(col) if col else "",
+                     justify="left" if col in ("assumption", "") else "right",
                      overflow="fold" if col == "assumption" else "ellipsis")
     rows = sens.to_dict("records")
     top = max((abs(float(r["swing"])) for r in rows if r["swing"] == r["swing"]), default=0.0)
@@ -321,18 +323,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.cases:
             written("per-case records", args.cases)
         if args.log:
-            console.print(f"event log written to {args.log} ({events:,} events, "
-                          f"{result.replications} replications)")
+            console.print(tr("event log written to {path} ({events} events, {n} replications)",
+                             path=args.log, events=f"{events:,}", n=result.replications),
+                          soft_wrap=True)
     return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     model = load_model(args.file, args.reform)
     s = model.scenario
-    console.print(f"{args.file}: valid ({len(s.classes)} classes, {len(s.stations)} stations, "
-                  f"{len(s.items)} items, {len(s.routes)} routes)")
+    console.print(f"{args.file}: " + tr("valid ({classes} classes, {stations} stations, {items} "
+                                        "items, {routes} routes)", classes=len(s.classes),
+                                        stations=len(s.stations), items=len(s.items),
+                                        routes=len(s.routes)))
     for name, rho in model.offered_load().items():
-        console.print(f"  {name}: offered load {rho:.0%}")
+        console.print(f"  {station_name(name, s)}: " + tr("offered load {v}", v=f"{rho:.0%}"))
     return 0
 
 

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from sim.cli.common import (
@@ -37,12 +38,15 @@ def _num(x: Any, share: bool = False) -> str:
 def print_score(sr: ScoreResult) -> None:
     d = sr.to_json()
     p, c = d["period"], d["cases"]
-    console.print(f"[bold]{d['scenario']}[/bold] against [bold]{d['log']}[/bold]: cases "
-                  f"started {p['start']} to {p['end']} ({p['days']} days), "
-                  f"{d['replications']} replications, seed {d['seed']}, engine {d['engine']}")
-    console.print(f"real: {c['real']:,} cases, {c['real_events']:,} events "
-                  f"({c['unmatched_real_events']:,} of activities no item stands for); "
-                  f"simulated: {c['simulated_mean']:,.1f} cases per replication")
+    console.print(f"[bold]{escape(d['scenario'])}[/bold] " + escape(tr(
+        "against {log}: cases started {start} to {end} ({days} days), {n} replications, seed "
+        "{seed}, engine {engine}", log=d["log"], start=p["start"], end=p["end"], days=p["days"],
+        n=d["replications"], seed=d["seed"], engine=d["engine"])))
+    console.print(tr("real: {cases} cases, {events} events ({unmatched} of activities no item "
+                     "stands for); simulated: {sim} cases per replication",
+                     cases=f"{c['real']:,}", events=f"{c['real_events']:,}",
+                     unmatched=f"{c['unmatched_real_events']:,}",
+                     sim=f"{c['simulated_mean']:,.1f}"))
     t = Table(title=tr("Distances, simulated vs real (mean over replications)"),
               title_justify="left")
     for col in ("distance", "value", "95% CI", "unit"):
@@ -63,7 +67,7 @@ def print_score(sr: ScoreResult) -> None:
                       r["real_in_ci"]])
     console.print(t)
     for n in sr.notes:
-        console.print(f"note: {n}")
+        console.print(tr("note: {text}", text=n))
 
 
 def cmd_score(args: argparse.Namespace) -> int:

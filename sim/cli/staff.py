@@ -77,11 +77,12 @@ def cmd_staff(args: argparse.Namespace) -> int:
     if args.write and res.scenario is not None:
         save(res.scenario, args.write)
     model_scenario = res.scenario
-    t = Table(title=f"Staffing for {res.target}"
-              + (" (95% CI end)" if res.target.confident else "")
-              + f": met with {sum(res.servers.values())} servers "
-              f"(scenario {sum(res.scenario_servers.values())}); simulated "
-              f"{res.target.column} = {res.value:.4g}", title_justify="left")
+    t = Table(title=escape(tr("Staffing for {target}", target=str(res.target))
+                           + (tr(" (95% CI end)") if res.target.confident else "")
+                           + tr(": met with {n} servers (scenario {m}); simulated {kpi} = {v}",
+                                n=sum(res.servers.values()),
+                                m=sum(res.scenario_servers.values()), kpi=res.target.column,
+                                v=f"{res.value:.4g}")), title_justify="left")
     for col in ("station", "scenario", "Erlang C start", "staffed", "change", "utilization",
                 "mean wait (h)", "(working h)"):
         t.add_column(tr(col), justify="left" if col == "station" else "right",

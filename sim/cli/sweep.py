@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pandas as pd
+from rich.markup import escape
 from rich.table import Table
 
 from sim.cli.common import (
@@ -108,9 +109,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.json:
         write_json_out(args.json, res.to_dict())
     if not args.quiet:
-        t = Table(title=f"Sweep of {res.settings['scenario']} ({len(res.table)} points, "
-                  f"{res.computed} computed, {res.resumed} resumed, "
-                  f"{time.perf_counter() - t0:.1f} s)", title_justify="left")
+        t = Table(title=escape(tr("Sweep of {scenario} ({n} points, {computed} computed, "
+                                  "{resumed} resumed, {secs} s)",
+                                  scenario=res.settings["scenario"], n=len(res.table),
+                                  computed=res.computed, resumed=res.resumed,
+                                  secs=f"{time.perf_counter() - t0:.1f}")), title_justify="left")
         cols = [*res.params, args.metric]
         for extra in ("lead_time_workdays.mean", "within_limit_share", "bottleneck"):
             if extra not in cols and extra in res.table.columns:
@@ -123,8 +126,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                          else fmt(r[c], 2) if isinstance(r[c], float) else str(r[c]))
                         for c in cols])
         console.print(t)
-        console.print(f"results in {args.out}/ (results.csv, results.json, heatmap.png, "
-                      f"{POINTS_FILE})")
+        console.print(tr("results in {out}/ (results.csv, results.json, heatmap.png, {points})",
+                         out=args.out, points=POINTS_FILE), soft_wrap=True)
         if args.json:
             written("JSON", args.json)
     return 0
