@@ -57,6 +57,8 @@ def test_reform_write_loads_to_the_same_scenario(tmp_path: Path) -> None:
 @pytest.mark.parametrize("argv", [
     ["run", str(DATA / "mini.toml"), "-n", "2"],
     ["compare", str(DATA / "mini.toml"), str(DATA / "mini.toml") + "@online:0.8", "-n", "2"],
+    ["levers", str(DATA / "mini.toml"), "-n", "2"],
+    ["staff", str(DATA / "mini.toml"), "--target", "lead_time_workdays<=3", "-n", "2"],
 ])
 def test_json_dash_is_standard_output(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*argv, "--json", "-"]) == 0
