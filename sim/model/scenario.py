@@ -268,6 +268,11 @@ def check_attributes(s: Scenario, source: str = "<scenario>") -> None:
 def to_toml(s: Scenario) -> str:
     """The scenario as TOML text (what ``govsim reform --write`` saves)."""
     data = s.model_dump(mode="python", exclude_none=True)
+    for part in ("classes", "stations", "pools", "items"):  # names the file did not give
+        for table in data.get(part, {}).values():
+            for key in ("label", "label_zh"):
+                if table.get(key) == "":
+                    del table[key]
     for name, cls in s.classes.items():
         if cls.arrivals is not None and cls.arrivals.file is not None:
             arr = data["classes"][name]["arrivals"]
