@@ -31,7 +31,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "staff", help="the fewest servers per station that meet a target",
         description="Size each service station with queueing formulas (Erlang C), then "
-        "simulate and add servers at the bottleneck until the target holds, then give "
+        "simulate and add servers at the busiest station until the target holds, then give "
         "back servers no station needs. Says so when no staffing within --max-servers "
         "meets the target.")
     p.add_argument("file", help="scenario file (TOML)")

@@ -15,7 +15,7 @@ How
 2. **Bounds.** When the start misses the target, the staffing with every station at its
    bound (``--max-servers``) is simulated: if even that misses, no staffing within the
    bounds meets it, and the answer says so (with the value reached) instead of searching.
-3. **Simulation.** While the simulated target fails, the bottleneck (the station with
+3. **Simulation.** While the simulated target fails, the busiest station (the one with
    the highest simulated utilization that is below its bound; for a target on one
    station, that station) gets more servers: one, or 5% of a large station.
 4. **Trim.** Once the target holds, each station in turn (least utilized first) gives
@@ -407,7 +407,7 @@ def staff(source: str | Path | Scenario, target: str | Target,
                 f"its bound (--max-servers; {sum(top.values())} servers) the simulation "
                 f"gives {tgt.column} = {ev_top.value:.4g}" + _why(tgt, m_top))
 
-    # 3. add servers at the bottleneck until the target holds (5% of a large station at
+    # 3. add servers at the busiest station until the target holds (5% of a large station at
     # a time, one at a small one; the trim below gives back any overshoot)
     while not ev.met:
         grow = [k for k in names if cur[k] < bounds[k]]
@@ -419,7 +419,7 @@ def staff(source: str | Path | Scenario, target: str | Target,
             k = max(grow, key=lambda x: (ev.utilization.get(x, 0.0), -names.index(x)))
         step = min(max(1, cur[k] // 20), bounds[k] - cur[k])
         cur[k] += step
-        ev, _ = evaluate(cur, f"+{step} at {k} (bottleneck, {ev.utilization.get(k, 0.0):.0%})")
+        ev, _ = evaluate(cur, f"+{step} at {k} (busiest, {ev.utilization.get(k, 0.0):.0%})")
 
     # 4. trim: each station in turn gives back servers while the target holds; repeat
     # until a whole round gives nothing back

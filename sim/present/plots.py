@@ -18,7 +18,7 @@ Figures
     where lead time goes: government work, queueing, applicant time (critical path,
     calendar days), per scenario and case class;
 :func:`station_chart`
-    station utilization and mean queue wait, the bottleneck (highest utilization) first;
+    station utilization and mean queue wait, the busiest station (highest utilization) first;
 :func:`wip_over_time`
     cases in the system over time (mean over replications);
 :func:`sweep_heatmap`
@@ -313,7 +313,8 @@ def levers_chart(levers: Mapping[str, Any], top: int = 25, title: str | None = N
 
 @with_fonts
 def station_chart(result: RunResult, title: str | None = None) -> Figure:
-    """Utilization (with 95% CI) and mean queue wait per station, bottleneck first.
+    """Utilization (with 95% CI) and mean queue wait per station, busiest first (the
+    bottleneck is the biggest lever, which `govsim levers` measures).
 
     Agent pools are hatched; their "utilization" is the share of slots held.
     """
@@ -322,7 +323,7 @@ def station_chart(result: RunResult, title: str | None = None) -> Figure:
         result = next(iter(res.values()))
     st = result.station_summary()
     pools = set(result.model.station_names[result.model.n_service_stations:])
-    # service stations busiest first (the first is the bottleneck), then agent pools
+    # service stations busiest first (the first is the busiest), then agent pools
     st = st.loc[[n for n in st.index if n not in pools] + [n for n in st.index if n in pools]]
     names = [str(n) for n in st.index]
     n = len(names)
@@ -365,7 +366,7 @@ def station_chart(result: RunResult, title: str | None = None) -> Figure:
     ax_w.set_title(t("Queue wait"), loc="left", fontsize=10)
     for ax in (ax_u, ax_w):
         ax.grid(axis="x", alpha=0.3)
-    fig.suptitle(title or t("Stations of {scenario}: bottleneck first",
+    fig.suptitle(title or t("Stations of {scenario}: busiest first",
                             scenario=result.model.name), x=0.02,
                  ha="left", fontsize=11)
     return fig
