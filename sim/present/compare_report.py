@@ -25,10 +25,10 @@ from sim.i18n import t
 from sim.model.headline import COLUMNS
 from sim.model.headline import parse as parse_measure
 from sim.present import plots
-from sim.present.html import REPORT_NAME, _files_section, _header, _page, _prepare, _slug
-from sim.present.report import _figures, _scenario_section, _split_table_html, _write_records
+from sim.present.html import REPORT_NAME, _prepare, _slug, render
+from sim.present.report import _figures, _scenario_context, _split_table, _write_records
 from sim.results import headline
-from sim.results.display import ci, esc, num, station_name, stations_html, table
+from sim.results.display import ci, num, station_name
 from sim.results.result import RunResult
 from sim.results.stats import paired_differences
 
@@ -62,18 +62,13 @@ DIFF_KPIS: tuple[tuple[str, str, int, bool], ...] = (
 )
 
 
-def _differences_html(cr: Any, results: Mapping[str, RunResult]) -> str:
-    """Differences (other - first) per replication with 95% CIs of the headline KPIs."""
+def _differences(cr: Any, results: Mapping[str, RunResult]) -> list[dict[str, Any]]:
+    """Differences (other - first) per replication with 95% CIs of the headline KPIs: per
+    other scenario, its heading, the table and the costs saved (``compare.html``)."""
     names = list(results)
     base_name = names[0]
     base = results[base_name]
-    crn = bool(getattr(cr, "crn", True))
-    parts = ["<p class=\"note\">" + esc(t(
-        "Differences to the first scenario, paired by replication: every scenario ran from "
-        "the same seed, so cases share their random numbers (common random numbers) and the "
-        "intervals are sharp.") if crn else t(
-        "Differences to the first scenario, from independent runs (each scenario its own "
-        "seed): the intervals are wider than with common random numbers.")) + "</p>"]
+    out = []
     for name in names[1:]:
         r = results[name]
         diff = paired_differences(base.per_replication, r.per_replication)
@@ -95,23 +90,20 @@ def _differences_html(cr: Any, results: Mapping[str, RunResult]) -> str:
             rows.append([label if shown else t(label), num(b, dg, pct), num(o, dg, pct),
                          ("+" if row["mean"] > 0 else "") + num(row["mean"], dg, pct),
                          ci([row["ci95_lo"], row["ci95_hi"]], dg, pct)])
-        parts.append("<h3>" + esc(t("{other} minus {base}", other=name, base=base_name))
-                     + "</h3>")
-        parts.append(table((t("KPI"), base_name, name, t("difference"),
-                            t("95% CI of the difference")),
-                           rows, numeric=(False, True, True, True, True)))
         saved = cr.savings(names.index(name)) if hasattr(cr, "savings") else None
-        if saved is not None:
-            cur = esc(saved["currency"])
-            parts.append("<p>" + "; ".join(
-                t("{what} saved: {per_case} {cur} per case (95% CI {ci_case}), {over} {cur} "
-                  "over the {cases} cases completed per replication (95% CI {ci_over})",
-                  what=t(name_), per_case=num(v["per_case"]["mean"], 0), cur=cur,
-                  ci_case=ci(v["per_case"]["ci95"], 0), over=num(v["over_cases"]["mean"], 0),
-                  cases=num(saved["cases"], 0), ci_over=ci(v["over_cases"]["ci95"], 0))
-                for name_, v in (("government cost", saved["gov_cost"]),
-                                 ("applicant cost", saved["applicant_cost"]))) + "</p>")
-    return "\n".join(parts)
+        savings = "" if saved is None else "; ".join(
+            t("{what} saved: {per_case} {cur} per case (95% CI {ci_case}), {over} {cur} "
+              "over the {cases} cases completed per replication (95% CI {ci_over})",
+              what=t(name_), per_case=num(v["per_case"]["mean"], 0), cur=saved["currency"],
+              ci_case=ci(v["per_case"]["ci95"], 0), over=num(v["over_cases"]["mean"], 0),
+              cases=num(saved["cases"], 0), ci_over=ci(v["over_cases"]["ci95"], 0))
+            for name_, v in (("government cost", saved["gov_cost"]),
+                             ("applicant cost", saved["applicant_cost"])))
+        out.append({"heading": t("{other} minus {base}", other=name, base=base_name),
+                    "headers": (t("KPI"), base_name, name, t("difference"),
+                                t("95% CI of the difference")),
+                    "rows": rows, "savings": savings})
+    return out
 
 
 def write_compare_report(compare_result: Any, out_dir: str | Path,
@@ -155,38 +147,30 @@ def _compare_report(compare_result: Any, out: Path) -> Path:
             cards.append((value, f"{name}: {caption}"))
     nav = [("kpis", "Key figures"), ("differences", "Differences"), ("figures", "Figures"),
            ("stations", "Stations"), ("scenario", "Scenarios"), ("files", "Files")]
-    body = [
-        _header(title, sub_title, cards),
-        "<nav>" + "".join(f"<a href=\"#{a}\">{esc(t(w))}</a>" for a, w in nav) + "</nav>",
-        f"<h2 id=\"kpis\">{esc(t('Key figures per scenario'))}</h2>",
-    ]
     rows = []
     for name, r in results.items():
-        dd = r.to_dict()
-        k = dd["kpis"]
+        k = r.to_dict()["kpis"]
         rows.append([name, num(k["lead_time_workdays"]["mean"]),
                      ci(k["lead_time_workdays"]["ci95"]), num(k["lead_time_workdays"]["p90"]),
                      num(k["lead_time_days"]["mean"]),
                      num(k["within_limit_share"], 1, pct=True), num(k["visits"]["mean"], 2),
                      station_name(r.bottleneck(), r.scenario)])
-    body.append(table([t(h) for h in ("scenario", "mean lead time (wd)", "95% CI", "P90 (wd)",
-                                      "mean (calendar days)", "within limit", "in-person visits",
-                                      "busiest station")], rows,
-                      numeric=(False, True, True, True, True, True, True, False)))
-    body.append(f"<h3>{esc(t('Lead time split (calendar days, critical path)'))}</h3>")
-    body.append(_split_table_html(results))
-    body.append(f"<h2 id=\"differences\">{esc(t('Paired differences'))}</h2>")
-    body.append(_differences_html(compare_result, results))
-    body.append(f"<h2 id=\"figures\">{esc(t('Figures'))}</h2>")
-    body.extend(figs)
-    body.append(f"<h2 id=\"stations\">{esc(t('Stations'))}</h2>")
-    for name, r in results.items():
-        body.append(f"<h3>{esc(name)}</h3>")
-        body.append(stations_html(r.to_dict(), r.scenario))
-    for k, (name, r) in enumerate(results.items()):
-        body.append(_scenario_section(r, heading=t("Scenario: {scenario}", scenario=name),
-                                      anchors=k == 0))
-    body.append(_files_section(files))
+    crn = bool(getattr(compare_result, "crn", True))
+    diff_note = t(
+        "Differences to the first scenario, paired by replication: every scenario ran from "
+        "the same seed, so cases share their random numbers (common random numbers) and the "
+        "intervals are sharp.") if crn else t(
+        "Differences to the first scenario, from independent runs (each scenario its own "
+        "seed): the intervals are wider than with common random numbers.")
+    page = render(
+        "compare.html", title=title, subtitle=sub_title, cards=cards, nav=nav, files=files,
+        kpi_headers=[t(h) for h in ("scenario", "mean lead time (wd)", "95% CI", "P90 (wd)",
+                                    "mean (calendar days)", "within limit",
+                                    "in-person visits", "busiest station")],
+        kpi_rows=rows, split=_split_table(results), diff_note=diff_note,
+        differences=_differences(compare_result, results), figures=figs,
+        results=list(results.items()),
+        scenarios=[(name, _scenario_context(r)) for name, r in results.items()])
     path = out / REPORT_NAME
-    write_atomic(path, _page(title, "\n".join(body)))
+    write_atomic(path, page)
     return path

@@ -36,30 +36,9 @@ from sim.i18n import name, t
 from sim.model.headline import parse as parse_measure
 from sim.model.scenario import to_toml
 from sim.present import call_plots, plots
-from sim.present.html import (
-    REPORT_NAME,
-    _files_section,
-    _header,
-    _page,
-    _prepare,
-    fig_png,
-    figure_html,
-)
+from sim.present.html import REPORT_NAME, Figure, _prepare, fig_png, render
 from sim.results import drivers, headline
-from sim.results.display import (
-    Raw,
-    ci,
-    esc,
-    headline_html,
-    kpi_rows,
-    lead_headers,
-    num,
-    per_case_rows,
-    run_result_html,
-    station_name,
-    stations_html,
-    table,
-)
+from sim.results.display import ci, num, run_result_html, station_name
 from sim.results.result import RunResult
 
 __all__ = ["run_result_html", "write_run_report"]
@@ -68,29 +47,12 @@ __all__ = ["run_result_html", "write_run_report"]
 # --------------------------------------------------------------------------- sections
 
 
-def _reforms_html(s: Any) -> str:
-    """The reforms a scenario went through (recorded under ``reforms.applied[k]``)."""
-    applied = [v for k, v in s.assumptions.items() if k.startswith("reforms.applied[")]
-    specs = [*applied, *s.reforms]
-    if not specs:
-        return t("none")
-    return "<ol>" + "".join(f"<li><code>{esc(x.split(' -- ')[0])}</code>"
-                            + (f" {esc(x.split(' -- ', 1)[1])}" if " -- " in x else "")
-                            + "</li>" for x in specs) + "</ol>"
-
-
-def _scenario_section(result: RunResult, heading: str | None = None,
-                      anchors: bool = True) -> str:
+def _scenario_context(result: RunResult) -> dict[str, Any]:
+    """What ``macros.html``'s ``scenario`` shows of a run's scenario: its description, the
+    table of its parts, the reforms it went through, the offered load, the assumptions and
+    sources, and the file as simulated."""
     s = result.scenario
     m = result.model
-    heading = t("Scenario") if heading is None else heading
-
-    def anchor(name: str) -> str:
-        return f' id="{name}"' if anchors else ""
-
-    parts = [f"<h2{anchor('scenario')}>{esc(heading)}</h2>"]
-    if s.scenario.description:
-        parts.append(f"<p>{esc(s.scenario.description)}</p>")
     rows: list[list[Any]] = [
         [t("classes"), ", ".join(
             f"{name(k, v)} ({v.rate:g}/{t(v.per)})" if v.rate is not None
@@ -111,39 +73,22 @@ def _scenario_section(result: RunResult, heading: str | None = None,
                          arrival=f"{(s.run.arrival_days or s.run.horizon_days):g}")],
         [t("warm-up"), t("{days} days (cases arriving earlier are left out of KPIs)",
                          days=f"{s.run.warmup_days:g}")],
-        [t("reforms applied"), Raw(_reforms_html(s))],
     ]
-    parts.append(table(("", ""), rows))
-    load = m.offered_load()
-    if load:
-        parts.append(f"<h3>{esc(t('Offered load (analytic, before simulation)'))}</h3>")
-        parts.append(table((t("station"), t("servers"), t("offered load")),
-                           [[station_name(k, s),
-                             int(m.station_servers[list(m.station_names).index(k)]),
-                             num(v, 1, pct=True)]
-                            for k, v in sorted(load.items(), key=lambda kv: -kv[1])],
-                           numeric=(False, True, True)))
-    parts.append(f"<h3{anchor('assumptions')}>{esc(t('Assumptions'))}</h3>")
-    if s.assumptions:
-        parts.append(table((t("parameter"), t("assumption and why")),
-                           [[k, v] for k, v in s.assumptions.items()]))
-    else:
-        parts.append(f"<p class=\"note\">{esc(t('The scenario lists no assumptions.'))}</p>")
-    parts.append(f"<h3{anchor('sources')}>{esc(t('Sources'))}</h3>")
-    if s.scenario.sources:
-        parts.append("<ul>" + "".join(f"<li>{esc(x)}</li>" for x in s.scenario.sources)
-                     + "</ul>")
-    else:
-        parts.append(f"<p class=\"note\">{esc(t('The scenario lists no sources.'))}</p>")
-    parts.append("<details><summary>"
-                 + esc(t("The scenario file as simulated (TOML, reforms applied)"))
-                 + f"</summary><pre>{esc(to_toml(s))}</pre></details>")
-    return "\n".join(parts)
+    # the reforms it went through (recorded under ``reforms.applied[k]``): code, words
+    applied = [v for k, v in s.assumptions.items() if k.startswith("reforms.applied[")]
+    reforms = [(x.split(" -- ")[0], x.split(" -- ", 1)[1] if " -- " in x else "")
+               for x in [*applied, *s.reforms]]
+    load = [[station_name(k, s), int(m.station_servers[list(m.station_names).index(k)]),
+             num(v, 1, pct=True)]
+            for k, v in sorted(m.offered_load().items(), key=lambda kv: -kv[1])]
+    return {"description": s.scenario.description, "rows": rows, "reforms": reforms,
+            "load": load, "assumptions": [[k, v] for k, v in s.assumptions.items()],
+            "sources": list(s.scenario.sources), "toml": to_toml(s)}
 
 
 def _figures(results: Mapping[str, RunResult], single: RunResult | None,
-             fig_dir: Path, prefix: str = "") -> list[str]:
-    """Render the figures, write them to ``fig_dir`` and return their HTML."""
+             fig_dir: Path, prefix: str = "") -> list[Figure]:
+    """Render the figures and write them to ``fig_dir``."""
     specs: list[tuple[str, str, str, Any]] = [
         ("lead_time_cdf", t("Lead time distribution"),
          t("Share of completed cases (after the warm-up, pooled over replications) finished "
@@ -189,17 +134,17 @@ def _figures(results: Mapping[str, RunResult], single: RunResult | None,
             for key, title, caption, make in specs]
 
 
-def _figure(path: Path, title: str, caption: str, make: Any) -> str:
-    """Render one figure, write it to ``path`` and return its HTML."""
+def _figure(path: Path, title: str, caption: str, make: Any) -> Figure:
+    """Render one figure and write it to ``path``."""
     png = fig_png(make())
     write_atomic(path, png)
-    return f"<h3>{esc(title)}</h3>" + figure_html(png, title, caption)
+    return Figure(png, title, caption, title=title)
 
 
-def _stages_section(result: RunResult, fig_dir: Path) -> str:
+def _stages_section(result: RunResult, fig_dir: Path) -> Figure | None:
     """Where lead time goes, by stage: the stacked bars (first screen of the report)."""
     if len(result.time_by_stage()) < 2:
-        return ""
+        return None
     return _figure(fig_dir / "lead_time_by_stage.png", t("Where lead time goes, by stage"),
                    t("Mean calendar days each stage adds to a completed case's critical path: "
                      "government work (service and government lags), queueing, and with the "
@@ -240,8 +185,9 @@ def _signed(x: Any, digits: int = 1, pct: bool = False) -> str:
     return "+" + text if isinstance(x, int | float) and x > 0 else text
 
 
-def _levers_section(levers: Mapping[str, Any], fig_dir: Path) -> str:
-    """The ranked levers (``govsim levers``): a bar chart and the table."""
+def _levers_section(levers: Mapping[str, Any], fig_dir: Path) -> dict[str, Any]:
+    """The ranked levers (``govsim levers``), as ``run.html`` shows them: a bar chart and
+    the table."""
     png = fig_png(plots.levers_chart(levers))
     write_atomic(fig_dir / "levers.png", png)
     b = levers["baseline"]
@@ -249,30 +195,26 @@ def _levers_section(levers: Mapping[str, Any], fig_dir: Path) -> str:
              ci(r["ci95"], 2), _signed(r["relative"], 1, pct=True),
              (f"{num(r['utilization'], 0, pct=True)} -> {num(r['utilization_after'], 0, pct=True)}"
               if "utilization" in r else "")] for r in levers["levers"]]
-    parts = [
-        f"<h2 id=\"levers\">{esc(t('Levers, ranked'))}</h2>",
-        "<p>" + esc(t(
+    return {
+        "intro": t(
             "What each small change buys on {kpi} (baseline {mean}, 95% CI {ci}): the paired "
             "difference to the baseline over {n} replications on common random numbers (seed "
             "{seed}), with its Student-t 95% interval, which covers simulation noise only, not "
             "the assumptions. The first is the bottleneck: the biggest lever.",
             kpi=levers["kpi"], mean=num(b["mean"], 2), ci=ci(b["ci95"], 2),
-            n=levers["replications"], seed=levers["seed"])) + "</p>",
-        figure_html(png, t("Levers"), t(
+            n=levers["replications"], seed=levers["seed"]),
+        "figure": Figure(png, t("Levers"), t(
             "Paired effect of each lever (whiskers: 95% CI), biggest first (the first 25; the "
             "table has every lever); colour: the kind of lever.")),
-        table([t(h) for h in ("#", "lever", "change", "effect", "95% CI", "relative",
-                              "utilization")], rows,
-              numeric=(True, False, False, True, True, True, True)),
-    ]
-    if levers.get("skipped"):
-        parts.append(f"<details><summary>{esc(t('Levers skipped here'))}</summary><ul>" + "".join(
-            f"<li>{esc(x['lever'])}: {esc(x['reason'])}</li>" for x in levers["skipped"])
-            + "</ul></details>")
-    return "\n".join(parts)
+        "headers": [t(h) for h in ("#", "lever", "change", "effect", "95% CI", "relative",
+                                   "utilization")],
+        "rows": rows, "skipped": levers.get("skipped") or [],
+    }
 
 
-def _split_table_html(results: Mapping[str, RunResult]) -> str:
+def _split_table(results: Mapping[str, RunResult]) -> dict[str, Any]:
+    """The lead-time split per class (and scenario, when several): headers, rows and which
+    columns are numbers, for ``macros.html``'s ``split_table``."""
     tab = plots.split_table(results)
     multi = tab["scenario"].nunique() > 1
     headers = [t(h) for h in (*(("scenario",) if multi else ()), "class", "completed cases",
@@ -283,7 +225,8 @@ def _split_table_html(results: Mapping[str, RunResult]) -> str:
         rows.append([*([r["scenario"]] if multi else []), r["class"], f"{int(r['cases']):,}",
                      num(r["service"]), num(r["queue"]), num(r["applicant"]), num(total)])
     n0 = 1 if multi else 0
-    return table(headers, rows, numeric=(*([False] * (n0 + 1)), True, True, True, True, True))
+    return {"headers": headers, "rows": rows,
+            "numeric": (*([False] * (n0 + 1)), True, True, True, True, True)}
 
 
 # --------------------------------------------------------------------------- run report
@@ -305,7 +248,7 @@ def _run_report(result: RunResult, out: Path, levers: Mapping[str, Any] | None =
     _write_records(result, out)
     figs = _figures({result.model.name: result}, result, out / "figures")
     busiest = result.bottleneck()
-    lever_html = _levers_section(levers, out / "figures") if levers else ""
+    lever_section = _levers_section(levers, out / "figures") if levers else None
     if levers:
         write_json(out / "levers.json", levers)
     c = d["cases"]
@@ -324,43 +267,30 @@ def _run_report(result: RunResult, out: Path, levers: Mapping[str, Any] | None =
     nav = [("kpis", "Key figures"), *([("levers", "Levers")] if levers else []),
            ("figures", "Figures"), ("stations", "Stations"), ("scenario", "Scenario"),
            ("assumptions", "Assumptions"), ("sources", "Sources"), ("files", "Files")]
-    body = [
-        _header(title, sub, _cards(result, d, busiest, levers),
-                answer=drivers.answer(d, result.scenario)),
-        _stages_section(result, out / "figures"),
-        "<nav>" + "".join(f"<a href=\"#{a}\">{esc(t(w))}</a>" for a, w in nav) + "</nav>",
-        f"<h2 id=\"kpis\">{esc(t('Key figures'))}</h2>",
-        "<p class=\"note\">" + esc(t("Means over replications with Student-t 95% confidence "
-                                      "intervals.") + " " + lead_note) + "</p>",
-        headline_html(result.model, d),
-        table(lead_headers(), kpi_rows(d), numeric=(False, True, True, True, True, True, True)),
-        table((t("per case"), t("mean"), t("95% CI")), per_case_rows(d),
-              numeric=(False, True, True)),
-        f"<h3>{esc(t('Lead time split by case class (calendar days, critical path)'))}</h3>",
-        _split_table_html({result.model.name: result}),
-        lever_html,
-        f"<h2 id=\"figures\">{esc(t('Figures'))}</h2>",
-        *figs,
-        f"<h2 id=\"stations\">{esc(t('Stations'))}</h2>",
-        "<p class=\"note\">" + esc(
-            t("Service stations busiest first, then agent pools; the highlighted row is the "
-              "busiest station")
-            + (t(" (the bottleneck, the biggest lever, is {lever}: see Levers)",
-                 lever=levers["levers"][0]["lever"]) if levers and levers.get("levers")
-               else t(" (a queue there is not always what lead time waits for: `govsim levers` "
-                      "measures what each change buys)")) + t(".")) + "</p>",
-        stations_html(d, result.scenario),
-        _scenario_section(result),
-        _files_section([(REPORT_NAME, t("this report")),
-                        ("cases.csv", t("one row per case and replication")),
-                        ("stations.csv", t("one row per station and replication")),
-                        ("per_replication.csv", t("KPIs of each replication")),
-                        ("result.json", t("the results (JSON contract of govsim run --json)")),
-                        ("scenario.toml", t("the scenario as simulated")),
-                        *([("levers.json", t("the ranked levers (govsim levers --json)"))]
-                          if levers else []),
-                        ("figures/", t("the figures as PNG files"))]),
-    ]
+    stations_note = (
+        t("Service stations busiest first, then agent pools; the highlighted row is the "
+          "busiest station")
+        + (t(" (the bottleneck, the biggest lever, is {lever}: see Levers)",
+             lever=levers["levers"][0]["lever"]) if levers and levers.get("levers")
+           else t(" (a queue there is not always what lead time waits for: `govsim levers` "
+                  "measures what each change buys)")) + t("."))
+    files = [(REPORT_NAME, t("this report")),
+             ("cases.csv", t("one row per case and replication")),
+             ("stations.csv", t("one row per station and replication")),
+             ("per_replication.csv", t("KPIs of each replication")),
+             ("result.json", t("the results (JSON contract of govsim run --json)")),
+             ("scenario.toml", t("the scenario as simulated")),
+             *([("levers.json", t("the ranked levers (govsim levers --json)"))]
+               if levers else []),
+             ("figures/", t("the figures as PNG files"))]
+    page = render(
+        "run.html", title=title, subtitle=sub, cards=_cards(result, d, busiest, levers),
+        answer=drivers.answer(d, result.scenario), nav=nav, files=files,
+        stages=_stages_section(result, out / "figures"), model=result.model, d=d,
+        kpi_note=t("Means over replications with Student-t 95% confidence intervals.") + " "
+        + lead_note, split=_split_table({result.model.name: result}),
+        levers=lever_section, figures=figs, stations_note=stations_note,
+        scenario=result.scenario, sc=_scenario_context(result))
     path = out / REPORT_NAME
-    write_atomic(path, _page(title, "\n".join(body)))
+    write_atomic(path, page)
     return path

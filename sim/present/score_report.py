@@ -18,16 +18,8 @@ import numpy as np
 from sim.calibrate.score import Cases
 from sim.files import atomic_folder, json_text, write_atomic
 from sim.present import score_plots
-from sim.present.html import (
-    REPORT_NAME,
-    _files_section,
-    _header,
-    _page,
-    _prepare,
-    fig_png,
-    figure_html,
-)
-from sim.results.display import ci, esc, num, table
+from sim.present.html import REPORT_NAME, Figure, _prepare, fig_png, render
+from sim.results.display import ci, num
 
 __all__ = ["write_score_report"]
 
@@ -71,29 +63,14 @@ def write_score_report(sr: Any, out_dir: str | Path) -> Path:
              (num(d["distances"]["cycle_time"]["value"], 1),
               "cycle-time distance (days)"),
              (num(d["distances"]["ngram"]["value"], 2), "3-gram distance (matched)")]
-    body = [
-        _header(title, sub, cards),
-        "<h2 id=\"distances\">Distances</h2>",
-        "<p class=\"note\">Each distance is computed between one simulated replication and "
-        "the real log (log-distance-measures), at day resolution; the table gives the mean "
-        "over replications with its Student-t 95% interval. 0 is a perfect match.</p>",
-        table(("distance", "value", "95% CI", "unit", "what it measures"), dist_rows,
-              numeric=(False, True, True, False, False)),
-        "<h2 id=\"kpis\">KPIs, real vs simulated</h2>",
-        f"<p class=\"note\">Decision: first completion of {esc(decision)}; "
-        f"legal term {esc(num(d['term_days'], 0) if d['term_days'] else 'none')} calendar "
-        "days. Time to decision in calendar days from the case's first event (simulated: its "
-        "arrival). The real value is one number; the simulated one a mean over replications "
-        "with its 95% interval.</p>",
-        table(("KPI", "real", "simulated", "95% CI", "real in CI"), kpi_rows,
-              numeric=(False, True, True, True, False)),
-        *(f"<p class=\"note\">Note: {esc(n)}</p>" for n in d["notes"]),
-        "<h2 id=\"figures\">Figures</h2>",
-        *(figure_html(pngs[name], name, caption) for name, (_, caption) in figs.items()),
-        _files_section([(REPORT_NAME, "this report"), ("score.json", "the score as JSON"),
-                        ("figures/", "the figures as PNG files")]),
-    ]
-    page = _page(title, "\n".join(body))
+    page = render(
+        "score.html", title=title, subtitle=sub, cards=cards,
+        files=[(REPORT_NAME, "this report"), ("score.json", "the score as JSON"),
+               ("figures/", "the figures as PNG files")],
+        dist_rows=dist_rows, decision=decision,
+        term=num(d["term_days"], 0) if d["term_days"] else "none", kpi_rows=kpi_rows,
+        notes=d["notes"],
+        figures=[Figure(pngs[name], name, caption) for name, (_, caption) in figs.items()])
     text = json_text(d)
     with atomic_folder(out_dir) as tmp:  # the folder's files appear whole or not at all
         out = _prepare(tmp)
