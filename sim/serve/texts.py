@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sim import i18n
+
 LANGS = ("en", "zh")
 DEFAULT_LANG = "en"
 
@@ -52,21 +54,24 @@ TEXTS: dict[str, dict[str, str]] = {
     "no_change": {"en": "The variant is the baseline: switch a reform on or change staffing.",
                   "zh": "当前方案与基准相同:请启用改革措施或调整人员。"},
     "answer": {"en": "The answer", "zh": "结论"},
+    # the answer: the scenario's first headline measure ({measure}, {unit}: the catalogue's)
     "sentence_lower": {
-        "en": "With {changes}, the mean lead time falls from {base} to {variant} working days "
+        "en": "With {changes}, the {measure} falls from {base} to {variant}{unit} "
               "({diff}, 95% CI {lo} to {hi}){within}",
-        "zh": "实施{changes}后,平均办理时长由 {base} 个工作日降至 {variant} 个工作日"
+        "zh": "实施{changes}后,{measure}由 {base}{unit}降至 {variant}{unit}"
               "(变化 {diff},95% 置信区间 {lo} 至 {hi}){within}"},
     "sentence_higher": {
-        "en": "With {changes}, the mean lead time rises from {base} to {variant} working days "
+        "en": "With {changes}, the {measure} rises from {base} to {variant}{unit} "
               "({diff}, 95% CI {lo} to {hi}){within}",
-        "zh": "实施{changes}后,平均办理时长由 {base} 个工作日升至 {variant} 个工作日"
+        "zh": "实施{changes}后,{measure}由 {base}{unit}升至 {variant}{unit}"
               "(变化 {diff},95% 置信区间 {lo} 至 {hi}){within}"},
     "sentence_unsure": {
-        "en": "With {changes}, the mean lead time goes from {base} to {variant} working days "
+        "en": "With {changes}, the {measure} goes from {base} to {variant}{unit} "
               "({diff}, 95% CI {lo} to {hi}: not distinguishable from no change){within}",
-        "zh": "实施{changes}后,平均办理时长由 {base} 个工作日变为 {variant} 个工作日"
+        "zh": "实施{changes}后,{measure}由 {base}{unit}变为 {variant}{unit}"
               "(变化 {diff},95% 置信区间 {lo} 至 {hi}:与无变化无法区分){within}"},
+    "sentence_share": {"en": "; the share {measure} goes from {base} to {variant}.",
+                       "zh": ";{measure}由 {base} 变为 {variant}。"},
     "sentence_within": {"en": "; the share within {limit} working days goes from {base} to "
                               "{variant}.",
                         "zh": ";{limit} 个工作日内办结的比例由 {base} 变为 {variant}。"},
@@ -104,6 +109,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "stations": {"en": "Stations", "zh": "各部门"},
     "utilization": {"en": "Utilization", "zh": "利用率"},
     "wait_hours": {"en": "Mean wait (hours)", "zh": "平均等候(小时)"},
+    "wait_seconds": {"en": "Mean wait (seconds)", "zh": "平均等候(秒)"},
     "downloads": {"en": "Downloads", "zh": "下载"},
     "dl_toml": {"en": "variant scenario (TOML)", "zh": "改革方案情景(TOML)"},
     "dl_json": {"en": "comparison (JSON)", "zh": "对比结果(JSON)"},
@@ -119,24 +125,15 @@ TEXTS: dict[str, dict[str, str]] = {
     "upload_empty": {"en": "no file was uploaded", "zh": "未上传文件"},
     "unknown_scenario": {"en": "unknown scenario {name!r} (choose from: {known})",
                          "zh": "未知情景 {name!r}(可选:{known})"},
-    # KPI labels of the table
-    "k_lead_time_workdays": {"en": "mean lead time (working days)",
-                             "zh": "平均办理时长(工作日)"},
+    # KPI labels of the table that the shared catalogue (sim/results/headline.py's measures,
+    # sim/data/i18n.zh.toml) does not have: those it has come from it
     "k_lead_time_workdays.p50": {"en": "median lead time (working days)",
-                                 "zh": "办理时长中位数(工作日)"},
-    "k_lead_time_workdays.p90": {"en": "P90 lead time (working days)",
-                                 "zh": "办理时长 P90(工作日)"},
-    "k_lead_time_days": {"en": "mean lead time (calendar days)", "zh": "平均办理时长(日历天)"},
-    "k_within_limit_share": {"en": "share within the limit", "zh": "时限内办结比例"},
-    "k_visits": {"en": "in-person visits per case", "zh": "每件跑动次数"},
-    "k_rework_rounds": {"en": "rework rounds per case", "zh": "每件补正次数"},
+                                 "zh": "办理时长中位数（工作日）"},
     "k_lead_time_split_days.service": {"en": "days in government work",
                                        "zh": "政府办理天数"},
     "k_lead_time_split_days.queue": {"en": "days queueing", "zh": "排队等候天数"},
     "k_lead_time_split_days.applicant": {"en": "days with the applicant",
                                          "zh": "申请人准备天数"},
-    "k_throughput_per_day": {"en": "completed per day", "zh": "日均办结件数"},
-    "k_abandoned_share": {"en": "share abandoned", "zh": "放弃比例"},
     "k_gov_cost_per_case": {"en": "government cost per case", "zh": "每件政府成本"},
     "k_applicant_cost_per_case": {"en": "applicant cost per case", "zh": "每件申请人成本"},
 }
@@ -155,11 +152,7 @@ def pick_lang(value: str | None) -> str:
 
 
 def label(obj: Any, key: str, lang: str) -> str:
-    """A scenario part's name for the page: its ``label_zh`` (in Chinese) or ``label``
-    where the scenario model has them, else its key."""
-    if lang == "zh":
-        zh = getattr(obj, "label_zh", None)
-        if zh:
-            return str(zh)
-    en = getattr(obj, "label", None)
-    return str(en) if en else key
+    """A scenario part's name for the page: :func:`sim.i18n.name` (its ``label_zh`` in
+    Chinese, its ``label`` otherwise, else its key) in ``lang``."""
+    with i18n.use(lang):
+        return i18n.name(key, obj)
