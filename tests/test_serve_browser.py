@@ -180,7 +180,7 @@ def test_the_page_answers_a_reform_in_both_languages(driver: Any, base: str) -> 
     _wait_for(d, "body[data-lang=zh] #sentence")
     assert "lang=zh" in d.current_url
     assert d.find_element(By.ID, "page-title").text == "govsim:改革推演"
-    assert d.find_element(By.ID, "kpis-heading").text == "关键指标"
+    assert d.find_element(By.ID, "kpis-heading").text == "主要指标"
     zh = d.find_element(By.ID, "sentence").text
     assert zh.startswith("实施并联审批后,平均办理时长由") and "降至" in zh and "工作日" in zh
     # the same job, not run again: the same seconds on its settings line
