@@ -181,3 +181,28 @@ def test_first_use_compile_notice(monkeypatch: pytest.MonkeyPatch,
     assert err.startswith("compiling the simulation engine on first use")
     compile_notice("des")
     assert capsys.readouterr().err == ""
+
+
+def test_completion_bash_names_every_command(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from sim.cli import build_parser
+
+    assert main(["completion", "bash"]) == 0
+    text = capsys.readouterr().out
+    commands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    listed = re.search(r"_shtab_govsim_subparsers=\(([^)]*)\)", text)
+    assert listed is not None
+    assert set(commands) == set(listed.group(1).split()) and "completion" in commands
+    # scenario files complete as files, report folders as folders
+    assert "_shtab_govsim_run_pos_0_COMPGEN=_shtab_compgen_files" in text
+    assert "_shtab_govsim_compare___out_COMPGEN=_shtab_compgen_dirs" in text
+    script = tmp_path / "govsim.bash"
+    script.write_text(text)
+    syntax = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert syntax.returncode == 0, syntax.stderr
+
+
+def test_completion_unknown_shell_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["completion", "fish"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "govsim: error: completion: unknown shell 'fish' (choose bash, zsh, tcsh)"

@@ -29,6 +29,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CONSTRUCTION = ROOT / "scenarios" / "hohhot-construction-2023.toml"
+HOTLINE = ROOT / "scenarios" / "hohhot-12345-hotline.toml"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 REPS, SEED = 2, 11
 #: where the screenshots go (kept after the test for a person to look at)
@@ -77,7 +78,7 @@ def base() -> Iterator[str]:
     from sim.serve.server import free_port
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "sim", "serve", str(CONSTRUCTION),
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "serve", str(CONSTRUCTION), str(HOTLINE),
                              "--port", str(port), "--workers", "1"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -179,17 +180,77 @@ def test_the_page_answers_a_reform_in_both_languages(driver: Any, base: str) -> 
     _wait_for(d, "body[data-lang=zh] #sentence")
     assert "lang=zh" in d.current_url
     assert d.find_element(By.ID, "page-title").text == "govsim:改革推演"
-    assert d.find_element(By.ID, "kpis-heading").text == "关键指标"
+    assert d.find_element(By.ID, "kpis-heading").text == "主要指标"
     zh = d.find_element(By.ID, "sentence").text
     assert zh.startswith("实施并联审批后,平均办理时长由") and "降至" in zh and "工作日" in zh
     # the same job, not run again: the same seconds on its settings line
     assert re.findall(r"[0-9]+\.[0-9]+ (?:s|秒)", d.find_element(By.CSS_SELECTOR, "#result .note")
                       .text)[0].split()[0] == seconds
     first = d.find_element(By.CSS_SELECTOR, "#kpis tr[data-kpi] td").text
-    assert first == "平均办理时长(工作日)"
+    assert first == "平均办理时长（工作日）"  # the shared catalogue's name and unit
+    # the departments by the scenario's Chinese names (label_zh), not their keys
+    from sim.model import scenario as scenario_io
+
+    stations = scenario_io.load(CONSTRUCTION).stations
+    shown = {r.get_attribute("data-station"): r.find_element(By.TAG_NAME, "td").text
+             for r in d.find_elements(By.CSS_SELECTOR, "#stations tr[data-station]")}
+    assert shown and all(shown[k] == stations[k].label_zh for k in shown
+                         if k in stations and stations[k].label_zh)
+    assert any(k in stations and shown[k] == stations[k].label_zh != k for k in shown)
     d.set_window_size(1400, int(d.execute_script("return document.body.scrollHeight")) + 40)
     d.save_screenshot(str(SHOTS / "serve-zh.png"))
     assert _near(_figure_pixels((SHOTS / "serve-zh.png").read_bytes()), "#e15759") > 300
+
+
+def test_the_hotline_answers_in_seconds_and_service_level(driver: Any, base: str) -> None:
+    """The hotline leads with its [headline]: speed of answer in seconds and the share
+    answered within 15 and 20 s; no lead time in working days anywhere on the page."""
+    import tomllib
+
+    from selenium.webdriver.common.by import By
+
+    from sim import api
+    from sim.model import scenario as scenario_io
+
+    d = driver
+    d.set_window_size(1400, 1000)
+    d.get(f"{base}/?scenario={HOTLINE.stem}&servers.agents=10&n={REPS}&seed={SEED}&run=1")
+    sentence = _wait_for(d, "#sentence").text
+    assert sentence.startswith("With hotline agents at 10 servers, the average speed of "
+                               "answer falls from"), sentence
+    assert " seconds (" in sentence and "answered within 15 s" in sentence
+    assert "working days" not in d.find_element(By.TAG_NAME, "body").text
+    heads = [r.get_attribute("data-kpi") for r in d.find_elements(
+        By.CSS_SELECTOR, "#kpis tr.headline[data-kpi]")]
+    assert heads == ["answer_seconds", "answered_within_15s_share", "answered_within_20s_share",
+                     "abandoned_share", "stations.agents.occupancy"]
+    # the numbers are sim.compare's for the same staffing, seed and replications
+    raw = tomllib.loads(HOTLINE.read_text(encoding="utf-8"))
+    raw["stations"]["agents"]["servers"] = 10
+    more = scenario_io.parse(raw, HOTLINE.name)
+    ref = api.compare([str(HOTLINE), more], replications=REPS, seed=SEED)
+    tab = ref.table()
+    b, o = tab.columns.get_level_values(0).unique()
+    row = d.find_element(By.CSS_SELECTOR, '#kpis tr[data-kpi="answer_seconds"]')
+    for attr, (lab, stat) in (("data-base", (b, "mean")), ("data-variant", (o, "mean")),
+                              ("data-diff", (o, "diff"))):
+        assert float(row.get_attribute(attr)) == pytest.approx(
+            float(tab.loc["answer_seconds", (lab, stat)]), rel=1e-12)
+    assert float(tab.loc["answer_seconds", (o, "diff")]) < 0  # one agent more: faster
+    occ = d.find_element(By.CSS_SELECTOR, '#kpis tr[data-kpi="stations.agents.occupancy"]')
+    for attr, k in (("data-base", 0), ("data-variant", 1)):
+        st = ref.results[k].stations
+        assert float(occ.get_attribute(attr)) == pytest.approx(
+            float(st[st["station"] == "agents"]["utilization"].mean()), rel=1e-9)
+    d.set_window_size(1400, int(d.execute_script("return document.body.scrollHeight")) + 40)
+    d.save_screenshot(str(SHOTS / "serve-hotline-en.png"))
+    # in Chinese: seconds (秒) and the agents' Chinese name
+    d.find_element(By.ID, "lang-switch").click()
+    zh = _wait_for(d, "body[data-lang=zh] #sentence").text
+    assert zh.startswith("实施12345 话务员调整为 10 人后,平均应答时间由") and "秒降至" in zh, zh
+    assert "工作日" not in d.find_element(By.TAG_NAME, "body").text
+    d.set_window_size(1400, int(d.execute_script("return document.body.scrollHeight")) + 40)
+    d.save_screenshot(str(SHOTS / "serve-hotline-zh.png"))
 
 
 def test_a_run_shows_its_progress_and_can_be_cancelled(driver: Any, base: str) -> None:

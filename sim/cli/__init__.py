@@ -16,13 +16,24 @@ from importlib import metadata
 from types import ModuleType
 
 from sim import i18n
-from sim.cli import calibrate, common, compare, levers, reforms, run, serve, staff, sweep
+from sim.cli import (
+    calibrate,
+    common,
+    compare,
+    completion,
+    levers,
+    reforms,
+    run,
+    serve,
+    staff,
+    sweep,
+)
 from sim.cli import score as score_cmd
 from sim.errors import GovsimError
 
 #: the command modules, in the order ``govsim --help`` lists them; each has ``register(sub)``
 COMMANDS: tuple[ModuleType, ...] = (run, reforms, compare, levers, sweep, staff, calibrate,
-                                     score_cmd, serve)
+                                     score_cmd, serve, completion)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub)
+    sub.choices["completion"].set_defaults(root_parser=parser)  # it prints the whole parser
     for p in sub.choices.values():  # every command prints or writes in a language
         p.add_argument("--lang", default=None, metavar="LANG",
                        help=f"language of tables, reports and figures: {', '.join(i18n.LANGS)} "

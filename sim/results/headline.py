@@ -109,6 +109,13 @@ def _values(model: Model, m: Measure, per: pd.DataFrame, stations: pd.DataFrame)
     return per[col].to_numpy(dtype=np.float64)
 
 
+def per_replication(model: Model, m: Measure, per: pd.DataFrame,
+                    stations: pd.DataFrame) -> np.ndarray:
+    """A measure's value per replication (``per``: ``RunResult.per_replication``,
+    ``stations``: ``RunResult.stations``), in replication order."""
+    return _values(model, m, per, stations)
+
+
 def summary(model: Model, per: pd.DataFrame, stations: pd.DataFrame) -> list[dict[str, Any]]:
     """Each headline measure: name, label, unit, kind, mean and 95% CI over replications."""
     out: list[dict[str, Any]] = []

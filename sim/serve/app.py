@@ -113,11 +113,16 @@ class Page:
         ctx["n"], ctx["seed"] = n_text, seed_text
         if job is not None and job.state == "done" and job.view is not None and base:
             c = job.view
+            rows = views.kpi_rows(c, lang)  # the scenario's headline measures first
             ctx["result"] = {
-                "sentence": views.sentence(c, job.variant, base, lang),
-                "kpis": views.kpi_rows(c, lang), "svg": views.cdf_svg(c, lang),
+                "sentence": views.sentence(c, job.variant, base, lang, rows),
+                "kpis": rows, "svg": views.cdf_svg(c, lang),
+                # lead times in days are the answer only where the service counts days
+                "in_days": not rows or rows[0]["kind"] not in ("seconds", "share"),
                 "split": views.split_rows(c, lang),
-                "stations": views.station_rows(c, base, job.scenario, lang),
+                "stations": views.station_rows(c, base, job.scenario, lang,
+                                               seconds=bool(rows) and rows[0]["kind"] == "seconds"),
+                "wait_seconds": bool(rows) and rows[0]["kind"] == "seconds",
                 "settings": t(lang, "settings", n=c.res.replications, seed=c.res.seed,
                               engine=c.res.engine, seconds=f"{job.seconds:.2f}",
                               cached=t(lang, "from_cache") if job.cached else "")}

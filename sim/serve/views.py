@@ -16,10 +16,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim import i18n
 from sim.experiments.compare import CompareResult
+from sim.model.assembly import Model
+from sim.model.headline import parse as parse_measure
 from sim.model.schema import Scenario
 from sim.reforms import CATALOGUE
+from sim.results import headline as hl
 from sim.results.kpis import BY_NAME, format_value
+from sim.results.stats import ci95
 from sim.serve.texts import label, t
 from sim.serve.variant import Variant
 
@@ -107,70 +112,134 @@ def _num(x: Any) -> float:
         return math.nan
 
 
+def describe(name: str, model: Model, lang: str) -> tuple[str, str, str] | None:
+    """(label with its unit, unit, kind) of a measure in ``lang``, from the shared catalogue
+    (``sim.results.headline``); None for a KPI that is no headline measure."""
+    try:
+        m = parse_measure(name)
+    except ValueError:
+        return None
+    with i18n.use(lang):
+        text, unit, kind = hl.describe(model, m)
+        shown = text if kind == "share" else text + i18n.t(" ({unit})", unit=unit)
+    return shown, unit, kind
+
+
+def _paired(c: Computed, name: str) -> dict[str, float]:
+    """A headline measure the comparison table lacks (a station's occupancy): means and the
+    paired difference over replications (common random numbers pair them by index)."""
+    m = parse_measure(name)
+    per = [hl.per_replication(r.model, m, r.per_replication, r.stations) for r in c.res.results]
+    n = min(len(x) for x in per)
+    diff = ci95(per[1][:n] - per[0][:n]) if n else (math.nan,) * 3
+    return {"base": ci95(per[0])[0], "variant": ci95(per[1])[0], "diff": diff[0],
+            "diff_ci95_lo": diff[1], "diff_ci95_hi": diff[2]}
+
+
 def kpi_rows(c: Computed, lang: str) -> list[dict[str, Any]]:
-    """Per KPI: its label, the two means, the paired difference and its 95% CI (text),
-    and the raw numbers (``data-*`` attributes the browser test reads)."""
+    """Per KPI, the scenario's headline measures first (in their units), then the page's
+    others: its label, the two means, the paired difference and its 95% CI (text), and the
+    raw numbers (``data-*`` attributes the browser test reads)."""
     tab = c.tab
     b, o = c.res.labels
+    model = c.res.results[0].model
+    heads = list(hl.measures(model))
+    # a service whose headline counts no days (seconds, shares) shows no lead times in days
+    in_days = any((describe(h, model, "en") or ("", "", "days"))[2] == "days" for h in heads)
     rows = []
-    for name in PAGE_KPIS:
-        if name not in tab.index or name not in BY_NAME:
+    for name in [*heads, *(k for k in PAGE_KPIS if k not in heads)]:
+        described = describe(name, model, lang)
+        if name in tab.index:
+            vals = {s: _num(tab.loc[name, (o if s.startswith("diff") or s == "variant" else b,
+                                           "mean" if s in ("base", "variant") else s)])
+                    for s in ("base", "variant", "diff", "diff_ci95_lo", "diff_ci95_hi")}
+        elif name.startswith("stations.") and name in heads:
+            vals = _paired(c, name)
+        else:
             continue
-        kind = BY_NAME[name].kind
-        vals = {s: _num(tab.loc[name, (o if s.startswith("diff") or s == "variant" else b,
-                                       "mean" if s in ("base", "variant") else s)])
-                for s in ("base", "variant", "diff", "diff_ci95_lo", "diff_ci95_hi")}
+        if described is not None:
+            text, unit, kind = described
+        elif name in BY_NAME:
+            text, unit, kind = t(lang, f"k_{name}"), "", BY_NAME[name].kind
+        else:
+            continue
         if not any(math.isfinite(vals[s]) for s in ("base", "variant")):
             continue
+        if name not in heads and kind == "days" and not in_days:
+            continue  # the hotline: no "0.0 working days" rows under its seconds
+        shown = "days" if kind == "seconds" else kind  # seconds: one decimal, like days
         lo, hi = vals["diff_ci95_lo"], vals["diff_ci95_hi"]
         rows.append({
-            "name": name, "label": t(lang, f"k_{name}"),
-            "base": fmt(vals["base"], kind),
-            "variant": fmt(vals["variant"], kind),
-            "diff": fmt(vals["diff"], kind, sign=True),
-            "ci": (f"[{fmt(lo, kind, True)}, {fmt(hi, kind, True)}]"
+            "name": name, "label": text, "unit": unit, "kind": kind,
+            "headline": name in heads,
+            "base": fmt(vals["base"], shown),
+            "variant": fmt(vals["variant"], shown),
+            "diff": fmt(vals["diff"], shown, sign=True),
+            "ci": (f"[{fmt(lo, shown, True)}, {fmt(hi, shown, True)}]"
                    if math.isfinite(lo) and math.isfinite(hi) else "-"),
             "raw": vals,
             "better": _better(name, vals["diff"], lo, hi)})
     return rows
 
 
+def _lower_is_better(name: str) -> bool | None:
+    """The direction of a KPI, or of a headline measure that is no KPI (seconds to answer:
+    lower; shares answered or resolved within a time: higher); None: no direction."""
+    k = BY_NAME.get(name)
+    if k is not None:
+        return k.lower_is_better
+    base = name.split(".", 2)[-1] if name.startswith("classes.") else name
+    if base == "answer_seconds":
+        return True
+    if base.startswith(("answered_within_", "within_")) or base == "resolved_share":
+        return False
+    return None
+
+
 def _better(name: str, d: float, lo: float, hi: float) -> str:
     """``better``/``worse`` where the CI excludes zero and the KPI has a direction."""
-    k = BY_NAME.get(name)
-    if k is None or k.lower_is_better is None or not (math.isfinite(lo) and math.isfinite(hi)):
+    lower = _lower_is_better(name)
+    if lower is None or not (math.isfinite(lo) and math.isfinite(hi)):
         return ""
     if lo <= 0 <= hi or d == 0:
         return ""
-    return "better" if (d < 0) == k.lower_is_better else "worse"
+    return "better" if (d < 0) == lower else "worse"
 
 
-def sentence(c: Computed, v: Variant, base: Scenario, lang: str) -> str:
-    """The answer in one sentence: what the change does to the mean lead time (with the
-    paired CI) and to the share within the limit."""
-    tab = c.tab
-    b, o = c.res.labels
-
-    def cell(kpi: str, lab: str, stat: str) -> float:
-        return _num(tab.loc[kpi, (lab, stat)]) if kpi in tab.index else math.nan
-
-    d = cell("lead_time_workdays", o, "diff")
-    lo, hi = cell("lead_time_workdays", o, "diff_ci95_lo"), cell("lead_time_workdays", o,
-                                                                  "diff_ci95_hi")
+def sentence(c: Computed, v: Variant, base: Scenario, lang: str,
+             rows: list[dict[str, Any]] | None = None) -> str:
+    """The answer in one sentence: what the change does to the scenario's first headline
+    measure, in its unit (with the paired CI), and to its first share (the share within
+    the limit, answered within 20 s, ...)."""
+    rows = kpi_rows(c, lang) if rows is None else rows
+    heads = [r for r in rows if r["headline"]] or rows
+    if not heads:
+        return t(lang, "no_change")
+    lead = heads[0]
+    d, lo, hi = (lead["raw"][k] for k in ("diff", "diff_ci95_lo", "diff_ci95_hi"))
     key = ("sentence_unsure" if not (math.isfinite(lo) and math.isfinite(hi)) or lo <= 0 <= hi
            else "sentence_lower" if d < 0 else "sentence_higher")
+    with i18n.use(lang):
+        measure = hl.describe(c.res.results[0].model, parse_measure(lead["name"]))[0] \
+            if describe(lead["name"], c.res.results[0].model, lang) else lead["label"]
+    unit = "" if lead["kind"] == "share" else f" {lead['unit']}" if lead["unit"] else ""
+    share = next((r for r in heads[1:] if r["kind"] == "share"), None)
     lim = c.dicts[0]["kpis"].get("limit_workdays")
-    wb, wv = cell("within_limit_share", b, "mean"), cell("within_limit_share", o, "mean")
-    within = (t(lang, "sentence_end") if not (math.isfinite(wb) or math.isfinite(wv)) else
-              t(lang, "sentence_within", limit=f"{lim:g}", base=format_value(wb, "share"),
-                variant=format_value(wv, "share")) if lim else
-              t(lang, "sentence_within_nolimit", base=format_value(wb, "share"),
-                variant=format_value(wv, "share")))
-    return t(lang, key, changes=changes_text(v, base, lang),
-             base=format_value(cell("lead_time_workdays", b, "mean"), "days"),
-             variant=format_value(cell("lead_time_workdays", o, "mean"), "days"),
-             diff=fmt(d, "days", sign=True), lo=fmt(lo, "days", True),
-             hi=fmt(hi, "days", True), within=within)
+    if share is None:
+        within = t(lang, "sentence_end")
+    elif share["name"] == "within_limit_share":
+        within = (t(lang, "sentence_within", limit=f"{lim:g}", base=share["base"],
+                    variant=share["variant"]) if lim else
+                  t(lang, "sentence_within_nolimit", base=share["base"],
+                    variant=share["variant"]))
+    else:
+        within = t(lang, "sentence_share", measure=share["label"], base=share["base"],
+                   variant=share["variant"])
+    return t(lang, key, changes=changes_text(v, base, lang), measure=measure, unit=unit,
+             base=lead["base"], variant=lead["variant"], diff=lead["diff"],
+             lo=lead["ci"][1:-1].split(", ")[0] if lead["ci"] != "-" else "-",
+             hi=lead["ci"][1:-1].split(", ")[-1] if lead["ci"] != "-" else "-",
+             within=within)
 
 
 def _measured(res: CompareResult, k: int) -> np.ndarray:
@@ -267,9 +336,17 @@ def split_rows(c: Computed, lang: str) -> list[dict[str, Any]]:
 
 
 def station_rows(c: Computed, base: Scenario, other: Scenario | None,
-                 lang: str) -> list[dict[str, Any]]:
+                 lang: str, seconds: bool = False) -> list[dict[str, Any]]:
     """Per station of either scenario, busiest in the variant first: servers,
-    utilization and mean wait, baseline and variant."""
+    utilization and mean wait (hours; ``seconds`` for a service measured in seconds),
+    baseline and variant."""
+
+    def wait(st: dict[str, Any]) -> str:
+        h = st.get("mean_wait_hours")
+        if not seconds or h is None:
+            return format_value(h, "hours")
+        return format_value(float(h) * 3600.0, "days")  # one decimal
+
     b = c.dicts[0]["stations"]
     o = c.dicts[1]["stations"]
     names = list(dict.fromkeys([*o, *b]))
@@ -284,7 +361,6 @@ def station_rows(c: Computed, base: Scenario, other: Scenario | None,
             "servers": (sb.get("servers", "-"), so.get("servers", "-")),
             "util": (format_value(sb.get("utilization"), "share"),
                      format_value(so.get("utilization"), "share")),
-            "wait": (format_value(sb.get("mean_wait_hours"), "hours"),
-                     format_value(so.get("mean_wait_hours"), "hours")),
+            "wait": (wait(sb), wait(so)),
             "changed": sb.get("servers") != so.get("servers")})
     return rows
