@@ -220,25 +220,33 @@ def lead_time_split(results: Any, by_class: bool = True, title: str | None = Non
     labels = [f"{s}\n{c}" if tab["scenario"].nunique() > 1 else c
               for s, c in zip(tab["scenario"], tab["class"], strict=True)]
     fig = _figure(7.5, 1.4 + 0.45 * len(tab) + 0.6)
+    _split_bars(fig, tab, labels, height=0.6, share=0.06, fontsize=8)
+    fig.axes[0].set_xlabel(t("mean calendar days per completed case (critical path)"))
+    fig.axes[0].set_title(title or t("Where lead time goes"), loc="left")
+    return fig
+
+
+def _split_bars(fig: Figure, tab: pd.DataFrame, labels: list[str], height: float,
+                share: float, fontsize: int) -> None:
+    """One stacked bar per row of ``tab`` (columns service, queue, applicant: days), top
+    row first, each part labelled where it is wider than ``share`` of the longest bar."""
     ax = fig.add_subplot()
+    parts = ["service", "queue", "applicant"]
     y = np.arange(len(tab))[::-1]
     left = np.zeros(len(tab))
-    for part in ("service", "queue", "applicant"):
+    longest = max(float(tab[parts].fillna(0.0).sum(axis=1).max()) if len(tab) else 0.0, 1e-9)
+    for part in parts:
         v = tab[part].fillna(0.0).to_numpy(dtype=np.float64)
         ax.barh(y, v, left=left, color=SPLIT_COLORS[part], label=_split_label(part),
-                height=0.6)
+                height=height)
         for yi, li, vi in zip(y, left, v, strict=True):
-            if vi > 0.06 * max(float((tab[["service", "queue", "applicant"]].sum(axis=1)).max()),
-                               1e-9):
-                ax.text(li + vi / 2, yi, f"{vi:.1f}", ha="center", va="center", fontsize=8,
-                        color="white")
+            if vi > share * longest:
+                ax.text(li + vi / 2, yi, f"{vi:.1f}", ha="center", va="center",
+                        fontsize=fontsize, color="white")
         left += v
     ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlabel(t("mean calendar days per completed case (critical path)"))
-    ax.set_title(title or t("Where lead time goes"), loc="left")
     fig.legend(loc="outside lower center", fontsize=8, ncols=3, frameon=False)
     ax.grid(axis="x", alpha=0.3)
-    return fig
 
 
 @with_fonts
@@ -257,24 +265,10 @@ def stage_split(result: RunResult, title: str | None = None, top: int = 20) -> F
                            n=len(tab) + more)
     labels = [str(n) if multi else str(x) for n, x in zip(tab.index, tab["name"], strict=True)]
     fig = _figure(7.5, 1.2 + 0.32 * len(tab) + 0.6)
-    ax = fig.add_subplot()
-    y = np.arange(len(tab))[::-1]
-    left = np.zeros(len(tab))
-    biggest = max(float(tab["total"].max()) if len(tab) else 0.0, 1e-9)
-    for part in ("service", "queue", "applicant"):
-        v = tab[part].fillna(0.0).to_numpy(dtype=np.float64)
-        ax.barh(y, v, left=left, color=SPLIT_COLORS[part], label=_split_label(part),
-                height=0.65)
-        for yi, li, vi in zip(y, left, v, strict=True):
-            if vi > 0.08 * biggest:
-                ax.text(li + vi / 2, yi, f"{vi:.1f}", ha="center", va="center", fontsize=7,
-                        color="white")
-        left += v
-    ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlabel(t("mean calendar days per completed case in the stage (critical path)"))
-    ax.set_title(title or t("Where lead time goes, by stage"), loc="left")
-    fig.legend(loc="outside lower center", fontsize=8, ncols=3, frameon=False)
-    ax.grid(axis="x", alpha=0.3)
+    _split_bars(fig, tab, labels, height=0.65, share=0.08, fontsize=7)
+    fig.axes[0].set_xlabel(
+        t("mean calendar days per completed case in the stage (critical path)"))
+    fig.axes[0].set_title(title or t("Where lead time goes, by stage"), loc="left")
     return fig
 
 
