@@ -35,6 +35,10 @@ def by_stage(model: Model, per_rep: pd.DataFrame) -> pd.DataFrame:
     over replications, and its share of the route's mean lead time."""
     rows = []
     ptr = model.route_stage_ptr
+    # each route's share of the completed cases (what its stages weigh in the mean)
+    counts = {r: float(per_rep[k].sum()) if (k := f"route.{model.route_names[r]}.completed")
+              in per_rep else math.nan for r in range(len(ptr) - 1)}
+    all_done = sum(counts.values())
     for r in range(len(ptr) - 1):
         names = [model.stage_names[s] for s in range(ptr[r], ptr[r + 1])]
         if not all(f"stage.{n}.service_days" in per_rep for n in names):
@@ -45,24 +49,14 @@ def by_stage(model: Model, per_rep: pd.DataFrame) -> pd.DataFrame:
         for n in names:
             cols = {p: per_rep[f"stage.{n}.{p}_days"].to_numpy(dtype=np.float64)
                     for p in PARTS}
-            total = cols["service"] + cols["queue"] + cols["applicant"]
-            m, lo, hi = ci95(total)
+            m, lo, hi = ci95(cols["service"] + cols["queue"] + cols["applicant"])
             row: dict[str, Any] = {"stage": n, "route": n.split("/", 1)[0],
                                    "name": n.split("/", 1)[-1]}
-            for p in PARTS:
-                row[p] = ci95(cols[p])[0]
+            row.update({p: ci95(cols[p])[0] for p in PARTS})
             row.update(total=m, total_ci95_lo=lo, total_ci95_hi=hi,
-                       share=m / lead if lead > 0 else math.nan)
+                       share=m / lead if lead > 0 else math.nan,
+                       route_share=counts[r] / all_done if all_done > 0 else math.nan)
             rows.append(row)
-        # the route's share of the completed cases (what its stages weigh in the mean)
-        key = f"route.{model.route_names[r]}.completed"
-        for row in rows[len(rows) - len(names):]:
-            row["route_share"] = float(per_rep[key].sum()) if key in per_rep else math.nan
-    if rows:
-        done = {x["route"]: x["route_share"] for x in rows}
-        total_done = sum(done.values())
-        for x in rows:
-            x["route_share"] = x["route_share"] / total_done if total_done > 0 else math.nan
     cols_out = ["stage", "route", "name", *PARTS, "total", "total_ci95_lo", "total_ci95_hi",
                 "share", "route_share"]
     return pd.DataFrame(rows, columns=cols_out).set_index("stage")
