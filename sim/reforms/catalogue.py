@@ -49,7 +49,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from sim import i18n
 from sim.errors import ReformError, ScenarioError, format_value
+from sim.i18n import t
 from sim.model.scenario import error_from_validation, revalidate
 from sim.model.schema import Scenario
 
@@ -86,21 +88,25 @@ class Arg:
     def required(self) -> bool:
         return self.default is REQUIRED
 
-    def type_text(self) -> str:
-        if self.kind == "probability":
-            return "probability in [0, 1]"
-        if self.kind in ("int", "float"):
-            word = "integer" if self.kind == "int" else "number"
-            if self.lo is not None and self.hi is not None:
-                return f"{word} in [{self.lo:g}, {self.hi:g}]"
-            if self.lo is not None:
-                return f"{word} {'>' if self.lo_open else '>='} {self.lo:g}"
-            return word
-        if self.kind == "names":
-            return "list of names or globs joined by '+'"
-        if self.kind == "choice":
-            return "one of " + ", ".join(self.choices)
-        return {"bool": "true or false", "name": "name"}.get(self.kind, self.kind)
+    def type_text(self, lang: str = "en") -> str:
+        """The argument's type in ``lang`` (English by default: error messages say it)."""
+        with i18n.use(lang):
+            if self.kind == "probability":
+                return t("probability in [0, 1]")
+            if self.kind in ("int", "float"):
+                word = t("integer") if self.kind == "int" else t("number")
+                if self.lo is not None and self.hi is not None:
+                    return t("{word} in [{lo}, {hi}]", word=word, lo=f"{self.lo:g}",
+                             hi=f"{self.hi:g}")
+                if self.lo is not None:
+                    return t("{word} {op} {lo}", word=word, op=">" if self.lo_open
+                             else t(">="), lo=f"{self.lo:g}")
+                return word
+            if self.kind == "names":
+                return t("list of names or globs joined by '+'")
+            if self.kind == "choice":
+                return t("one of {choices}", choices=t(", ").join(self.choices))
+            return {"bool": t("true or false"), "name": t("name")}.get(self.kind, self.kind)
 
     def rule(self) -> str:
         """The type as a phrase: 'an integer >= 1', 'a probability in [0, 1]', 'one of ...'."""

@@ -103,7 +103,7 @@ class Page:
         ctx["reforms"] = [{
             "name": r.name, "title": views.reform_title(r.name, lang), "summary": r.summary,
             "on": r.name in on,
-            "args": [{"name": a.name, "type": views.arg_type(a, lang),
+            "args": [{"name": a.name, "type": a.type_text(lang),
                       "default": a.default_text(), "required": a.required,
                       "value": on.get(r.name, {}).get(a.name, "")}
                      for a in r.args]} for r in CATALOGUE.values()]

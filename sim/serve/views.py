@@ -72,23 +72,6 @@ def fmt(value: float | None, kind: str, sign: bool = False) -> str:
     return text.lstrip("+-") if text.strip("+-0.,%") == "" and text != "-" else text
 
 
-def arg_type(a: Any, lang: str) -> str:
-    """A reform argument's type in ``lang`` (the catalogue words it in English)."""
-    if lang != "zh":
-        return str(a.type_text())
-    if a.kind == "probability":
-        return "概率,0 到 1"
-    if a.kind in ("int", "float"):
-        word = "整数" if a.kind == "int" else "数值"
-        if a.lo is not None and a.hi is not None:
-            return f"{word},{a.lo:g} 到 {a.hi:g}"
-        if a.lo is not None:
-            return f"{word},{'>' if a.lo_open else '≥'} {a.lo:g}"
-        return word
-    return {"names": "名称或通配符,以 '+' 连接", "bool": "true 或 false", "name": "名称",
-            "choice": "可选:" + "、".join(a.choices)}.get(a.kind, str(a.type_text()))
-
-
 @dataclass
 class Computed:
     """What every part of the page reads of a comparison, computed once (in the job's
