@@ -158,6 +158,8 @@ def kpi_rows(c: Computed, lang: str) -> list[dict[str, Any]]:
             "base": fmt(vals["base"], shown),
             "variant": fmt(vals["variant"], shown),
             "diff": fmt(vals["diff"], shown, sign=True),
+            "lo": fmt(lo, shown, True) if math.isfinite(lo) else "-",
+            "hi": fmt(hi, shown, True) if math.isfinite(hi) else "-",
             "ci": (f"[{fmt(lo, shown, True)}, {fmt(hi, shown, True)}]"
                    if math.isfinite(lo) and math.isfinite(hi) else "-"),
             "raw": vals,
@@ -220,8 +222,8 @@ def sentence(c: Computed, v: Variant, base: Scenario, lang: str,
                    variant=share["variant"])
     return t(lang, key, changes=changes_text(v, base, lang), measure=measure, unit=unit,
              base=lead["base"], variant=lead["variant"], diff=lead["diff"],
-             lo=lead["ci"][1:-1].split(", ")[0] if lead["ci"] != "-" else "-",
-             hi=lead["ci"][1:-1].split(", ")[-1] if lead["ci"] != "-" else "-",
+             lo=lead["lo"] if lead["ci"] != "-" else "-",
+             hi=lead["hi"] if lead["ci"] != "-" else "-",
              within=within)
 
 
