@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from sim.model.scenario import parse
 from sim.present import compare_report, plots, report
 from sim.results.records import CASE_COLUMNS, STATION_COLUMNS
 from sim.results.result import RunResult
-from tests.conftest import DATA
+from tests.conftest import DATA, chromium
 
 MINI = str(DATA / "mini.toml")
 
@@ -185,16 +184,8 @@ def test_repr_html(result: RunResult) -> None:
 # --------------------------------------------------------------------------- in a browser
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 def _dump_dom(html: Path, tmp_path: Path) -> str:
-    exe = _chromium()
+    exe = chromium()
     if exe is None:
         pytest.skip("chromium not installed")
     cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu",
@@ -207,7 +198,7 @@ def _dump_dom(html: Path, tmp_path: Path) -> str:
 
 
 def _screenshot(html: Path, tmp_path: Path) -> bytes:
-    exe = _chromium()
+    exe = chromium()
     assert exe is not None
     png = tmp_path / "shot.png"
     cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu",

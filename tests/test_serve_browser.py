@@ -14,7 +14,6 @@ import io
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -27,6 +26,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.conftest import chromium
+
 ROOT = Path(__file__).resolve().parent.parent
 CONSTRUCTION = ROOT / "scenarios" / "hohhot-construction-2023.toml"
 HOTLINE = ROOT / "scenarios" / "hohhot-12345-hotline.toml"
@@ -36,20 +37,12 @@ REPS, SEED = 2, 11
 SHOTS = Path(os.environ.get("GOVSIM_SCREENSHOTS", ROOT / ".screenshots"))
 
 
-def _chromium() -> str | None:
-    for name in ("/usr/bin/chromium", "chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     webdriver = pytest.importorskip("selenium.webdriver",
                                     reason="selenium is not installed (pip install '.[test]')")
     pytest.importorskip("starlette", reason="govsim serve needs the serve extra (starlette)")
-    browser = _chromium()
+    browser = chromium()
     if browser is None:
         pytest.skip("no browser installed: apt-get install chromium chromium-driver")
     if not Path(CHROMEDRIVER).exists():
