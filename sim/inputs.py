@@ -39,13 +39,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim.model.arrivalmap import arrival_times
-from sim.model.assembly import ONLINE, PROXY, WINDOW, Model
+from sim.model.assembly import ONLINE, PROXY, WINDOW, Choice, Model
 from sim.model.calendar import WorkCalendar
 from sim.model.distributions import Family
 from sim.model.recorded import bootstrap_indices
 
 # stream codes (never renumber: seeds depend on them)
-Q_ARRIVAL, Q_CHANNEL, Q_STAGE, Q_ITEM, Q_RECORDED, Q_ATTRIBUTE = 1, 2, 3, 14, 15, 16
+Q_ARRIVAL, Q_CHANNEL, Q_STAGE, Q_ITEM, Q_RECORDED, Q_ATTRIBUTE, Q_PATH = 1, 2, 3, 14, 15, 16, 17
 #: numbers of one quantity slot in a stream: more than any class's cases (counts <= 1e9)
 SPAN = 1 << 40
 # the slots of an item's stream: one each, then one per submission (max_attempts <= 1,000)
@@ -89,7 +89,9 @@ class Inputs:
     revoked: NDArray[np.bool_]  # (n, J) the audit revokes the approval
     # (n, J, K) working hours of government lag after the k-th service (default: none)
     lag: F64 = field(default_factory=lambda: np.zeros((0, 0, 0)))
-    # (n, A) case attributes' values (sim.model.attrmodel; NaN: the class has not the one)
+    # (n, A + P) case attributes' values (sim.model.attrmodel; NaN: the class has not the
+    # one), then the branch each case took at each of the P choice stages (the index of its
+    # name in model.path_labels; NaN: the case's route has not the stage, or skips it)
     attrs: F64 = field(default_factory=lambda: np.zeros((0, 0)))
 
     def __post_init__(self) -> None:
@@ -351,7 +353,7 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
                      else np.broadcast_to(np.inf, (n, J, K))),
         "audit": np.zeros((n, J), dtype=np.bool_), "audit_service": np.zeros((n, J)),
         "revoked": np.zeros((n, J), dtype=np.bool_),
-        "attrs": np.full((n, model.attributes.n if model.attributes else 0), np.nan),
+        "attrs": np.full((n, attr_width(model)), np.nan),
     }
     for c in range(len(model.class_names)):
         rows = np.flatnonzero(out["cls"] == c)
@@ -372,6 +374,33 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
                 for name, arr in local.items():  # the class's rows in arrival order
                     out[name][rows] = arr[sel]
     return Inputs(replication=rep, **out)
+
+
+def attr_width(model: Model) -> int:
+    """Columns of ``Inputs.attrs``: the case attributes, then the choice stages' paths."""
+    return (model.attributes.n if model.attributes is not None else 0) + len(model.path_names)
+
+
+def _branches(model: Model, choice: Choice, rep: int, seed: int, hc: int, s: int, k0: int,
+              k1: int, codes: F64 | None) -> NDArray[np.intp]:
+    """The branch of choice stage ``s`` each case of keys ``k0 .. k1 - 1`` takes: by
+    probability, the first whose cumulative probability exceeds the case's uniform (slot 0
+    of the stage's own stream ``Q_PATH``, drawn whether or not the case reaches the stage);
+    by condition, the first whose condition holds, else the last."""
+    if choice.cum is not None:
+        u = Stream(seed, (rep, Q_PATH, hc, _h(model.stage_names[s]))).take(0, k0, k1)
+        return np.minimum(np.searchsorted(choice.cum, u, side="right"),
+                          choice.cum.size - 1).astype(np.intp)
+    am = model.attributes
+    n = k1 - k0
+    out = np.full(n, len(choice.when) - 1, dtype=np.intp)
+    free = np.ones(n, dtype=np.bool_)
+    for b, cond in enumerate(choice.when[:-1]):
+        assert cond is not None and am is not None and codes is not None
+        take = free & am.holds(cond, codes)
+        out[take] = b
+        free &= ~take
+    return out
 
 
 def _draw_class(model: Model, rep: int, seed: int, c: int, k0: int,
@@ -398,8 +427,11 @@ def _draw_class(model: Model, rep: int, seed: int, c: int, k0: int,
     if renege_any:
         loc["patience"] = np.full((m, J, K), np.inf)
     am = model.attributes
+    n_attr = am.n if am is not None else 0
+    if attr_width(model):
+        loc["attrs"] = np.full((m, attr_width(model)), np.nan)
     if am is not None:  # each attribute on its own keyed stream, slot 0
-        loc["attrs"] = codes = am.draw(c, lambda a: Stream(
+        loc["attrs"][:, :n_attr] = codes = am.draw(c, lambda a: Stream(
             seed, (rep, Q_ATTRIBUTE, hc, _h(a))).take(0, k0, k1), m)
         mat = am.materials(c, codes)
     dur = _Durations(loc)
@@ -411,10 +443,19 @@ def _draw_class(model: Model, rep: int, seed: int, c: int, k0: int,
         p_stage = float(model.stage_probability[s])
         stage_on = (np.ones(m, dtype=np.bool_) if p_stage >= 1.0 else Stream(
             seed, (rep, Q_STAGE, hc, _h(model.stage_names[s]))).take(0, k0, k1) < p_stage)
-        for j in model.stage_items[model.stage_item_ptr[s]:model.stage_item_ptr[s + 1]]:
+        choice = model.stage_choice[s] if model.stage_choice else None
+        if choice is not None:  # the branch each case takes (docs/model.md, "Paths")
+            branch = _branches(model, choice, rep, seed, hc, s, k0, k1,
+                               codes if am is not None else None)
+            loc["attrs"][:, n_attr + choice.path] = np.where(
+                stage_on, np.asarray(choice.code, dtype=np.float64)[branch], np.nan)
+        for m_at, j in enumerate(
+                model.stage_items[model.stage_item_ptr[s]:model.stage_item_ptr[s + 1]]):
             j = int(j)
             st = Stream(seed, (rep, Q_ITEM, hc, _h(model.item_names[j])))
             on = stage_on.copy()
+            if choice is not None:
+                on &= branch == choice.item_branch[m_at]
             p_skip = float(model.item_skip_probability[j])
             if p_skip > 0:
                 on &= st.take(S_SKIP, k0, k1) >= p_skip

@@ -197,7 +197,12 @@ class _Sim:
         self.class_route = model.class_route.tolist()
         sp, ip, items = (model.route_stage_ptr.tolist(), model.stage_item_ptr.tolist(),
                          model.stage_items.tolist())
-        self.routes = [[(int(model.stage_mode[s]), items[ip[s]:ip[s + 1]])
+        # per route stage: (mode, its items, its branches: runs of its items, each a
+        # sequence; a sequential stage is one branch, a parallel one without branches
+        # one branch per item: docs/model.md, "Paths and branches")
+        ends = model.stage_seg_end.tolist()
+        self.routes = [[(int(model.stage_mode[s]), items[ip[s]:ip[s + 1]],
+                         _branches(items, ends, ip[s], ip[s + 1]))
                         for s in range(sp[r], sp[r + 1])] for r in range(len(sp) - 1)]
         # inputs as flat lists: (i, j) at i*J + j, (i, j, k) at (i*J + j)*K + k
         self.arrival = inp.arrival.tolist()
@@ -343,14 +348,17 @@ class _Sim:
         run_item, base = self.run_item, i * self.J
         reneged = False
         stg = self.stg[i] if self.stg is not None else None
-        for pos, (mode, stage_items) in enumerate(self.routes[self.class_route[c]]):
+        for pos, (mode, stage_items, stage_branches) in enumerate(
+                self.routes[self.class_route[c]]):
             items = [j for j in stage_items if run_item[base + j]]
             if not items:
                 if stg is not None:
                     stg[3 * pos:3 * pos + 3] = tri
                 continue
             supp = -INF
-            if mode == SEQUENTIAL or len(items) == 1:
+            branches = [] if mode == SEQUENTIAL else [
+                run for b in stage_branches if (run := [j for j in b if run_item[base + j]])]
+            if mode == SEQUENTIAL or len(branches) == 1:
                 for j in items:
                     s_j, reneged = yield from self.item(i, j, tri)
                     if s_j > supp:
@@ -358,9 +366,9 @@ class _Sim:
                     if reneged:
                         break
             else:
-                tris = [tri.copy() for _ in items]
-                procs = [env.process(self.branch(i, j, tb))
-                         for j, tb in zip(items, tris, strict=True)]
+                tris = [tri.copy() for _ in branches]
+                procs = [env.process(self.branch(i, b, tb))
+                         for b, tb in zip(branches, tris, strict=True)]
                 yield env.all_of(procs)
                 best, best_end = 0, -INF
                 for b, p in enumerate(procs):
@@ -392,9 +400,16 @@ class _Sim:
                 if audit[base + j]:
                     env.process(self.audit_visit(i, j))
 
-    def branch(self, i: int, j: int, tri: list[float]) -> Proc:
-        """A branch of a parallel stage: returns (supplement end, reneged, branch end)."""
-        supp, reneged = yield from self.item(i, j, tri)
+    def branch(self, i: int, items: list[int], tri: list[float]) -> Proc:
+        """A branch of a parallel stage, its items one after another: returns (the latest
+        supplement end, reneged, branch end); a renege ends the branch."""
+        supp, reneged = -INF, False
+        for j in items:
+            s_j, reneged = yield from self.item(i, j, tri)
+            if s_j > supp:
+                supp = s_j
+            if reneged:
+                break
         return supp, reneged, self.env.now
 
     def item(self, i: int, j: int, tri: list[float]) -> Proc:
@@ -491,6 +506,16 @@ class _Sim:
 
 
 _index = attrgetter("index")
+
+
+def _branches(items: list[int], ends: list[int], p0: int, p1: int) -> list[list[int]]:
+    """The branches of the stage at places ``p0 .. p1 - 1`` of ``items`` (``ends``: each
+    place's branch end)."""
+    out, p = [], p0
+    while p < p1:
+        out.append(items[p:ends[p]])
+        p = ends[p]
+    return out
 
 
 def simulate(model: Model, inputs: Inputs, record_visits: bool = True,

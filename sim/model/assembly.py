@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from sim.errors import ScenarioError
 from sim.model import recorded
+from sim.model.attributes import Node, parse_condition
 from sim.model.attrmodel import AttrModel, assemble
 from sim.model.calendar import WorkCalendar
 from sim.model.distributions import Family, family
@@ -44,6 +45,17 @@ B1 = NDArray[np.bool_]
 
 class LoadWarning(UserWarning):
     """A station is offered as much work as it can do, or more."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a choice stage chooses between (docs/model.md, "Paths and branches")."""
+
+    path: int  # its column in Model.path_names
+    code: tuple[int, ...]  # per branch: its name's index in Model.path_labels[path]
+    cum: F64 | None  # by probability: the cumulative probabilities in branch order
+    when: tuple[Node | None, ...]  # by condition: per branch (the last None: otherwise)
+    item_branch: I64  # per item of the stage (its places in stage_items): its branch
 
 
 @dataclass(frozen=True)
@@ -120,6 +132,17 @@ class Model:
     item_audit_service: tuple[Family | None, ...] = field(repr=False)
     station_patience: tuple[Family | None, ...] = field(repr=False)
     pool_deficiency_factor: F64 = field(repr=False)  # per pool (index - n_service_stations)
+    # paths and branches (docs/model.md, "Paths and branches"): per place of stage_items,
+    # the end (exclusive) of the branch it is in (a sequential or choice stage: one branch,
+    # the whole stage; a parallel stage: each item alone unless it lists branches)
+    stage_seg_end: I64 = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+    # per stage: the choice a choice stage makes (None: every other stage; the engines
+    # run a choice stage as a sequential one of the items its run_item leaves)
+    stage_choice: tuple[Choice | None, ...] = ()
+    # the case table's path columns: each choice stage name, and its branches' names (all
+    # routes'); Inputs.attrs carries a case's path after its attributes
+    path_names: tuple[str, ...] = ()
+    path_labels: tuple[tuple[str, ...], ...] = ()
     # costs (docs/model.md, "Costs"); all zero when the scenario has no [costs] section
     has_costs: bool = False
     currency: str = "CNY"
@@ -216,15 +239,23 @@ class Model:
 
     def expected_submissions(self) -> NDArray[np.float64]:
         """Mean submissions of each item over the arrival window (rework included):
-        arrivals x stage probability x (1 - skip probability) x expected attempts."""
+        arrivals x stage probability (x the branch's, in a choice stage by probability; a
+        choice by condition counts every branch) x (1 - skip probability) x expected
+        attempts."""
         subs = np.zeros(self.n_items)
         for c in range(len(self.class_names)):
             n = self.expected_arrivals(c)
             r = int(self.class_route[c])
             for s in range(self.route_stage_ptr[r], self.route_stage_ptr[r + 1]):
                 p_stage = float(self.stage_probability[s])
-                for j in self.stage_items[self.stage_item_ptr[s]:self.stage_item_ptr[s + 1]]:
+                ch = self.stage_choice[s] if self.stage_choice else None
+                for m, j in enumerate(
+                        self.stage_items[self.stage_item_ptr[s]:self.stage_item_ptr[s + 1]]):
                     j = int(j)
+                    if ch is not None and ch.cum is not None:  # its branch's probability
+                        b = int(ch.item_branch[m])
+                        p_stage = float(self.stage_probability[s]) * float(
+                            ch.cum[b] - (ch.cum[b - 1] if b else 0.0))
                     skip = float(self.item_skip_probability[j])
                     subs[j] += n * p_stage * (1 - skip) * self.expected_attempts(j)
         return subs
@@ -358,6 +389,10 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
     stage_item_ptr = [0]
     stage_items: list[int] = []
     stage_prob: list[float] = []
+    seg_end: list[int] = []
+    choices: list[Choice | None] = []
+    path_names: list[str] = []
+    path_labels: list[list[str]] = []
     r_limit: list[float] = []
     for rn in r_names:
         route = s.routes[rn]
@@ -366,13 +401,39 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
             stage_names.append(f"{rn}/{st.name}")
             stage_mode.append(PARALLEL if st.mode == "parallel" else SEQUENTIAL)
             idx = [it_index[n] for n in st.items]
+            p0 = len(stage_items)
             stage_items.extend(idx)
             stage_item_ptr.append(len(stage_items))
             stage_prob.append(st.probability)
-            lims = [items[j].limit_workdays for j in idx]
-            known = [x for x in lims if x is not None]
-            if known:
-                total += max(known) if st.mode == "parallel" else sum(known)
+            groups = ([list(b.items) for b in st.branches] if st.branches is not None else
+                      [[n] for n in st.items] if st.mode == "parallel" else [list(st.items)])
+            at = p0
+            for g in (groups if st.mode == "parallel" else [list(st.items)]):
+                at += len(g)
+                seg_end.extend([at] * len(g))
+            if st.mode == "choice":
+                assert st.branches is not None
+                if st.name not in path_names:
+                    path_names.append(st.name)
+                    path_labels.append([])
+                pc = path_names.index(st.name)
+                lab = path_labels[pc]
+                lab.extend(b.name for b in st.branches if b.name not in lab)
+                by_prob = st.branches[0].probability is not None
+                choices.append(Choice(
+                    pc, tuple(lab.index(b.name) for b in st.branches),
+                    np.cumsum([b.probability or 0.0 for b in st.branches]) if by_prob
+                    else None,
+                    tuple(parse_condition(b.when) if b.when is not None else None
+                          for b in st.branches),
+                    np.asarray([b for b, g in enumerate(groups) for _ in g], dtype=np.int64)))
+            else:
+                choices.append(None)
+            limits = [sum(x for j in g if (x := items[it_index[j]].limit_workdays) is not None)
+                      for g in groups
+                      if any(items[it_index[j]].limit_workdays is not None for j in g)]
+            if limits:  # a path's limits add up; branches (side by side, or one of): longest
+                total += max(limits) if st.mode != "sequential" else sum(limits)
         stage_ptr.append(len(stage_names))
         r_limit.append(route.limit_workdays if route.limit_workdays is not None
                        else (total if total > 0 else math.nan))
@@ -448,6 +509,10 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
         stage_item_ptr=np.asarray(stage_item_ptr, dtype=np.int64),
         stage_items=np.asarray(stage_items, dtype=np.int64),
         stage_probability=np.asarray(stage_prob, dtype=np.float64),
+        stage_seg_end=np.asarray(seg_end, dtype=np.int64),
+        stage_choice=tuple(choices),
+        path_names=tuple(path_names),
+        path_labels=tuple(tuple(x) for x in path_labels),
         item_service=service,
         item_delay=tuple(family(it.delay) if it.delay else None for it in items),
         item_lag=tuple(_working_lag(it.lag, cals[st_cal[st_index[it.station]]])

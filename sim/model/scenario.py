@@ -21,7 +21,7 @@ from sim.files import write_atomic
 from sim.model import headline, recorded
 from sim.model.attributes import ConditionError, check_condition, parse_condition
 from sim.model.schedule import check_overlaps
-from sim.model.schema import Scenario
+from sim.model.schema import Scenario, Stage
 
 #: the largest scenario file read (the shipped ones are under 40 kB)
 MAX_SCENARIO_BYTES = 4_000_000
@@ -203,8 +203,7 @@ def check_references(s: Scenario, source: str = "<scenario>", base: Path | None 
     for rname, route in s.routes.items():
         seen: set[str] = set()
         for k, stage in enumerate(route.stages):
-            for m, item_name in enumerate(stage.items):
-                field = f"routes.{rname}.stages[{k}].items[{m}]"
+            for field, item_name in stage_item_fields(stage, f"routes.{rname}.stages[{k}]"):
                 need("item", item_name, s.items, field)
                 if item_name in seen:
                     raise ScenarioError(source, field, "appears twice in the route; give the "
@@ -227,6 +226,14 @@ def check_references(s: Scenario, source: str = "<scenario>", base: Path | None 
                                         "must be an increasing, non-overlapping period",
                                         [a, b])
                 prev = b
+
+
+def stage_item_fields(stage: Stage, at: str) -> list[tuple[str, str]]:
+    """(field, item) of every item a stage lists: in its branches when it has them."""
+    if stage.branches is None:
+        return [(f"{at}.items[{m}]", n) for m, n in enumerate(stage.items)]
+    return [(f"{at}.branches[{b}].items[{m}]", n) for b, br in enumerate(stage.branches)
+            for m, n in enumerate(br.items)]
 
 
 def check_attributes(s: Scenario, source: str = "<scenario>") -> None:
@@ -252,6 +259,11 @@ def check_attributes(s: Scenario, source: str = "<scenario>") -> None:
             for item in stage.items:
                 runs.setdefault(item, []).append(cname)
     wheres = [(f"items.{n}.when", it.when, runs.get(n, [])) for n, it in s.items.items()]
+    for rname, route in s.routes.items():
+        on = [c for c, cls in s.classes.items() if cls.route == rname]
+        for k, stage in enumerate(route.stages):
+            wheres += [(f"routes.{rname}.stages[{k}].branches[{b}].when", br.when, on)
+                       for b, br in enumerate(stage.branches or ())]
     wheres += [(f"checks[{k}].when", ch.when, [ch.class_name] if ch.class_name in s.classes
                 else list(s.classes)) for k, ch in enumerate(s.checks)]
     for field, when, classes in wheres:

@@ -13,6 +13,7 @@ Units are in the field names or in a distribution's ``unit``: service times are
 from __future__ import annotations
 
 import datetime as dt
+import math
 import zoneinfo
 from typing import Annotated, Literal
 
@@ -300,14 +301,95 @@ class Item(Strict):
         return self
 
 
-class Stage(Strict):
-    """Items done in sequence or in parallel (the stage ends when its last item ends)."""
+#: how far a choice stage's branch probabilities may sum from 1
+PATH_SUM_TOLERANCE = 1e-9
+
+
+class Branch(Strict):
+    """A branch of a parallel or a choice stage: items one after another (docs/model.md,
+    "Paths and branches"). In a choice stage it has a ``probability`` (the stage's sum to
+    1) or a ``when`` condition (the first that holds; the last branch has none: otherwise)."""
 
     name: Name
-    mode: Literal["sequential", "parallel"] = "sequential"
     items: list[Name] = Field(min_length=1)
+    probability: Probability | None = Field(
+        None, description="choice stage: the chance a case takes this branch")
+    when: Condition | None = Field(
+        None, description="choice stage: a condition on case attributes; the first branch "
+        "whose condition holds is taken, the last branch (no condition) otherwise")
+    label: Label = Field("", description="the name outputs show (English; default: the key)")
+    label_zh: Label = Field("", description="the name outputs show in Chinese (--lang zh)")
+    note: Text = ""
+
+    _when_parses = field_validator("when")(parsed_condition)
+
+
+class Stage(Strict):
+    """Items done in sequence or in parallel (the stage ends when its last item ends), or
+    one of its branches chosen per case (``mode = "choice"``).
+
+    With ``branches``, ``items`` is their items in order (filled in when not given)."""
+
+    name: Name
+    mode: Literal["sequential", "parallel", "choice"] = "sequential"
+    items: list[Name] = Field(default_factory=list)
+    branches: list[Branch] | None = Field(
+        None, description="parallel: branches started together, each a sequence of items; "
+        "choice: the branches a case chooses one of")
     probability: Probability = Field(1.0, description="chance a case goes through this stage")
     note: Text = ""
+
+    @model_validator(mode="after")
+    def _branches_fit(self) -> Stage:
+        br = self.branches
+        if br is None:
+            if self.mode == "choice":
+                raise ValueError("a choice stage needs branches (each with items and a "
+                                 "probability or a when condition)")
+            if not self.items:
+                raise ValueError("items must list at least 1 item")
+            return self
+        if self.mode == "sequential":
+            raise ValueError("branches need mode = \"parallel\" or \"choice\" (got mode "
+                             "'sequential')")
+        if not br:
+            raise ValueError("branches must list at least 1 branch")
+        names = [b.name for b in br]
+        dup = next((n for n in names if names.count(n) > 1), None)
+        if dup is not None:
+            raise ValueError(f"branches must have distinct names (got {dup!r} twice)")
+        flat = [n for b in br for n in b.items]
+        if self.items and self.items != flat:
+            raise ValueError(f"items must be the branches' items in order, or be left out "
+                             f"(got {self.items} for branches of {flat})")
+        if self.items != flat:
+            self.__dict__["items"] = flat  # no assignment check: it would run this again
+        if self.mode == "parallel":
+            bad = next((b.name for b in br if b.probability is not None or b.when is not None),
+                       None)
+            if bad is not None:
+                raise ValueError(f"branch {bad!r} of a parallel stage takes no probability or "
+                                 "when: every branch runs (a choice stage chooses one)")
+            return self
+        probs = [b.probability for b in br]
+        if any(p is not None for p in probs):
+            if any(p is None for p in probs) or any(b.when is not None for b in br):
+                raise ValueError("branches must all have a probability, or choose by when "
+                                 "conditions, not both")
+            total = math.fsum(p for p in probs if p is not None)
+            if abs(total - 1.0) > PATH_SUM_TOLERANCE:
+                raise ValueError(f"branches' probabilities must sum to 1 (got {total:.12g})")
+            return self
+        missing = next((b.name for b in br[:-1] if b.when is None), None)
+        if missing is not None:
+            raise ValueError(f"branch {missing!r} needs a probability or a when condition "
+                             "(only the last branch of a choice stage goes without: "
+                             "otherwise)")
+        if br[-1].when is not None:
+            raise ValueError(f"the last branch ({br[-1].name!r}) of a choice by condition "
+                             "must have no when: it is taken otherwise, so every case has a "
+                             f"path (got when = {br[-1].when!r})")
+        return self
 
 
 class Route(Strict):

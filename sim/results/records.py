@@ -143,6 +143,7 @@ CASE_COLUMNS: dict[str, str] = {
 
 #: the columns a case table adds when the scenario has a ``[costs]`` section
 ATTR = "attr."  #: the case table's column of case attribute NAME is ATTR + NAME
+PATH = "path."  #: the case table's column of the branch taken at choice stage NAME
 COST_COLUMNS: dict[str, str] = {
     "gov_cost": "staff cost of every service the case began (submissions and audits): "
                 "working hours of service x the station's cost per hour",
@@ -254,11 +255,22 @@ def case_frame(model: Model, res: RepResult, arrival: F64, cls: I64, channel: I6
 
 
 def add_attributes(model: Model, frame: pd.DataFrame, attrs: F64 | None) -> pd.DataFrame:
-    """The case attributes' columns ``attr.NAME``, after the others (NaN where missing)."""
+    """The case attributes' columns ``attr.NAME``, after the others (NaN where missing),
+    then each choice stage's ``path.STAGE``: the branch the case took (NaN: none)."""
     am, n = model.attributes, len(frame)
+    have = attrs is not None and attrs.shape[0] == n
     for a, name in enumerate(am.names if am is not None else ()):
         frame[ATTR + name] = am.label(a, attrs) if (  # type: ignore[union-attr]
-            attrs is not None and attrs.shape[0] == n) else np.full(n, np.nan)
+            have) else np.full(n, np.nan)
+    n_attr = am.n if am is not None else 0
+    for p, name in enumerate(model.path_names):
+        col = np.full(n, np.nan, dtype=object)
+        if have:
+            assert attrs is not None
+            x = attrs[:, n_attr + p]
+            ok = ~np.isnan(x)
+            col[ok] = np.asarray(model.path_labels[p], dtype=object)[x[ok].astype(np.intp)]
+        frame[PATH + name] = col
     return frame
 
 

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from sim.model.assembly import Model
 from sim.model.attributes import parse_condition
-from sim.results.records import ATTR
+from sim.results.records import ATTR, PATH
 
 #: the key of a split KPI among a replication's KPIs: by_attr.NAME=VALUE.lead_days ...
 PREFIX = "by_attr."
@@ -21,7 +21,8 @@ SPLIT = ("lead_days", "lead_workdays")
 
 
 def values(model: Model) -> list[tuple[str, str, object]]:
-    """(attribute, value as written, value as the case table holds it) of every split."""
+    """(attribute, value as written, value as the case table holds it) of every split;
+    then (``path.STAGE``, branch, branch) of every choice stage's branches."""
     am = model.attributes
     out: list[tuple[str, str, object]] = []
     for a, name in enumerate(am.names if am is not None else ()):
@@ -30,7 +31,14 @@ def values(model: Model) -> list[tuple[str, str, object]]:
             out += [(name, v, v) for v in am.labels[a]]
         elif am.kinds[a] == "bool":
             out += [(name, "false", False), (name, "true", True)]
+    for p, name in enumerate(model.path_names):
+        out += [(PATH + name, v, v) for v in model.path_labels[p]]
     return out
+
+
+def column(name: str) -> str:
+    """The case table's column of a split's name (an attribute's, or a path's)."""
+    return name if name.startswith(PATH) else ATTR + name
 
 
 def attribute_kpis(model: Model, cases: pd.DataFrame) -> dict[str, float]:
@@ -43,7 +51,7 @@ def attribute_kpis(model: Model, cases: pd.DataFrame) -> dict[str, float]:
     c = cases[~cases["warmup"].to_numpy(dtype=bool)
               & (cases["status"] == "completed").to_numpy()]
     for name, shown, held in split:
-        col = c[ATTR + name].to_numpy(dtype=object)
+        col = c[column(name)].to_numpy(dtype=object)
         sel = np.asarray([isinstance(x, str | bool | np.bool_) and x == held for x in col],
                          dtype=bool) if col.size else np.zeros(0, dtype=bool)
         key = f"{PREFIX}{name}={shown}"

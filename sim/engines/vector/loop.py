@@ -107,7 +107,7 @@ def _run(
     item_station: I64, item_cond: Any, item_deadline: F64, item_audit_station: I64,
     class_route: I64, class_level: I64, class_pool: I64, n_levels: int,
     route_stage_ptr: I64, stage_mode: I64, stage_item_ptr: I64, stage_items: I64,
-    W: int, horizon: float, has_sched: bool, sch_t: F64, sch_s: I64, sch_n: I64,
+    stage_seg_end: I64, W: int, horizon: float, has_sched: bool, sch_t: F64, sch_s: I64, sch_n: I64,
     record: bool,
     # inputs of cases base .. n_loaded - 1 (row i - base)
     base: int, n_loaded: int, t_stop: float, arrival: F64, cls: I64, channel: I64,
@@ -280,15 +280,18 @@ def _run(
                                                (g << sh) | (((j << kb) | (k + 1)) << 4) | A_JOIN)
                                         hsize += 1
                                     break
-                            act = A_NEXT if cs_i[_u(i), CI_PHASE] == P_SEQ else A_BDONE
+                            act = A_NEXT
                             continue
-                        elif act == A_NEXT:
+                        elif act == A_NEXT:  # the branch's next running item, or its end
                             g = x
                             i = g >> wb
                             li = i - base
-                            st = cs_i[_u(i), CI_STAGE]
-                            p1 = stage_item_ptr[_u(st + 1)]
-                            p = br_i[_u(g), BI_POS] + 1
+                            p = br_i[_u(g), BI_POS]
+                            if cs_i[_u(i), CI_PHASE] == P_SEQ:
+                                p1 = stage_item_ptr[_u(cs_i[_u(i), CI_STAGE] + 1)]
+                            else:  # a parallel branch: up to the end of its run of items
+                                p1 = stage_seg_end[_u(p)]
+                            p += 1
                             while p < p1 and not run_item[_u(li), _u(stage_items[_u(p)])]:
                                 p += 1
                             br_i[_u(g), BI_POS] = p
@@ -398,10 +401,16 @@ def _run(
                             st = cs_i[_u(i), CI_STAGE]
                             p0 = stage_item_ptr[_u(st)]
                             p1 = stage_item_ptr[_u(st + 1)]
-                            cnt = 0
-                            for p in range(p0, p1):
-                                if run_item[_u(li), _u(stage_items[_u(p)])]:
-                                    cnt += 1
+                            cnt = 0  # branches with a running item
+                            p = p0
+                            while p < p1:
+                                pe = stage_seg_end[_u(p)]
+                                while p < pe:
+                                    if run_item[_u(li), _u(stage_items[_u(p)])]:
+                                        cnt += 1
+                                        break
+                                    p += 1
+                                p = pe
                             cs_i[_u(i), CI_BEST] = -1
                             cs_f[_u(i), CF_BEND] = -inf
                             cs_f[_u(i), CF_SUPP] = -inf
@@ -426,11 +435,17 @@ def _run(
                                 continue
                             cs_i[_u(i), CI_PHASE] = P_PAR
                             cs_i[_u(i), CI_PENDING] = cnt
-                            for p in range(p0, p1):
-                                jj = stage_items[_u(p)]
-                                if not run_item[_u(li), _u(jj)]:
+                            pb = p0  # each branch starts at its first running item, in the
+                            while pb < p1:  # slot of its first place (stage order: ties)
+                                pe = stage_seg_end[_u(pb)]
+                                p = pb
+                                while p < pe and not run_item[_u(li), _u(stage_items[_u(p)])]:
+                                    p += 1
+                                g = i * W + (pb - p0)
+                                pb = pe
+                                if p == pe:
                                     continue
-                                g = i * W + (p - p0)
+                                jj = stage_items[_u(p)]
                                 br_i[_u(g), BI_POS] = p
                                 br_i[_u(g), BI_ITEM] = jj
                                 br_i[_u(g), BI_ATT] = 0

@@ -105,6 +105,7 @@ def _compile_model(model: Model) -> _Compiled:
         np.ascontiguousarray(model.stage_mode, dtype=i64),
         np.ascontiguousarray(model.stage_item_ptr, dtype=i64),
         np.ascontiguousarray(model.stage_items, dtype=i64),
+        np.ascontiguousarray(model.stage_seg_end, dtype=i64),
         width, float(model.horizon),
         # staffing over time: the count changes, events of the loop (A_SCHED)
         bool(model.sched_time.size > 0),
