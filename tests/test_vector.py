@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import subprocess
 import sys
@@ -461,9 +462,23 @@ def scenarios(draw_: st.DrawFn) -> dict[str, Any]:
         k = 0
         while k < len(chosen):
             size = d(st.integers(1, len(chosen) - k))
-            stages.append({"name": f"g{len(stages)}", "items": chosen[k:k + size],
-                           "mode": d(st.sampled_from(["sequential", "parallel"])),
-                           "probability": d(st.sampled_from([1.0, 1.0, 0.7]))})
+            stage: dict[str, Any] = {
+                "name": f"g{len(stages)}", "items": chosen[k:k + size],
+                "mode": d(st.sampled_from(["sequential", "parallel", "parallel", "choice"])),
+                "probability": d(st.sampled_from([1.0, 1.0, 0.7]))}
+            if stage["mode"] == "choice" or (stage["mode"] == "parallel" and d(st.booleans())):
+                # branches (docs/model.md, "Paths and branches"): runs of the stage's items
+                its = stage.pop("items")
+                cuts = sorted(d(st.sets(st.integers(1, len(its) - 1), max_size=3))
+                              if len(its) > 1 else set())
+                bounds = [0, *cuts, len(its)]
+                stage["branches"] = [{"name": f"b{b}", "items": its[a:z]}
+                                     for b, (a, z) in enumerate(itertools.pairwise(bounds))]
+                if stage["mode"] == "choice":
+                    w = [d(st.integers(1, 4)) for _ in stage["branches"]]
+                    for br, x in zip(stage["branches"], w, strict=True):
+                        br["probability"] = x / sum(w)
+            stages.append(stage)
             k += size
         data["routes"][f"r{r}"] = {"stages": stages}
     pool = d(st.booleans())
@@ -516,6 +531,14 @@ def scenarios(draw_: st.DrawFn) -> dict[str, Any]:
                                       "size in ('small', 'mid') or ready > 1.2"]))
             if when is not None:
                 data["items"][name]["when"] = when
+        for route in data["routes"].values():  # some choices by condition instead
+            for stage in route["stages"]:
+                if stage["mode"] == "choice" and d(st.booleans()):
+                    for br in stage["branches"]:
+                        del br["probability"]
+                    for br in stage["branches"][:-1]:
+                        br["when"] = d(st.sampled_from(["park", "size == 'large'",
+                                                        "ready > 1.0", "not park"]))
     return data
 
 

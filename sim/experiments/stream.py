@@ -34,6 +34,7 @@ from sim.results.records import (
     ATTR,
     CASE_COLUMNS,
     COST_COLUMNS,
+    PATH,
     ItemSums,
     RepResult,
     StageSums,
@@ -111,6 +112,7 @@ def replication_frames(model: Model, replication: int, seed: int,
     want = ["class", "arrival"] if model.scenario.checks else []
     if model.attributes is not None:  # what the split KPIs and a check's `when` read
         want += [ATTR + n for n in model.attributes.names]
+    want += [PATH + n for n in model.path_names]  # the split by path
     if "class" not in want and any(n.startswith("classes.") for n in declared_headline(model)):
         want.append("class")
     fold_visits = fold if checks.stage_checks(model) else None

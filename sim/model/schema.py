@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import zoneinfo
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 import numpy as np
@@ -317,8 +318,6 @@ class Branch(Strict):
     when: Condition | None = Field(
         None, description="choice stage: a condition on case attributes; the first branch "
         "whose condition holds is taken, the last branch (no condition) otherwise")
-    label: Label = Field("", description="the name outputs show (English; default: the key)")
-    label_zh: Label = Field("", description="the name outputs show in Chinese (--lang zh)")
     note: Text = ""
 
     _when_parses = field_validator("when")(parsed_condition)
@@ -338,6 +337,26 @@ class Stage(Strict):
         "choice: the branches a case chooses one of")
     probability: Probability = Field(1.0, description="chance a case goes through this stage")
     note: Text = ""
+
+    def with_items(self, edit: Callable[[list[str]], list[str]]) -> Stage | None:
+        """The stage with ``edit`` applied to its items (to each branch's, when it has
+        branches): a parallel branch left empty is dropped, a choice branch left empty is a
+        ValueError (its cases would have no path); None when no item is left."""
+        if self.branches is None:
+            items = edit(list(self.items))
+            return self.model_copy(update={"items": items}) if items else None
+        branches = []
+        for b in self.branches:
+            items = edit(list(b.items))
+            if not items and self.mode == "choice":
+                raise ValueError(f"would leave branch '{b.name}' of choice stage "
+                                 f"'{self.name}' with no items")
+            if items:
+                branches.append(b.model_copy(update={"items": items}))
+        if not branches:
+            return None
+        return Stage.model_validate({**self.model_dump(exclude={"items", "branches"}),
+                                     "branches": [b.model_dump() for b in branches]})
 
     @model_validator(mode="after")
     def _branches_fit(self) -> Stage:

@@ -31,10 +31,12 @@ def cut_items(s: Scenario, items: Sequence[str]) -> None:
     for rname, route in s.routes.items():
         stages = []
         for st in route.stages:
-            keep = [n for n in st.items if n not in names]
-            if keep:
-                st.items = keep
-                stages.append(st)
+            try:
+                kept = st.with_items(lambda its: [n for n in its if n not in names])
+            except ValueError as exc:
+                raise ReformError(str(exc)) from None
+            if kept is not None:
+                stages.append(kept)
         if not stages:
             raise ReformError(f"would leave route '{rname}' with no items")
         route.stages = stages
@@ -144,11 +146,13 @@ def _combine(s: Scenario, items: Sequence[str], name: str | None, station: str |
     for route in s.routes.values():
         stages = []
         for st in route.stages:
-            new = [target if n == names[0] else n for n in st.items if n == names[0]
-                   or n not in names]
-            if new:
-                st.items = new
-                stages.append(st)
+            try:
+                kept = st.with_items(lambda its: [target if n == names[0] else n for n in its
+                                                  if n == names[0] or n not in names])
+            except ValueError as exc:
+                raise ReformError(str(exc)) from None
+            if kept is not None:
+                stages.append(kept)
         route.stages = stages
     s.items = {(target if n == names[0] else n): (merged if n == names[0] else it)
                for n, it in s.items.items() if n == names[0] or n not in names}

@@ -23,7 +23,8 @@ def parallel(s: Scenario, stages: Sequence[str], routes: Sequence[str]) -> None:
 
     Every item of a selected stage starts when the stage starts, and the stage ends when
     its last item ends; the applicant prepares and submits them side by side. Stage
-    order is unchanged (parallel approval is inside stages).
+    order is unchanged (parallel approval is inside stages). A choice stage (one branch
+    per case, docs/model.md "Paths and branches") stays a choice.
     """
     rnames = select("route", s.routes, routes)
     for p in stages:
@@ -32,7 +33,7 @@ def parallel(s: Scenario, stages: Sequence[str], routes: Sequence[str]) -> None:
             names = [st.name for st in s.routes[rn].stages]
             for sn in (fnmatch.filter(names, p) if _is_glob(p) else [p] if p in names else []):
                 for st in s.routes[rn].stages:
-                    if st.name == sn:
+                    if st.name == sn and st.mode != "choice":  # a choice runs one branch
                         st.mode = "parallel"
                 found = True
         if not found:

@@ -31,8 +31,11 @@ def _hours(model: Model, d: dt.date) -> float:
     return float((d - model.scenario.run.start_date).days) * 24.0
 
 
-def _stage(model: Model, check: Check) -> list[int]:
-    """The stage indices named by ``check.stage`` in the routes of its cohort's classes."""
+def _stage(model: Model, check: Check) -> list[tuple[int, np.ndarray]]:
+    """The stages named by ``check.stage`` in the routes of its cohort's classes, each with
+    the items that make its end: the whole stage's, or with ``STAGE.BRANCH`` a branch of a
+    choice stage (docs/model.md, "Paths and branches": a case that took another branch
+    never goes through it)."""
     assert check.stage is not None
     classes = (range(len(model.class_names)) if check.class_name is None
                else [model.class_names.index(check.class_name)])
@@ -40,8 +43,17 @@ def _stage(model: Model, check: Check) -> list[int]:
     for c in classes:
         r = int(model.class_route[c])
         for s in range(model.route_stage_ptr[r], model.route_stage_ptr[r + 1]):
-            if model.stage_names[s].split("/", 1)[-1] == check.stage:
-                found.append(s)
+            name = model.stage_names[s].split("/", 1)[-1]
+            items = model.stage_items[model.stage_item_ptr[s]:model.stage_item_ptr[s + 1]]
+            ch = model.stage_choice[s] if model.stage_choice else None
+            if name == check.stage:
+                found.append((s, items))
+            elif ch is not None and check.stage.startswith(name + "."):
+                labels = model.path_labels[ch.path]
+                branch = check.stage[len(name) + 1:]
+                b = [k for k, code in enumerate(ch.code) if labels[code] == branch]
+                if b:
+                    found.append((s, items[ch.item_branch == b[0]]))
     return found
 
 
@@ -68,8 +80,8 @@ def validate(model: Model, where: str, dates: bool = True) -> None:
             raise UsageError(f"{at}: a completed_share needs `by` (the date it counts to)")
 
 
-def stage_checks(model: Model) -> list[tuple[int, list[int]]]:
-    """(check index, its stages) of every check that names a stage."""
+def stage_checks(model: Model) -> list[tuple[int, list[tuple[int, np.ndarray]]]]:
+    """(check index, its stages with their items) of every check that names a stage."""
     return [(k, _stage(model, c)) for k, c in enumerate(model.scenario.checks)
             if c.stage is not None and c.observable != "arrivals"]
 
@@ -80,8 +92,7 @@ def add_stage_ends(model: Model, vl: VisitLog, ends: dict[int, np.ndarray]) -> N
     government lag included)."""
     done = (vl.kind == 0) & (vl.outcome != REWORK) & np.isfinite(vl.result)
     for k, stages in stage_checks(model):
-        items = np.concatenate([model.stage_items[model.stage_item_ptr[s]:
-                                                  model.stage_item_ptr[s + 1]] for s in stages])
+        items = np.concatenate([its for _, its in stages])
         m = done & np.isin(vl.item, items)
         np.maximum.at(ends[k], vl.case[m].astype(np.int64), vl.result[m])
 

@@ -258,16 +258,15 @@ def add_attributes(model: Model, frame: pd.DataFrame, attrs: F64 | None) -> pd.D
     """The case attributes' columns ``attr.NAME``, after the others (NaN where missing),
     then each choice stage's ``path.STAGE``: the branch the case took (NaN: none)."""
     am, n = model.attributes, len(frame)
-    have = attrs is not None and attrs.shape[0] == n
+    have = attrs if attrs is not None and attrs.shape[0] == n else None
     for a, name in enumerate(am.names if am is not None else ()):
-        frame[ATTR + name] = am.label(a, attrs) if (  # type: ignore[union-attr]
-            have) else np.full(n, np.nan)
+        frame[ATTR + name] = am.label(a, have) if (  # type: ignore[union-attr]
+            have is not None) else np.full(n, np.nan)
     n_attr = am.n if am is not None else 0
     for p, name in enumerate(model.path_names):
         col = np.full(n, np.nan, dtype=object)
-        if have:
-            assert attrs is not None
-            x = attrs[:, n_attr + p]
+        if have is not None:
+            x = have[:, n_attr + p]
             ok = ~np.isnan(x)
             col[ok] = np.asarray(model.path_labels[p], dtype=object)[x[ok].astype(np.intp)]
         frame[PATH + name] = col
