@@ -319,3 +319,43 @@ def test_commitment_and_conditional_by_attribute_split_the_items() -> None:
     from sim.errors import ReformError
     with pytest.raises(ReformError, match="attribute 'size' is not a true-or-false"):
         apply(s, ["commitment:items=file,attribute=size"])
+
+
+def test_reforms_edit_branches() -> None:
+    from sim.errors import ReformError
+    from sim.reforms import apply
+
+    s = parse(choice(), "t.toml")
+    out = apply(s, ["cut_items:items=trial"])
+    assert out.routes["main"].stages[1].branches[1].items == ["file"]  # type: ignore[index]
+    assert out.routes["main"].stages[1].items == ["settle", "file"]
+    with pytest.raises(ReformError, match="would leave branch 'settled' of choice stage "
+                       "'outcome' with no items"):
+        apply(s, ["cut_items:items=settle"])
+    merged = apply(s, ["merge_items:items=file+trial"])
+    assert merged.routes["main"].stages[1].branches[1].items == ["file"]  # type: ignore[index]
+    assert apply(s, ["parallel"]).routes["main"].stages[1].mode == "choice"
+    d = sequence_branches()
+    par = apply(parse(d, "t.toml"), ["cut_items:items=c"])
+    assert [b.items for b in par.routes["main"].stages[0].branches or []] == [["a", "b"]]
+
+
+def test_a_check_may_name_a_branch(tmp_path: Path) -> None:
+    data = choice()
+    data["run"].update(horizon_days=20.0, arrival_days=10.0)
+    data["checks"] = [
+        {"name": k, "observable": "completed_share", "stage": stage, "by": "1900-01-01",
+         "figure": 0.38}
+        for k, stage in (("court", "outcome.court"), ("outcome", "outcome"))]
+    data["run"]["start_date"] = "2024-01-01"
+    for c in data["checks"]:
+        c["by"] = "2024-01-20"
+    path = tmp_path / "t.toml"
+    text = tomli_w.dumps(data).replace('"2024-01-20"', "2024-01-20").replace(
+        '"2024-01-01"', "2024-01-01")
+    path.write_text(text)
+    res = sim.run(path, replications=1, seed=4)
+    court, every = (c["simulated"] for c in res.to_dict()["checks"])
+    cases = res.cases
+    assert court == pytest.approx((cases["path.outcome"] == "court").mean(), abs=1e-9)
+    assert every == pytest.approx(1.0) and 0.3 < court < 0.46
