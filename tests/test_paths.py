@@ -359,3 +359,22 @@ def test_a_check_may_name_a_branch(tmp_path: Path) -> None:
     cases = res.cases
     assert court == pytest.approx((cases["path.outcome"] == "court").mean(), abs=1e-9)
     assert every == pytest.approx(1.0) and 0.3 < court < 0.46
+
+
+def test_written_back_the_branches_keep_their_items_once(tmp_path: Path) -> None:
+    from sim.model.scenario import load, save
+
+    s = parse(choice(), "t.toml")
+    save(s, tmp_path / "w.toml")
+    text = (tmp_path / "w.toml").read_text()
+    assert "settle" in text
+    back = load(tmp_path / "w.toml")
+    assert back.routes["main"].stages[1].items == ["settle", "file", "trial"]
+    assert back.routes["main"].stages[1] == s.routes["main"].stages[1]
+    assert "items" not in tomllib_stage(text)
+
+
+def tomllib_stage(text: str) -> dict[str, Any]:
+    import tomllib
+
+    return dict(tomllib.loads(text)["routes"]["main"]["stages"][1])

@@ -654,7 +654,9 @@ def lines(draw_: st.DrawFn) -> dict[str, Any]:
         item["station"] = stations[k % len(stations)]  # routes in item order visit in order
     for r in data["routes"].values():
         chain, last = [], -1  # stations in increasing order: one global order, no revisit
-        for j in sorted((j for s in r["stages"] for j in s["items"]), key=lambda n: int(n[1:])):
+        listed = (j for s in r["stages"] for j in s.get("items") or [
+            x for b in s["branches"] for x in b["items"]])
+        for j in sorted(listed, key=lambda n: int(n[1:])):
             k = stations.index(data["items"][j]["station"])
             if k > last:
                 chain.append(j)

@@ -290,6 +290,10 @@ def to_toml(s: Scenario) -> str:
             arr = data["classes"][name]["arrivals"]
             for key in ("hours", "clock", "channels"):  # read from the file again
                 arr.pop(key, None)
+    for rname, route in s.routes.items():
+        for k, stage in enumerate(route.stages):
+            if stage.branches is not None:  # the items are the branches': not written twice
+                data["routes"][rname]["stages"][k].pop("items", None)
     for name, st in s.stations.items():
         if not st.schedule:  # a constant count: no empty schedule in the file
             data["stations"][name].pop("schedule", None)
