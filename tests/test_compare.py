@@ -234,8 +234,9 @@ def test_startup_hotline_and_disputes_carry_the_seed_figures() -> None:
     assert dis.expected_arrivals(dis.class_names.index("mediation")) == pytest.approx(
         10372, rel=0.01)                                                  # SEED: 10,372
     assert dis.scenario.stations["mediators"].servers == 262              # SEED: 262
-    lit = next(x for x in dis.scenario.routes["pre_litigation"].stages if x.name == "litigation")
-    assert 1 - lit.probability == pytest.approx(6478 / 10372, abs=1e-3)   # SEED: 62% settled
+    out = next(x for x in dis.scenario.routes["pre_litigation"].stages if x.name == "outcome")
+    settled = next(b for b in out.branches or [] if b.name == "settled")
+    assert settled.probability == pytest.approx(6478 / 10372, abs=1e-3)  # SEED: 62% settled
     assert dis.scenario.routes["fast_enforcement"].limit_workdays == 21   # SEED: 30 days
 
 
