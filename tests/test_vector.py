@@ -405,7 +405,7 @@ def schedule(d: st.DrawFn, start: dt.date) -> list[dict[str, Any]]:
 # times review sessions sit: the first is in every calendar's working hours (a session in
 # every run); the others on the calendars' edges (closing: not held) and elsewhere
 SESSION_AT = ["10:00", "10:30", "14:00"]
-SESSION_OTHER = ["00:00", "09:00", "11:00", "12:00", "13:30", "16:00", "17:30"]
+SESSION_OTHER = ["00:00", "09:00", "09:30", "11:00", "12:00", "13:30", "16:00", "17:30"]
 
 
 def sessions(d: st.DrawFn, start: dt.date) -> list[dict[str, Any]]:
