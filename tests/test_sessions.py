@@ -31,6 +31,7 @@ from sim.errors import UsageError
 from sim.experiments.grid import apply_point
 from sim.experiments.levers import candidates
 from sim.experiments.staffing import staff
+from sim.experiments.uncertainty import assumptions
 from sim.inputs import draw
 from sim.model import build
 from sim.model.scenario import parse
@@ -280,6 +281,14 @@ def test_set_sweeps_a_capacity_and_staffing_leaves_sessions_out(tmp_path: Path) 
     p.write_text(tomli_w.dumps(data))
     assert main(["sweep", str(p), "--set", "stations.panel.sessions[0].capacity=1,3",
                  "-n", "1", "--out", str(tmp_path / "o"), "-q"]) == 0
+    # an [uncertainty] range on the same path: integer, its ends checked against the field
+    data["uncertainty"] = {"stations.panel.sessions[0].capacity": {"low": 1, "high": 6}}
+    (a,) = assumptions(parse(data, "u.toml"))
+    assert a.integer and a.base == 2.0
+    data["uncertainty"]["stations.panel.sessions[0].capacity"]["low"] = 0
+    with pytest.raises(Exception, match=r"low end 0 is not a value the field takes"):
+        assumptions(parse(data, "u.toml"))
+    del data["uncertainty"]
     levers, skipped = candidates(base)
     assert [lv.target for lv in levers if lv.kind == "servers"] == ["desk"]
     assert {"lever": "+1 server: panel", "kind": "servers",
