@@ -54,6 +54,8 @@ LONG_OK: dict[str, str] = {
                                "would cost speed (docs/performance.md)",
     "sim.engines.vector.feedforward": "the compiled station-by-station pass and its plan "
                                       "(533 lines; kernel code left as it is)",
+    "sim.engines.des": "the reference engine reads like docs/model.md in one module; with "
+                       "review sessions (#14 item 5) it passed 500 lines",
 }
 
 

@@ -403,6 +403,27 @@ def schedule(d: st.DrawFn, start: dt.date) -> list[dict[str, Any]]:
 
 
 
+# times review sessions sit: the first is in every calendar's working hours (a session in
+# every run); the others on the calendars' edges (closing: not held) and elsewhere
+SESSION_AT = ["10:00", "10:30", "14:00"]
+SESSION_OTHER = ["00:00", "09:00", "09:30", "11:00", "12:00", "13:30", "16:00", "17:30"]
+
+
+def sessions(d: st.DrawFn, start: dt.date) -> list[dict[str, Any]]:
+    """Random review sessions (docs/model.md, "Review sessions"): one every day, and up to
+    two more on some weekdays or dates; capacities 1 to 4."""
+    out: list[dict[str, Any]] = [{"at": d(st.sampled_from(SESSION_AT)),
+                                  "capacity": d(st.integers(1, 4))}]
+    for at in d(st.lists(st.sampled_from(SESSION_OTHER), max_size=2, unique=True)):
+        e: dict[str, Any] = {"at": at, "capacity": d(st.integers(1, 4)),
+                             "weekdays": sorted(d(st.sets(st.integers(1, 7), min_size=1)))}
+        if d(st.booleans()):
+            first = start + dt.timedelta(days=d(st.integers(-3, 8)))
+            e["dates"] = [first, first + dt.timedelta(days=d(st.integers(0, 8)))]
+        out.append(e)
+    return out
+
+
 @st.composite
 def scenarios(draw_: st.DrawFn) -> dict[str, Any]:
     """A small random scenario using any feature of docs/model.md."""
@@ -435,6 +456,8 @@ def scenarios(draw_: st.DrawFn) -> dict[str, Any]:
             station["patience"] = pat
         if d(st.integers(0, 2)) == 0:  # staffing over time
             station["schedule"] = schedule(d, data["run"]["start_date"])
+        elif d(st.integers(0, 3)) == 0:  # review sessions
+            station["sessions"] = sessions(d, data["run"]["start_date"])
         data["stations"][name] = station
     n_items = d(st.integers(1, 6))
     items = [f"i{k}" for k in range(n_items)]
@@ -648,6 +671,7 @@ def lines(draw_: st.DrawFn) -> dict[str, Any]:
     for s in data["stations"].values():
         s.pop("patience", None)
         s.pop("schedule", None)  # counts that change over time: the event loop's
+        s.pop("sessions", None)  # so are review sessions
     stations = list(data["stations"])
     for k, item in enumerate(data["items"].values()):
         item["audit_probability"] = 0.0

@@ -28,7 +28,10 @@ change (``change``, an ordinary event at its instant) sets the station's count i
 and schedules a dispatcher if a server is free; a server leaving while busy shows as
 ``free < 0`` until enough services end (it finishes its case, then leaves). A renege only
 removes a waiting entry, so it never enables a dispatch and schedules none (after a
-dispatcher has run no station has both a free server and a waiting entry).
+dispatcher has run no station has both a free server and a waiting entry). A review session
+(``session``, an ordinary event at its instant) gives a station without servers seats for
+that instant; its dispatcher takes entries while seats are left (``session_at == now``),
+the repeated dispatches of the instant too, and the seats lapse after it.
 
 Points docs/model.md leaves open, and what this engine does (the compiled engine must
 do the same):
@@ -135,11 +138,15 @@ class Station:
     """Identical servers on one calendar and a queue of waiting entries (a heap by key)."""
 
     __slots__ = ("always", "cend", "close", "cum", "dirty", "free", "index", "open", "priority",
-                 "renege", "servers", "waiting")
+                 "renege", "seats", "servers", "session_at", "waiting")
 
     def __init__(self, model: Model, s: int) -> None:
         self.index = s
         self.servers = self.free = int(model.station_servers[s])  # the count in force
+        # review sessions: no servers (free = -busy); seats left of the session at session_at
+        self.session_at, self.seats = -INF, 0
+        if model.sessions.at(s):
+            self.servers = self.free = 0
         self.priority = bool(model.station_priority[s])
         self.renege = bool(model.station_renege[s])
         self.open, self.close, self.cum, self.cend = model.calendar_of(s).scalar_tables
@@ -185,6 +192,7 @@ class _Sim:
         self.sched_time = model.sched_time.tolist()  # count changes (staffing over time)
         self.sched_station = model.sched_station.tolist()
         self.sched_servers = model.sched_servers.tolist()
+        self.ses = model.sessions  # review sessions (docs/model.md)
         self.dirty: list[Station] = []
         self.pending = False
         # model, as Python scalars and lists (fast to index)
@@ -250,7 +258,7 @@ class _Sim:
         req = Request(self.env, row, service)
         heappush(st.waiting, (self.class_priority[self.cls[i]] if st.priority else 0,
                               now, i, slot, req))
-        if st.free > 0:
+        if st.free > 0 or (st.session_at == now and st.seats > 0):
             self.touch(st)
         return req
 
@@ -283,11 +291,13 @@ class _Sim:
         for st in dirty:
             st.dirty = False
             waiting = st.waiting
-            while st.free > 0 and waiting:
+            while waiting and (st.free > 0 or (st.session_at == T and st.seats > 0)):
                 req = heappop(waiting)[4]
                 if not req.waiting:  # it reneged and was left in the heap
                     continue
                 req.waiting = False
+                if st.free <= 0:  # a seat of the session held now
+                    st.seats -= 1
                 st.free -= 1
                 if req.service < 0.0:  # pool slot
                     if req.row >= 0:
@@ -312,6 +322,14 @@ class _Sim:
         st.free += n - st.servers
         st.servers = n
         if st.free > 0 and st.waiting:
+            self.touch(st)
+
+    def session(self, ev: Event) -> None:
+        """A review session opens at this instant (docs/model.md, "Review sessions"): its
+        seats are taken in key order by the dispatches of this instant, then lapse."""
+        st, n = ev._value
+        st.session_at, st.seats = self.env.now, n
+        if st.waiting:
             self.touch(st)
 
     def renege(self, ev: Event) -> None:
@@ -476,6 +494,10 @@ class _Sim:
                            strict=True):
             if t <= horizon:
                 env.at(t, value=(self.stations[s], n)).callbacks.append(self.change)
+        for t, s, n in zip(self.ses.time.tolist(), self.ses.station.tolist(),
+                           self.ses.capacity.tolist(), strict=True):
+            if t <= horizon:
+                env.at(t, value=(self.stations[s], n)).callbacks.append(self.session)
         env.run(until=env.at(horizon, STOP))
         zero = [0.0, 0.0, 0.0]
         tri = np.array([zero if t is None else t for t in self.tri], dtype=np.float64)

@@ -116,6 +116,10 @@ def candidates(s: Scenario) -> tuple[list[Lever], list[dict[str, str]]]:
         if name not in used:
             skipped.append({"lever": label, "kind": "servers", "reason": "no item uses it"})
             continue
+        if st.sessions:  # docs/model.md, "Review sessions": no servers to add
+            skipped.append({"lever": label, "kind": "servers",
+                            "reason": "it decides at review sessions (no servers)"})
+            continue
 
         def more(x: Scenario, name: str = name) -> None:
             x.stations[name].servers += 1

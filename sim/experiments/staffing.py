@@ -323,6 +323,12 @@ def staff(source: str | Path | Scenario, target: str | Target,
         warnings.simplefilter("ignore")
         model = build(base, base.scenario.name or "<scenario>", warn=False)
     rates = station_rates(model)
+    held = [k for k in rates if base.stations[k].sessions]  # review sessions: no servers
+    if stations and any(k in held for k in stations):
+        raise UsageError(f"--stations: {', '.join(k for k in stations if k in held)} decides "
+                         "at review sessions (no servers to staff; sweep "
+                         "stations.NAME.sessions[k].capacity instead)")
+    rates = {k: r for k, r in rates.items() if k not in held}
     names = list(rates)
     if not stations and tgt.station is not None:
         stations = [tgt.station]  # a target on one station's wait staffs that station

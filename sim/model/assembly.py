@@ -28,6 +28,7 @@ from sim.model.distributions import Family, family
 from sim.model.fields import MAX_COUNT
 from sim.model.schedule import all_changes, server_hours
 from sim.model.schema import Dist, Scenario
+from sim.model.sessions import Sessions, all_sessions
 
 HOURS_PER_DAY = 24.0
 CAL_MARGIN_DAYS = 120  # calendars cover the horizon plus this, so late events resolve
@@ -164,6 +165,7 @@ class Model:
     sched_time: F64 = field(default_factory=lambda: np.zeros(0), repr=False)
     sched_station: I64 = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
     sched_servers: I64 = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+    sessions: Sessions = field(default_factory=Sessions, repr=False)  # docs/model.md
 
     @property
     def window(self) -> tuple[float, float]:
@@ -265,19 +267,15 @@ class Model:
         return self.expected_submissions() * np.array([f.mean for f in self.item_service])
 
     def offered_load(self) -> dict[str, float]:
-        """Offered load per service station: work arriving / work the servers can do.
-
-        Mean work (service hours, rework included) that all cases bring over the arrival
-        window, divided by servers x the station's working hours in that window. At or
-        above 1 the queue grows without bound.
-        """
+        """Offered load per service station: mean work (service hours, rework included)
+        arriving over the arrival window / servers x the station's working hours in it (a
+        session station: :meth:`Sessions.offered`). At or above 1 the queue grows without
+        bound."""
         work = np.bincount(self.item_station, weights=self.expected_work(),
                            minlength=self.n_stations)
-        out = {}
-        for k in range(self.n_service_stations):
-            hours = self.server_hours(k, 0.0, self.arrival_end)
-            out[self.station_names[k]] = float(work[k] / hours)
-        return out
+        out = {self.station_names[k]: float(work[k] / self.server_hours(k, 0.0, self.arrival_end))
+               for k in range(self.n_service_stations)}
+        return self.sessions.offered(self, out)
 
 
 def _working_lag(d: Dist, cal: WorkCalendar) -> Family:
@@ -325,8 +323,7 @@ def _recorded(s: Scenario, c_names: list[str]) -> tuple[tuple[F64 | None, ...],
 
 def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
     """Assemble the model of a checked scenario."""
-
-    run = s.run
+    run, model_h = s.run, s.run.horizon_days * HOURS_PER_DAY
     days = math.ceil(run.horizon_days) + CAL_MARGIN_DAYS
     cal_names = sorted({st.calendar for st in s.stations.values()} | {run.calendar})
     cals: list[WorkCalendar] = []
@@ -335,7 +332,7 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
             cal = _calendar(n, s, days)
         except ValueError as exc:
             raise ScenarioError(source, f"calendars.{n}", str(exc), None) from None
-        if cal.to_work(run.horizon_days * HOURS_PER_DAY) <= 0.0:
+        if cal.to_work(model_h) <= 0.0:
             raise ScenarioError(source, f"calendars.{n}", "has no working time within the horizon",
                                 None)
         last_year = (run.start_date + dt.timedelta(days=run.horizon_days)).year
@@ -448,13 +445,13 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
              for n in it_names]
     sched_t, sched_s, sched_n = all_changes(
         [(servers[k], s.stations[n].schedule) for k, n in enumerate(st_names)],
-        run.start_date, run.horizon_days * HOURS_PER_DAY)
+        run.start_date, model_h)
     model = Model(
         scenario=s,
         name=s.scenario.name or "scenario",
         seed=run.seed,
         start_weekday=run.start_date.weekday(),
-        horizon=run.horizon_days * HOURS_PER_DAY,
+        horizon=model_h,
         arrival_end=(run.arrival_days or run.horizon_days) * HOURS_PER_DAY,
         warmup=run.warmup_days * HOURS_PER_DAY,
         max_attempts=run.max_attempts,
@@ -534,6 +531,8 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
         class_bootstrap_block=rec_block,
         attributes=assemble(s, it_names, c_names),
         sched_time=sched_t, sched_station=sched_s, sched_servers=sched_n,
+        sessions=all_sessions([(n, s.stations[n].sessions, cals[st_cal[k]]) for k, n in
+                               enumerate(st_names)], run.start_date, model_h, source),
     )
     for c, name in enumerate(c_names):
         if model.recorded(c) is not None and model.class_bootstrap_block[c] > 0 \

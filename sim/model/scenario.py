@@ -22,6 +22,7 @@ from sim.model import headline, recorded
 from sim.model.attributes import ConditionError, check_condition, parse_condition
 from sim.model.schedule import check_overlaps
 from sim.model.schema import Scenario, Stage
+from sim.model.sessions import check_sessions
 
 #: the largest scenario file read (the shipped ones are under 40 kB)
 MAX_SCENARIO_BYTES = 4_000_000
@@ -172,6 +173,7 @@ def check_references(s: Scenario, source: str = "<scenario>", base: Path | None 
     for name, st in s.stations.items():
         need("calendar", st.calendar, calendars, f"stations.{name}.calendar")
         check_overlaps(name, st.schedule, source)
+        check_sessions(name, st.sessions, source)
     if s.headline is not None:
         for k, text in enumerate(s.headline.measures):
             measure = headline.parse(text)
@@ -297,6 +299,8 @@ def to_toml(s: Scenario) -> str:
     for name, st in s.stations.items():
         if not st.schedule:  # a constant count: no empty schedule in the file
             data["stations"][name].pop("schedule", None)
+        if not st.sessions:  # a desk: no empty session list in the file
+            data["stations"][name].pop("sessions", None)
     return tomli_w.dumps(data)
 
 

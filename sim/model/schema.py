@@ -16,7 +16,7 @@ import datetime as dt
 import math
 import zoneinfo
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import (
@@ -51,6 +51,7 @@ from sim.model.fields import (
 from sim.model.fields import UNIT_HOURS as UNIT_HOURS  # re-exported: Dist's units
 from sim.model.headline import Headline
 from sim.model.schedule import ScheduleEntry
+from sim.model.sessions import SessionEntry
 
 # --------------------------------------------------------------------------- sections
 
@@ -226,9 +227,28 @@ class Station(Strict):
         default_factory=list, max_length=1000,
         description="servers on duty by date range, weekday and hour (docs/model.md, "
         "'Staffing over time'); hours no entry covers have `servers`")
+    sessions: list[SessionEntry] = Field(
+        default_factory=list, max_length=1000,
+        description="decide cases only at scheduled sessions, up to a capacity each "
+        "(docs/model.md, 'Review sessions (batching)'); `servers` then counts for nothing")
     label: Label = Field("", description="the name outputs show (English; default: the key)")
     label_zh: Label = Field("", description="the name outputs show in Chinese (--lang zh)")
     note: Text = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sessions_need_no_servers(cls, data: Any) -> Any:
+        """A session station may leave ``servers`` out: the sessions decide, not servers."""
+        if isinstance(data, dict) and data.get("sessions") and "servers" not in data:
+            data = {**data, "servers": 1}
+        return data
+
+    @model_validator(mode="after")
+    def _sessions_or_schedule(self) -> Station:
+        if self.sessions and self.schedule:
+            raise ValueError("has both 'sessions' and a 'schedule': a station that decides "
+                             "at sessions has no servers on duty to schedule (remove one)")
+        return self
 
 
 class Pool(Strict):

@@ -403,7 +403,7 @@ STATION_COLUMNS: dict[str, str] = {
     "servers": "servers (pool: agents x caseload slots)",
     "utilization": "busy working hours / (servers x working hours) over the measurement window "
                    "(end of warm-up to end of arrivals); with a schedule, / the scheduled "
-                   "server-working-hours",
+                   "server-working-hours; at sessions, services started / seats held",
     "mean_wait_hours": "mean calendar hours from joining to service start, over visits that "
                        "joined in the measurement window and started by the horizon",
     "mean_wait_workhours": "the same in working hours of the station's calendar",
@@ -508,4 +508,4 @@ class StationSums:
                 "wait_hours_total": float(acc["wait"][s]),
                 "hours_total": float(acc["spent"][s]),
             })
-        return pd.DataFrame(rows)
+        return model.sessions.seat_share(pd.DataFrame(rows), t0, t1)

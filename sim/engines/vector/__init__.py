@@ -30,6 +30,11 @@ sequential, allocates nothing and is compiled without numba's reference counting
   keeps) and marks the station to dispatch if a server is free; a server that leaves
   while busy is simply not replaced at its release (``busy > servers`` until then). A
   model without a schedule has no such event and runs the same code as before.
+* **Review sessions**: a station's sessions are events of the heap too (``A_SESSION``,
+  chained like the changes). A session station has no servers (``servers`` 0); a session
+  sets its instant (``ses_at``) and seats (``ses_left``) and marks it to dispatch; the
+  dispatch takes entries while ``ses_at == T`` and seats are left, and a join at ``T``
+  (the repeated instant too) marks it again. The seats lapse when time moves on.
 * **Simultaneity rule**: at an instant ``T`` every action at ``T`` is processed (stack,
   arrivals and heap events at ``T``), then every station touched by a join or a release
   at ``T`` dispatches in key order; a pool grant pushes the start of the case's route,
@@ -52,8 +57,8 @@ sequential, allocates nothing and is compiled without numba's reference counting
 
 **The station-by-station pass** (:mod:`sim.engines.vector.feedforward`) is used instead when
 the model is a feed-forward FCFS network for the drawn inputs (no rework, pool, audit,
-reneging, schedule or priority difference, and every route visits stations in one global order,
-each once, in sequential stages; :func:`~.feedforward.feedforward_plan`
+reneging, schedule, session or priority difference, and every route visits stations in one
+global order, each once, in sequential stages; :func:`~.feedforward.feedforward_plan`
 decides): each station is then an FCFS recursion over its entries in key order, which
 is what the event loop computes, and costs a near-linear sort and a pass per station.
 

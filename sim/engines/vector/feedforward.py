@@ -436,6 +436,8 @@ def feedforward_plan(model: Model, inp: Inputs) -> tuple[I64, I64, I64] | None:
     """Station order and items per station if :func:`_ff_run` applies, else ``None``."""
     if inp.n == 0 or model.sched_time.size > 0:  # a schedule: counts change over time
         return None
+    if model.sessions.time.size > 0:  # review sessions: dispatch at their instants only
+        return None
     present = np.flatnonzero(np.bincount(inp.cls, minlength=len(model.class_names)))
     prio = np.asarray(model.class_priority)[present]
     if np.asarray(model.station_priority).any() and prio.min() != prio.max():

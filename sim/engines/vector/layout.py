@@ -21,6 +21,7 @@ A_ARRIVE, A_ROUTE, A_STAGE, A_NEXT, A_BEGIN, A_JOIN, A_SVC_END = 0, 1, 2, 3, 4, 
 A_RENEGE, A_BDONE, A_WORK, A_STAGE_END, A_AUDIT_END, A_LAG_END, A_RESULT = (
     7, 8, 9, 10, 11, 12, 13)
 A_SCHED = 14  # a schedule's count change (target: its index in the list of changes)
+A_SESSION = 15  # a review session opens (target: its index in the list of sessions)
 # queue kinds
 K_SUB, K_AUDIT, K_POOL = SUBMISSION, AUDIT, POOL
 # case int state columns
@@ -44,8 +45,8 @@ ND_CASE, ND_SLOT, ND_KIND, ND_REF, ND_VROW, ND_NEXT, ND_PREV = range(7)
 NND = 8  # padded: a row is one aligned cache line
 # scalar state
 (SC_HSIZE, SC_NEXT, SC_FREE, SC_NCOUNT, SC_NV, SC_LO, SC_EVENTS, SC_SP, SC_NDIRTY, SC_MID,
- SC_DI, SC_SCHED) = range(12)
-NSC = 12  # SC_SCHED: 1 once the first schedule change is on the heap
+ SC_DI, SC_SCHED, SC_SES) = range(13)
+NSC = 13  # SC_SCHED (SC_SES): 1 once the first schedule change (session) is on the heap
 
 # the heap's node i is at index HB + i: children 8i+1 .. 8i+8 then start a cache line
 HB = 7

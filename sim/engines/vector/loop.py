@@ -30,6 +30,7 @@ from sim.engines.vector.layout import (
     A_RESULT,
     A_ROUTE,
     A_SCHED,
+    A_SESSION,
     A_STAGE,
     A_STAGE_END,
     A_SVC_END,
@@ -93,6 +94,7 @@ from sim.engines.vector.layout import (
     SC_NEXT,
     SC_NV,
     SC_SCHED,
+    SC_SES,
     SC_SP,
 )
 from sim.engines.vector.queues import _join_queue, _mark_dirty, _queue, _unlink, _visit_row
@@ -108,6 +110,7 @@ def _run(
     class_route: I64, class_level: I64, class_pool: I64, n_levels: int,
     route_stage_ptr: I64, stage_mode: I64, stage_item_ptr: I64, stage_items: I64,
     stage_seg_end: I64, W: int, horizon: float, has_sched: bool, sch_t: F64, sch_s: I64, sch_n: I64,
+    has_ses: bool, ses_t: F64, ses_s: I64, ses_n: I64,
     record: bool,
     # inputs of cases base .. n_loaded - 1 (row i - base)
     base: int, n_loaded: int, t_stop: float, arrival: F64, cls: I64, channel: I64,
@@ -119,6 +122,7 @@ def _run(
     cs_i: I64, cs_f: F64, br_i: I64, br_f: F64,
     o_status: I64, o_end: F64, o_visits: I64, o_rework: I64, o_supp: I64,
     stage_split: bool, o_stg: F64, v_i: I64, v_f: F64, v_r: Any,
+    ses_at: F64, ses_left: I64,
 ) -> int:
     J = run_item.shape[1]
     K = service.shape[2]
@@ -152,6 +156,11 @@ def _run(
         sc[SC_SCHED] = 1
         if sch_t[0] <= horizon:
             _hpush(ev_t, ev_p, hsize, sch_t[0], A_SCHED)
+            hsize += 1
+    if has_ses and sc[SC_SES] == 0:  # the first review session (each pushes the next)
+        sc[SC_SES] = 1
+        if ses_t[0] <= horizon:
+            _hpush(ev_t, ev_p, hsize, ses_t[0], A_SESSION)
             hsize += 1
 
     while True:
@@ -215,6 +224,9 @@ def _run(
                                 nd_i, nd_t, q_head, q_tail, st_wait, st_busy, servers, dflag,
                                 dirty, ndirty, nfree, ncount, q, s, i, j, K_SUB, g, vrow, T)
                             br_i[_u(g), BI_NODE] = node
+                            if has_ses:  # a session with seats left at this instant
+                                ndirty = _mark_dirty(dflag, dirty, ndirty, s, ses_at[_u(s)] == T
+                                                     and ses_left[_u(s)] > 0)
                             if has_pat and st_renege[_u(s)]:
                                 pt = patience[_u(li), _u(j), _u(k)]
                                 if pt < inf:
@@ -394,6 +406,10 @@ def _run(
                                         dflag, dirty, ndirty, nfree, ncount, q, s, i, J + j,
                                         K_AUDIT, j, vrow, T)
                                     cs_i[_u(i), CI_REFS] += 1
+                                    if has_ses:
+                                        ndirty = _mark_dirty(dflag, dirty, ndirty, s,
+                                                             ses_at[_u(s)] == T
+                                                             and ses_left[_u(s)] > 0)
                             break
                         elif act == A_STAGE:
                             i = x
@@ -532,6 +548,19 @@ def _run(
                                 _hpush(ev_t, ev_p, hsize, sch_t[_u(e)], (e << sh) | A_SCHED)
                                 hsize += 1
                             break
+                        elif act == A_SESSION:
+                            # the session's seats are taken in key order in (2) at T, the
+                            # repeated (2) of this instant too; they lapse after T
+                            e = x
+                            s = ses_s[_u(e)]
+                            ses_at[_u(s)] = T
+                            ses_left[_u(s)] = ses_n[_u(e)]
+                            ndirty = _mark_dirty(dflag, dirty, ndirty, s, st_wait[_u(s)] > 0)
+                            e += 1
+                            if e < ses_t.shape[0] and ses_t[_u(e)] <= horizon:
+                                _hpush(ev_t, ev_p, hsize, ses_t[_u(e)], (e << sh) | A_SESSION)
+                                hsize += 1
+                            break
                         else:
                             raise AssertionError("unknown action")
                 if status:
@@ -541,7 +570,8 @@ def _run(
             # ------------------------------------------------------------ (2) dispatch at T
             while di < ndirty:
                 s = dirty[_u(di)]
-                while st_busy[_u(s)] < servers[_u(s)] and st_wait[_u(s)] > 0:
+                while st_wait[_u(s)] > 0 and (st_busy[_u(s)] < servers[_u(s)] or (
+                        ses_at[_u(s)] == T and ses_left[_u(s)] > 0)):
                     if hsize + 1 > cap_h or sp + 1 > cap_s:
                         status = 2
                         break
@@ -558,6 +588,8 @@ def _run(
                         nd_i[_u(nx), ND_PREV] = -1
                     nd_i[_u(node), ND_NEXT] = nfree
                     nfree = node
+                    if st_busy[_u(s)] >= servers[_u(s)]:  # a seat of the session at T
+                        ses_left[_u(s)] -= 1
                     st_wait[_u(s)] -= 1
                     st_busy[_u(s)] += 1
                     i = nd_i[_u(node), ND_CASE]

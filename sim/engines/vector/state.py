@@ -88,8 +88,10 @@ def _compile_model(model: Model) -> _Compiled:
     width = int(max(1, widths[par].max() if par.any() else 1))
     width = 1 << (width - 1).bit_length()  # a power of two (see _run: g >> wb)
     i64 = np.int64
+    servers = np.array(model.station_servers, dtype=i64)
+    servers[np.unique(model.sessions.station)] = 0  # a session station has no servers
     args = (
-        np.ascontiguousarray(model.station_servers, dtype=i64),
+        servers,
         np.ascontiguousarray(model.station_priority, dtype=np.bool_),
         np.ascontiguousarray(model.station_renege, dtype=np.bool_),
         *cals,
@@ -112,6 +114,11 @@ def _compile_model(model: Model) -> _Compiled:
         np.ascontiguousarray(model.sched_time, dtype=np.float64),
         np.ascontiguousarray(model.sched_station, dtype=i64),
         np.ascontiguousarray(model.sched_servers, dtype=i64),
+        # review sessions: the sessions held, events of the loop (A_SESSION)
+        bool(model.sessions.time.size > 0),
+        np.ascontiguousarray(model.sessions.time, dtype=np.float64),
+        np.ascontiguousarray(model.sessions.station, dtype=i64),
+        np.ascontiguousarray(model.sessions.capacity, dtype=i64),
     )
     return _Compiled(args, model.n_stations, len(levels), width, model.n_items,
                      float(model.horizon), max_route_stages(model))
@@ -189,6 +196,8 @@ class _State:
         self.st_wait = np.zeros(S, dtype=i64)
         self.dirty = np.zeros(S, dtype=i64)
         self.dflag = np.zeros(S, dtype=i64)
+        self.ses_at = np.full(S, -np.inf)  # the instant of a station's session in force
+        self.ses_left = np.zeros(S, dtype=i64)  # and its seats left
         self.cs_i = big((n, NCI), i64)
         self.cs_f = big((n, NCF), np.float64)
         self.br_i = big((n * W, NBI), i64)
@@ -223,7 +232,8 @@ class _State:
                 self.nd_t, self.q_head, self.q_tail, self.st_busy, self.st_wait, self.dirty,
                 self.dflag, self.cs_i, self.cs_f, self.br_i, self.br_f,
                 self.status, self.end, self.visits, self.rework, self.supp,
-                self.stages, self.stg, self.v_i, self.v_f, self.v_r)
+                self.stages, self.stg, self.v_i, self.v_f, self.v_r, self.ses_at,
+                self.ses_left)
             if status == 0:
                 return
             self._grow(cm, record)
