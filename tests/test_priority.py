@@ -186,5 +186,6 @@ def test_bad_rule_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     path.write_text(tomli_w.dumps(data))
     assert main(["run", str(path), "-n", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["govsim: error: t.toml: classes.key.priority_when[0].when names an unknown attribute "
-                   "'in_prk' (attributes: size, in_park, ready) in class 'key' (got 'in_prk')"]
+    assert err == ["govsim: error: t.toml: classes.key.priority_when[0].when names an unknown "
+                   "attribute 'in_prk' (attributes: size, in_park, ready) in class 'key' (got "
+                   "'in_prk')"]
