@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from sim.engines import des, vector
 from sim.engines.vector import feedforward
 from sim.errors import ScenarioError
 from sim.inputs import draw
-from sim.model.scenario import parse
+from sim.model.scenario import parse, to_toml
 from tests.test_attributes import ATTRS, model, scenario
 from tests.test_vector import assert_same, hand_inputs
 
@@ -189,3 +190,12 @@ def test_bad_rule_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert err == ["govsim: error: t.toml: classes.key.priority_when[0].when names an unknown "
                    "attribute 'in_prk' (attributes: size, in_park, ready) in class 'key' (got "
                    "'in_prk')"]
+
+
+def test_rules_round_trip_through_a_written_file() -> None:
+    s = parse(prioritized(), "t.toml")
+    text = to_toml(s)
+    assert "priority_when" in text
+    again = parse(tomllib.loads(text), "t.toml")
+    assert again.classes["key"].priority_when == s.classes["key"].priority_when
+    assert "priority_when" not in to_toml(parse(prioritized(None), "t.toml"))
