@@ -28,7 +28,8 @@ import tomli_w
 from sim.cli import main
 from sim.engines import des, vector
 from sim.engines.vector import feedforward
-from sim.errors import ScenarioError
+from sim.errors import ScenarioError, UsageError
+from sim.experiments.grid import apply_point
 from sim.inputs import draw
 from sim.model.scenario import parse, to_toml
 from tests.test_attributes import ATTRS, model, scenario
@@ -199,3 +200,13 @@ def test_rules_round_trip_through_a_written_file() -> None:
     again = parse(tomllib.loads(text), "t.toml")
     assert again.classes["key"].priority_when == s.classes["key"].priority_when
     assert "priority_when" not in to_toml(parse(prioritized(None), "t.toml"))
+
+
+def test_a_sweep_sets_a_rules_priority() -> None:
+    base = parse(prioritized(), "t.toml")
+    s = apply_point(base, {"classes.key.priority_when[0].priority": 3})
+    assert [r.priority for r in s.classes["key"].priority_when] == [3, 2]
+    assert draw(model(s.model_dump()), 0).priority.max() == 3
+    with pytest.raises(UsageError, match=r"priority_when\[0\]\.priority must be an integer "
+                       r">= 0 \(got -1\)"):
+        apply_point(base, {"classes.key.priority_when[0].priority": -1})
