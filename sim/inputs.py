@@ -93,6 +93,9 @@ class Inputs:
     # one), then the branch each case took at each of the P choice stages (the index of its
     # name in model.path_labels; NaN: the case's route has not the stage, or skips it)
     attrs: F64 = field(default_factory=lambda: np.zeros((0, 0)))
+    # (n,) each case's priority (docs/model.md, "Queues and dispatch": its class's, or the
+    # first of the class's priority_when rules that holds); empty: every case its class's
+    priority: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __post_init__(self) -> None:
         if self.lag.size == 0 and self.lag.shape != self.service.shape:
@@ -113,8 +116,17 @@ class Inputs:
         out: dict[str, Any] = {}
         for f in fields(self):
             v = getattr(self, f.name)
-            out[f.name] = v if f.name == "replication" else np.ascontiguousarray(v[idx])
+            keep = f.name == "replication" or (f.name == "priority" and v.shape[0] != self.n)
+            out[f.name] = v if keep else np.ascontiguousarray(v[idx])
         return Inputs(**out)
+
+
+def case_priority(model: Model, inp: Inputs) -> NDArray[np.int64]:
+    """Each case's priority: ``inp.priority``, or its class's where the inputs carry none
+    (inputs written by hand)."""
+    if inp.priority.shape == (inp.n,):
+        return inp.priority
+    return np.asarray(model.class_priority, dtype=np.int64)[inp.cls]
 
 
 def _h(name: str) -> int:
@@ -354,6 +366,7 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
         "audit": np.zeros((n, J), dtype=np.bool_), "audit_service": np.zeros((n, J)),
         "revoked": np.zeros((n, J), dtype=np.bool_),
         "attrs": np.full((n, attr_width(model)), np.nan),
+        "priority": np.asarray(model.class_priority, dtype=np.int64)[a.cls[start:stop]],
     }
     for c in range(len(model.class_names)):
         rows = np.flatnonzero(out["cls"] == c)
@@ -501,4 +514,6 @@ def _draw_class(model: Model, rep: int, seed: int, c: int, k0: int,
     dur.compute()
     if am is not None:
         am.scale(c, codes, loc)
+        if am.priority_when[c]:  # docs/model.md, "Case attributes": priority by attribute
+            loc["priority"] = am.priority(c, codes, int(model.class_priority[c]))
     return loc

@@ -549,6 +549,11 @@ def scenarios(draw_: st.DrawFn) -> dict[str, Any]:
             }
             if cls["attributes"]["size"]["scale"][0]["what"] == "service":
                 cls["attributes"]["size"]["scale"][0]["by"]["large"] = 2.0
+            if d(st.booleans()):  # priority by attribute: the first rule that holds
+                cls["priority_when"] = [
+                    {"when": d(st.sampled_from(["park", "size == 'large'", "ready > 1.2",
+                                                "not park and size != 'small'"])),
+                     "priority": d(st.integers(0, 3))} for _ in range(d(st.integers(1, 2)))]
         for name in items:
             when = d(st.sampled_from([None, None, "park", "not park", "size == 'large'",
                                       "size in ('small', 'mid') or ready > 1.2"]))
@@ -665,6 +670,8 @@ def lines(draw_: st.DrawFn) -> dict[str, Any]:
         c.pop("agent_pool", None)
         c["proxy_share"] = 0.0
         c["priority"] = 0
+        for rule in c.get("priority_when", []):  # every case one priority: the pass applies
+            rule["priority"] = 0
         if "channels" in c.get("arrivals", {}):
             c["arrivals"]["channels"] = [ch if ch != "proxy" else "window"
                                          for ch in c["arrivals"]["channels"]]

@@ -78,7 +78,7 @@ import numpy as np
 import simpy
 from simpy.events import NORMAL, Event, EventPriority
 
-from sim.inputs import Inputs
+from sim.inputs import Inputs, case_priority
 from sim.model.assembly import PROXY, SEQUENTIAL, Model
 from sim.results.records import (
     ABANDONED,
@@ -200,7 +200,6 @@ class _Sim:
         self.item_audit_station = model.item_audit_station.tolist()
         self.conditional = model.item_conditional.tolist()
         self.deadline = model.item_deadline_hours.tolist()
-        self.class_priority = model.class_priority.tolist()
         self.class_pool = model.class_pool.tolist()
         self.class_route = model.class_route.tolist()
         sp, ip, items = (model.route_stage_ptr.tolist(), model.stage_item_ptr.tolist(),
@@ -215,6 +214,7 @@ class _Sim:
         # inputs as flat lists: (i, j) at i*J + j, (i, j, k) at (i*J + j)*K + k
         self.arrival = inp.arrival.tolist()
         self.cls = inp.cls.tolist()
+        self.priority = case_priority(model, inp).tolist()  # the class's or by attribute
         self.channel = inp.channel.tolist()
         self.run_item = inp.run_item.ravel().tolist()
         self.visit = inp.visit.ravel().tolist()
@@ -256,7 +256,7 @@ class _Sim:
             self.v_start.append(NAN)
             self.v_end.append(NAN)
         req = Request(self.env, row, service)
-        heappush(st.waiting, (self.class_priority[self.cls[i]] if st.priority else 0,
+        heappush(st.waiting, (self.priority[i] if st.priority else 0,
                               now, i, slot, req))
         if st.free > 0 or (st.session_at == now and st.seats > 0):
             self.touch(st)

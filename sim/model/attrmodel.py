@@ -59,6 +59,8 @@ class AttrModel:
     laws: tuple[tuple[Law, ...], ...]  # per class
     scales: tuple[tuple[ScaleRule, ...], ...]  # per class
     item_when: tuple[Node | None, ...]  # per item
+    #: per class, its ``priority_when`` rules in order: (condition, priority)
+    priority_when: tuple[tuple[tuple[Node, int], ...], ...] = ()
 
     @property
     def n(self) -> int:
@@ -137,6 +139,17 @@ class AttrModel:
                 for j in rule.items:
                     arr[:, j] *= x if arr.ndim == 2 else x[:, None]
 
+    def priority(self, c: int, codes: F64, base: int) -> NDArray[np.int64]:
+        """Each case's priority under class ``c``'s rules: the first whose condition holds,
+        else ``base`` (the class's)."""
+        out = np.full(codes.shape[0], base, dtype=np.int64)
+        left = np.ones(codes.shape[0], dtype=np.bool_)
+        for node, p in self.priority_when[c]:
+            hit = left & self.holds(node, codes)
+            out[hit] = p
+            left &= ~hit
+        return out
+
     def label(self, a: int, codes: F64) -> np.ndarray:
         """The values of attribute ``a`` as a table shows them: category names, true/false
         (a bool column when no case misses it) or numbers; NaN where missing."""
@@ -194,5 +207,7 @@ def assemble(s: Scenario, item_names: list[str], class_names: list[str]) -> Attr
         scales.append(tuple(cs))
     when = tuple(parse_condition(w) if (w := s.items[n].when) is not None else None
                  for n in item_names)
+    prio = tuple(tuple((parse_condition(r.when), int(r.priority))
+                       for r in s.classes[c].priority_when) for c in class_names)
     return AttrModel(tuple(names), tuple(kinds), tuple(tuple(x) for x in labels), tuple(laws),
-                     tuple(scales), when)
+                     tuple(scales), when, prio)

@@ -268,6 +268,8 @@ def check_attributes(s: Scenario, source: str = "<scenario>") -> None:
                        for b, br in enumerate(stage.branches or ())]
     wheres += [(f"checks[{k}].when", ch.when, [ch.class_name] if ch.class_name in s.classes
                 else list(s.classes)) for k, ch in enumerate(s.checks)]
+    wheres += [(f"classes.{c}.priority_when[{k}].when", r.when, [c])
+               for c, cls in s.classes.items() for k, r in enumerate(cls.priority_when)]
     for field, when, classes in wheres:
         if when is None:
             continue
@@ -288,6 +290,8 @@ def to_toml(s: Scenario) -> str:
                 if table.get(key) == "":
                     del table[key]
     for name, cls in s.classes.items():
+        if not cls.priority_when:  # no rule: no empty list in the file
+            data["classes"][name].pop("priority_when", None)
         if cls.arrivals is not None and cls.arrivals.file is not None:
             arr = data["classes"][name]["arrivals"]
             for key in ("hours", "clock", "channels"):  # read from the file again

@@ -160,6 +160,17 @@ class RecordedArrivals(Strict):
         return self
 
 
+class PriorityRule(Strict):
+    """A priority for the class's cases for which a condition on their attributes holds
+    (docs/model.md, "Case attributes"): the first rule that holds gives the case's."""
+
+    when: Condition = Field(description="a condition on the class's case attributes")
+    priority: NonNegInt = Field(description="the case's priority (lower is served first)")
+    note: Text = ""
+
+    _when_parses = field_validator("when")(parsed_condition)
+
+
 class CaseClass(Strict):
     """A stream of cases of one class: Poisson arrivals (or recorded ones), a channel mix
     and a route."""
@@ -171,6 +182,10 @@ class CaseClass(Strict):
     per: Literal["workday", "day", "hour"] = "workday"
     route: Name = "main"
     priority: NonNegInt = Field(0, description="lower is served first at priority stations")
+    priority_when: list[PriorityRule] = Field(
+        default_factory=list, max_length=100,
+        description="a case's priority by its attributes: the first rule whose condition "
+        "holds, else `priority` (docs/model.md, 'Case attributes')")
     online_share: Probability = 0.0
     proxy_share: Probability = Field(0.0, description="share handled by help-and-proxy agents")
     agent_pool: Name | None = None

@@ -13,6 +13,7 @@ from sim.model.distributions import family
 from sim.model.schema import Dist, Item, ItemCost, Scenario
 from sim.reforms.catalogue import Arg, _known, reform, select
 from sim.reforms.helpers import _dist_hours, _item_q, _moments, _stations_used, expected_work
+from sim.reforms.rota import move_staff
 
 # --------------------------------------------------------------------------- item reforms
 
@@ -164,13 +165,12 @@ def _combine(s: Scenario, items: Sequence[str], name: str | None, station: str |
         k = k if donor not in used else min(k, servers - 1)
         if k <= 0:
             continue
-        s.stations[st_name].servers += k
+        # the servers move with their rota (sim/reforms/rota.py)
+        move_staff(s.stations[donor], s.stations[st_name], k, closes=k >= servers)
         if k >= servers:
             del s.stations[donor]
             if s.costs is not None:
                 s.costs.stations.pop(donor, None)
-        else:
-            s.stations[donor].servers = servers - k
 
 
 def _combine_costs(s: Scenario, names: Sequence[str], target: str, keep: Sequence[float],
@@ -220,7 +220,8 @@ def merge_items(s: Scenario, items: Sequence[str], name: str | None, station: st
     when every item would have been (prod skip_i). It is online / conditional only if all
     of them were; audits combine. With ``staff=true`` each other station hands over
     servers in proportion to the expected work it loses (a station left with no work hands
-    over all and closes).
+    over all and closes); the servers take their rota with them (a schedule's entries:
+    :mod:`sim.reforms.rota`), so the staff on duty at every hour add up as before.
     Every route that uses one of the items must use all, in stages of one probability.
     """
     _combine(s, items, name, station, delay, staff, "merge")

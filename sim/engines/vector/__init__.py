@@ -19,8 +19,10 @@ sequential, allocates nothing and is compiled without numba's reference counting
   entry joins at the current instant, so ``joined_at`` never decreases along a queue:
   one doubly linked FIFO list per (station, priority level), in a shared pool of nodes,
   where an entry that joins at the same instant as the tail is inserted in
-  ``(case, slot)`` order. A renege unlinks its node in O(1). Renege timers are never
-  cancelled: one acts only if its branch is waiting and that wait's own deadline
+  ``(case, slot)`` order. A case's level is the index of its priority (the inputs'
+  ``priority``, its class's or by its attributes) among every priority a case can have
+  (:func:`~.state.priority_levels`). A renege unlinks its node in O(1). Renege timers are
+  never cancelled: one acts only if its branch is waiting and that wait's own deadline
   (``joined + patience``, recomputed bit for bit) is the current instant, so a stale
   timer (its visit was served) does nothing, or exactly what the current wait's does.
 * **Schedules** (staffing over time): a station's count changes are events of the heap

@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from sim.engines.vector.kernels import F64, I64, SC_ALWAYS, _u, serve
-from sim.inputs import Inputs
+from sim.inputs import Inputs, case_priority
 from sim.model.assembly import PARALLEL, Model
 from sim.model.calendar import ALWAYS_OPEN_END
 from sim.results.records import SUBMISSION, RepResult, Visits
@@ -439,7 +439,7 @@ def feedforward_plan(model: Model, inp: Inputs) -> tuple[I64, I64, I64] | None:
     if model.sessions.time.size > 0:  # review sessions: dispatch at their instants only
         return None
     present = np.flatnonzero(np.bincount(inp.cls, minlength=len(model.class_names)))
-    prio = np.asarray(model.class_priority)[present]
+    prio = case_priority(model, inp)  # each case's: its class's or by its attributes
     if np.asarray(model.station_priority).any() and prio.min() != prio.max():
         return None
     S = model.n_stations

@@ -97,7 +97,14 @@ from sim.engines.vector.layout import (
     SC_SES,
     SC_SP,
 )
-from sim.engines.vector.queues import _join_queue, _mark_dirty, _queue, _unlink, _visit_row
+from sim.engines.vector.queues import (
+    _join_queue,
+    _level,
+    _mark_dirty,
+    _queue,
+    _unlink,
+    _visit_row,
+)
 from sim.model.assembly import PARALLEL
 
 
@@ -107,7 +114,7 @@ def _run(
     servers: I64, st_level_on: Any, st_renege: Any, st_cal: I64, st_calw: F64,
     cal_open: F64, cal_close: F64, cal_cum: F64, cal_cend: F64, cal_tab: I64,
     item_station: I64, item_cond: Any, item_deadline: F64, item_audit_station: I64,
-    class_route: I64, class_level: I64, class_pool: I64, n_levels: int,
+    class_route: I64, levels: I64, class_pool: I64, n_levels: int,
     route_stage_ptr: I64, stage_mode: I64, stage_item_ptr: I64, stage_items: I64,
     stage_seg_end: I64, W: int, horizon: float, has_sched: bool, sch_t: F64, sch_s: I64, sch_n: I64,
     has_ses: bool, ses_t: F64, ses_s: I64, ses_n: I64,
@@ -116,6 +123,7 @@ def _run(
     base: int, n_loaded: int, t_stop: float, arrival: F64, cls: I64, channel: I64,
     run_item: Any, visit: Any, delay: F64, service: Any, has_lag: bool, lag: Any,
     deficient: Any, fix: Any, has_pat: bool, patience: Any, audit: Any, audit_service: F64,
+    priority: I64,
     # state
     sc: I64, scf: F64, ev_t: F64, ev_p: I64, stack: I64, nd_i: I64, nd_t: F64,
     q_head: I64, q_tail: I64, st_busy: I64, st_wait: I64, dirty: I64, dflag: I64,
@@ -400,7 +408,7 @@ def _run(
                                     s = item_audit_station[_u(j)]
                                     vrow, nv = _visit_row(record, nv, v_i, v_f, v_r, i, j, 0, s,
                                                           K_AUDIT, T)
-                                    q = _queue(st_level_on, L, s, class_level[_u(c)])
+                                    q = _queue(st_level_on, L, s, _level(levels, priority[_u(li)]))
                                     node, nfree, ncount, ndirty = _join_queue(
                                         nd_i, nd_t, q_head, q_tail, st_wait, st_busy, servers,
                                         dflag, dirty, ndirty, nfree, ncount, q, s, i, J + j,
@@ -436,7 +444,7 @@ def _run(
                                 continue
                             # the case's priority level rides in its branches' rows, read
                             # (prefetched) at every join
-                            lv = class_level[_u(cls[_u(li)])]
+                            lv = _level(levels, priority[_u(li)])
                             if stage_mode[_u(st)] != PARALLEL or cnt == 1:
                                 cs_i[_u(i), CI_PHASE] = P_SEQ
                                 cs_i[_u(i), CI_PENDING] = 1
@@ -481,7 +489,7 @@ def _run(
                             if channel[_u(li)] == 2 and pool >= 0:
                                 vrow, nv = _visit_row(record, nv, v_i, v_f, v_r, i, -1, 0, pool,
                                                       K_POOL, T)
-                                q = _queue(st_level_on, L, pool, class_level[_u(c)])
+                                q = _queue(st_level_on, L, pool, _level(levels, priority[_u(li)]))
                                 node, nfree, ncount, ndirty = _join_queue(
                                     nd_i, nd_t, q_head, q_tail, st_wait, st_busy, servers, dflag,
                                     dirty, ndirty, nfree, ncount, q, pool, i, 2 * J, K_POOL, -1,

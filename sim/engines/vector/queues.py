@@ -124,3 +124,13 @@ def _queue(st_level_on: Any, L: int, s: int, level: int) -> int:
     """The queue of priority ``level`` at station ``s``: queues are numbered ``s * L +
     level``, and a station without priorities keeps every entry in its first."""
     return s * L + level if st_level_on[_u(s)] else s * L
+
+
+@_inline
+def _level(levels: I64, priority: int) -> int:
+    """The level of a case's ``priority``: its index in the sorted ``levels`` (every
+    priority a case can have; a handful, so a scan)."""
+    lv = 0
+    while lv < levels.shape[0] - 1 and levels[_u(lv)] < priority:
+        lv += 1
+    return lv

@@ -46,7 +46,7 @@ from sim.engines.vector.layout import (
 )
 from sim.engines.vector.loop import _run
 from sim.errors import UsageError
-from sim.inputs import Inputs
+from sim.inputs import Inputs, case_priority
 from sim.model.assembly import PARALLEL, Model
 from sim.results.records import RepResult, Visits, max_route_stages
 
@@ -79,10 +79,17 @@ class _Compiled:
     n_route_stages: int  # the most stages of any route
 
 
+def priority_levels(model: Model) -> np.ndarray:
+    """Every priority a case can have, sorted: the classes' and their ``priority_when``
+    rules' (a queue per station and level; docs/model.md, "Queues and dispatch")."""
+    rules = [p for c in (model.attributes.priority_when if model.attributes else ())
+             for _, p in c]
+    return np.unique(np.asarray([*model.class_priority.tolist(), *rules], dtype=np.int64))
+
+
 def _compile_model(model: Model) -> _Compiled:
     cals = pack_calendars(model.calendars, model.station_calendar)
-    levels = np.unique(np.asarray(model.class_priority, dtype=np.int64))
-    class_level = np.searchsorted(levels, model.class_priority).astype(np.int64)
+    levels = priority_levels(model)
     widths = np.diff(model.stage_item_ptr)
     par = np.asarray(model.stage_mode) == PARALLEL
     width = int(max(1, widths[par].max() if par.any() else 1))
@@ -100,7 +107,7 @@ def _compile_model(model: Model) -> _Compiled:
         np.ascontiguousarray(model.item_deadline_hours, dtype=np.float64),
         np.ascontiguousarray(model.item_audit_station, dtype=i64),
         np.ascontiguousarray(model.class_route, dtype=i64),
-        class_level,
+        levels,
         np.ascontiguousarray(model.class_pool, dtype=i64),
         len(levels),
         np.ascontiguousarray(model.route_stage_ptr, dtype=i64),
@@ -164,6 +171,7 @@ def _input_args(model: Model, inp: Inputs) -> tuple[Any, ...]:
         _contig(inp.visit, np.bool_), _contig(inp.delay, np.float64),
         _contig(inp.service, np.float64), has_lag, lag, _contig(inp.deficient, np.bool_), fix,
         has_pat, patience, _contig(inp.audit, np.bool_), _contig(inp.audit_service, np.float64),
+        _contig(case_priority(model, inp), np.int64),
     )
 
 
