@@ -21,11 +21,14 @@ from numpy.typing import NDArray
 
 from sim.errors import ScenarioError
 from sim.model import recorded
-from sim.model.attributes import Node, parse_condition
 from sim.model.attrmodel import AttrModel, assemble
 from sim.model.calendar import WorkCalendar
 from sim.model.distributions import Family, family
 from sim.model.fields import MAX_COUNT
+from sim.model.flatroutes import PARALLEL as PARALLEL
+from sim.model.flatroutes import SEQUENTIAL as SEQUENTIAL
+from sim.model.flatroutes import Choice as Choice
+from sim.model.flatroutes import flatten_routes
 from sim.model.schedule import all_changes, server_hours
 from sim.model.schema import Dist, Scenario
 from sim.model.sessions import Sessions, all_sessions
@@ -36,8 +39,6 @@ CAL_MARGIN_DAYS = 120  # calendars cover the horizon plus this, so late events r
 # channels
 WINDOW, ONLINE, PROXY = 0, 1, 2
 CHANNELS = ("window", "online", "proxy")
-# stage modes
-SEQUENTIAL, PARALLEL = 0, 1
 
 I64 = NDArray[np.int64]
 F64 = NDArray[np.float64]
@@ -46,17 +47,6 @@ B1 = NDArray[np.bool_]
 
 class LoadWarning(UserWarning):
     """A station is offered as much work as it can do, or more."""
-
-
-@dataclass(frozen=True)
-class Choice:
-    """What a choice stage chooses between (docs/model.md, "Paths and branches")."""
-
-    path: int  # its column in Model.path_names
-    code: tuple[int, ...]  # per branch: its name's index in Model.path_labels[path]
-    cum: F64 | None  # by probability: the cumulative probabilities in branch order
-    when: tuple[Node | None, ...]  # by condition: per branch (the last None: otherwise)
-    item_branch: I64  # per item of the stage (its places in stage_items): its branch
 
 
 @dataclass(frozen=True)
@@ -379,62 +369,7 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
          else s.rework.deficiency_per_material for it in items]
 
     r_names = list(s.routes)
-    r_index = {n: k for k, n in enumerate(r_names)}
-    stage_ptr = [0]
-    stage_names: list[str] = []
-    stage_mode: list[int] = []
-    stage_item_ptr = [0]
-    stage_items: list[int] = []
-    stage_prob: list[float] = []
-    seg_end: list[int] = []
-    choices: list[Choice | None] = []
-    path_names: list[str] = []
-    path_labels: list[list[str]] = []
-    r_limit: list[float] = []
-    for rn in r_names:
-        route = s.routes[rn]
-        total = 0.0
-        for st in route.stages:
-            stage_names.append(f"{rn}/{st.name}")
-            stage_mode.append(PARALLEL if st.mode == "parallel" else SEQUENTIAL)
-            idx = [it_index[n] for n in st.items]
-            p0 = len(stage_items)
-            stage_items.extend(idx)
-            stage_item_ptr.append(len(stage_items))
-            stage_prob.append(st.probability)
-            groups = ([list(b.items) for b in st.branches] if st.branches is not None else
-                      [[n] for n in st.items] if st.mode == "parallel" else [list(st.items)])
-            at = p0
-            for g in (groups if st.mode == "parallel" else [list(st.items)]):
-                at += len(g)
-                seg_end.extend([at] * len(g))
-            if st.mode == "choice":
-                assert st.branches is not None
-                if st.name not in path_names:
-                    path_names.append(st.name)
-                    path_labels.append([])
-                pc = path_names.index(st.name)
-                lab = path_labels[pc]
-                lab.extend(b.name for b in st.branches if b.name not in lab)
-                by_prob = st.branches[0].probability is not None
-                choices.append(Choice(
-                    pc, tuple(lab.index(b.name) for b in st.branches),
-                    np.cumsum([b.probability or 0.0 for b in st.branches]) if by_prob
-                    else None,
-                    tuple(parse_condition(b.when) if b.when is not None else None
-                          for b in st.branches),
-                    np.asarray([b for b, g in enumerate(groups) for _ in g], dtype=np.int64)))
-            else:
-                choices.append(None)
-            limits = [sum(x for j in g if (x := items[it_index[j]].limit_workdays) is not None)
-                      for g in groups
-                      if any(items[it_index[j]].limit_workdays is not None for j in g)]
-            if limits:  # a path's limits add up; branches (side by side, or one of): longest
-                total += max(limits) if st.mode != "sequential" else sum(limits)
-        stage_ptr.append(len(stage_names))
-        r_limit.append(route.limit_workdays if route.limit_workdays is not None
-                       else (total if total > 0 else math.nan))
-
+    rp = flatten_routes(s, it_index)
     c_names = list(s.classes)
     rec_times, rec_channels, rec_block = _recorded(s, c_names)
     costs = s.costs
@@ -484,7 +419,8 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
         item_revoke_probability=np.asarray([it.revoke_probability for it in items],
                                            dtype=np.float64),
         class_names=tuple(c_names),
-        class_route=np.asarray([r_index[s.classes[c].route] for c in c_names], dtype=np.int64),
+        class_route=np.asarray([r_names.index(s.classes[c].route) for c in c_names],
+                               dtype=np.int64),
         class_priority=np.asarray([s.classes[c].priority for c in c_names], dtype=np.int64),
         class_pool=np.asarray([st_index[ap] if (ap := s.classes[c].agent_pool) is not None
                                else -1 for c in c_names], dtype=np.int64),
@@ -499,17 +435,7 @@ def build(s: Scenario, source: str = "<scenario>", warn: bool = True) -> Model:
         class_hour_profile=tuple(tuple(w) if (w := s.classes[c].hour_profile) is not None
                                  else None for c in c_names),
         route_names=tuple(r_names),
-        route_stage_ptr=np.asarray(stage_ptr, dtype=np.int64),
-        route_limit_workdays=np.asarray(r_limit, dtype=np.float64),
-        stage_names=tuple(stage_names),
-        stage_mode=np.asarray(stage_mode, dtype=np.int64),
-        stage_item_ptr=np.asarray(stage_item_ptr, dtype=np.int64),
-        stage_items=np.asarray(stage_items, dtype=np.int64),
-        stage_probability=np.asarray(stage_prob, dtype=np.float64),
-        stage_seg_end=np.asarray(seg_end, dtype=np.int64),
-        stage_choice=tuple(choices),
-        path_names=tuple(path_names),
-        path_labels=tuple(tuple(x) for x in path_labels),
+        **vars(rp),
         item_service=service,
         item_delay=tuple(family(it.delay) if it.delay else None for it in items),
         item_lag=tuple(_working_lag(it.lag, cals[st_cal[st_index[it.station]]])
