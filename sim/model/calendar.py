@@ -424,21 +424,21 @@ class WorkCalendar:
     def _day_walk(self) -> tuple[NDArray[np.intp], int, NDArray[np.float64]]:
         """For :meth:`open_index`: per day ``d`` the index of the day before's start
         (``searchsorted(open, 24 (d - 1), 'right') - 1``), the most intervals that open
-        from there to the end of day ``d + 1``, and ``open`` with ``+inf`` after it."""
+        from there to the end of day ``d``, and ``open`` with ``+inf`` after it."""
         days = int(self.open[-1] // 24.0) + 2
-        starts = np.arange(-1, days + 2) * 24.0
+        starts = np.arange(-1, days + 1) * 24.0
         k = np.searchsorted(self.open, starts, side="right") - 1
-        steps = int((k[3:] - k[:-3]).max()) if days else 0
-        return k[:days + 1], steps, np.append(self.open, np.inf)
+        return k[:days], int((k[2:] - k[:-2]).max()), np.append(self.open, np.inf)
 
     def open_index(self, t: FloatArray) -> NDArray[np.intp]:
         """``searchsorted(open, t, 'right') - 1`` (the interval opened last at ``t``;
         -1 before the first), the same index found by a walk of a few steps from the
-        start of the day before ``t``'s: intervals are sorted and few open per day."""
+        start of the day before ``t``'s: intervals are sorted and few open per day. (The
+        rounded ``floor(t / 24)`` is ``t``'s day or, just before midnight, the next one.)"""
         first, steps, nxt = self._day_walk
-        days = first.shape[0] - 1
+        days = first.shape[0]
         with np.errstate(invalid="ignore"):
-            d = np.floor(t * (1.0 / 24.0))
+            d = np.floor(t / 24.0)
             ok = (d >= 0.0) & (d < days)  # NaN and times outside the table: searched
         k = first[np.where(ok, d, 0.0).astype(np.intp)]
         for _ in range(steps):  # one interval further while the next opens by t
