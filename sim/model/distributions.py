@@ -131,11 +131,16 @@ class Family:
         if kind == "gamma":
             k = 1.0 / cv**2
             return _gamma_ppf(k, u) * (1.0 / k)
-        s2 = math.log1p(cv**2)  # lognormal: exp(sqrt(s2) z - s2 / 2), in place
-        z = special.ndtri(u)
-        z *= math.sqrt(s2)
-        z -= s2 / 2
-        return np.exp(z, out=z)
+        s2 = math.log1p(cv**2)  # lognormal: exp(sqrt(s2) z - s2 / 2), a block at a time
+        out = np.empty(u.shape)
+        flat_u, flat = u.reshape(-1), out.reshape(-1)
+        for a in range(0, flat_u.shape[0], _BLOCK):
+            z = flat[a:a + _BLOCK]
+            special.ndtri(flat_u[a:a + _BLOCK], out=z)
+            z *= math.sqrt(s2)
+            z -= s2 / 2
+            np.exp(z, out=z)
+        return out
 
     def ppf(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
         """Inverse CDF at uniforms ``u`` (any shape): for a family with a :attr:`shape_key`,
