@@ -19,12 +19,14 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from importlib.resources import files
 from typing import Any, overload
 
 import numpy as np
 from numpy.typing import NDArray
+
+from sim.model.dayindex import DayWalk, day_walk, open_index
 
 __all__ = [
     "ALWAYS_OPEN_END",
@@ -236,6 +238,7 @@ class WorkCalendar:
     _close_l: list[float] = field(init=False, repr=False)
     _cum_l: list[float] = field(init=False, repr=False)
     _cend_l: list[float] = field(init=False, repr=False)
+    _walk: DayWalk = field(init=False, repr=False)  # for array lookups (sim.model.dayindex)
 
     def __post_init__(self) -> None:
         """Validate the interval tables and cache list copies for scalar calls."""
@@ -257,6 +260,7 @@ class WorkCalendar:
         object.__setattr__(self, "_close_l", self.close.tolist())
         object.__setattr__(self, "_cum_l", self.cum.tolist())
         object.__setattr__(self, "_cend_l", self.cend.tolist())
+        object.__setattr__(self, "_walk", day_walk(self.open))
 
     # ---- constructors ---------------------------------------------------- #
 
@@ -414,38 +418,11 @@ class WorkCalendar:
         if not isinstance(t, np.ndarray):
             return to_work_scalar(self._open_l, self._close_l, self._cum_l, self._cend_l, t)
         t = t.astype(np.float64, copy=False)
-        k = self.open_index(t)
+        k = open_index(self._walk, self.open, t)
         kc = np.maximum(k, 0)
         inside = self.cum[kc] + (t - self.open[kc])
         res = np.where(t >= self.close[kc], self.cend[kc], inside)
         return np.where(k < 0, 0.0, res)
-
-    @cached_property
-    def _day_walk(self) -> tuple[NDArray[np.intp], int, NDArray[np.float64]]:
-        """For :meth:`open_index`: per day ``d`` the index of the day before's start
-        (``searchsorted(open, 24 (d - 1), 'right') - 1``), the most intervals that open
-        from there to the end of day ``d``, and ``open`` with ``+inf`` after it."""
-        days = int(self.open[-1] // 24.0) + 2
-        starts = np.arange(-1, days + 1) * 24.0
-        k = np.searchsorted(self.open, starts, side="right") - 1
-        return k[:days], int((k[2:] - k[:-2]).max()), np.append(self.open, np.inf)
-
-    def open_index(self, t: FloatArray) -> NDArray[np.intp]:
-        """``searchsorted(open, t, 'right') - 1`` (the interval opened last at ``t``;
-        -1 before the first), the same index found by a walk of a few steps from the
-        start of the day before ``t``'s: intervals are sorted and few open per day. (The
-        rounded ``floor(t / 24)`` is ``t``'s day or, just before midnight, the next one.)"""
-        first, steps, nxt = self._day_walk
-        days = first.shape[0]
-        with np.errstate(invalid="ignore"):
-            d = np.floor(t / 24.0)
-            ok = (d >= 0.0) & (d < days)  # NaN and times outside the table: searched
-        k = first[np.where(ok, d, 0.0).astype(np.intp)]
-        for _ in range(steps):  # one interval further while the next opens by t
-            k += nxt[k + 1] <= t
-        if not ok.all():
-            k[~ok] = np.searchsorted(self.open, t[~ok], side="right") - 1
-        return k
 
     @overload
     def to_abs(self, w: float) -> float: ...
@@ -490,7 +467,7 @@ class WorkCalendar:
         if not isinstance(t, np.ndarray):
             j = bisect_right(self._open_l, t) - 1
             return j >= 0 and t < self._close_l[j]
-        k = self.open_index(np.asarray(t, dtype=np.float64))
+        k = open_index(self._walk, self.open, np.asarray(t, dtype=np.float64))
         kc = np.maximum(k, 0)
         return (k >= 0) & (t < self.close[kc])
 
