@@ -322,10 +322,10 @@ class _Durations:
     def compute(self) -> None:
         for law, parts in self._by_law.items():
             x = Family.unit_ppf(law, np.concatenate([p[2] for p in parts]))
-            x *= np.repeat([p[3] for p in parts], [p[2].size for p in parts])
             at = 0
-            for name, idx, u, _ in parts:
-                self._loc[name].reshape(-1)[idx] = x[at:at + u.size]
+            for name, idx, u, mean in parts:  # each part times its family's mean, in place
+                self._loc[name].reshape(-1)[idx] = np.multiply(x[at:at + u.size], mean,
+                                                               out=x[at:at + u.size])
                 at += u.size
         self._by_law.clear()
 

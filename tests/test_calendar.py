@@ -20,6 +20,7 @@ from sim.model.calendar import (
     to_abs_scalar,
     to_work_scalar,
 )
+from sim.model.dayindex import day_walk, open_index
 
 START = date(2023, 1, 1)
 DAYS = (date(2027, 1, 1) - START).days  # all of 2023-2026
@@ -372,3 +373,25 @@ def test_inconsistent_tables_raise() -> None:
         WorkCalendar("x", one, one, np.array([0.0]), np.array([0.0]), 7.0)
     with pytest.raises(ValueError):
         WorkCalendar("x", np.array([0.0]), np.array([2.0]), np.array([0.0]), np.array([1.0]), 7.0)
+
+
+NIGHT = WorkCalendar.build("night", START, 40, [("00:00", "00:15"), ("06:00", "06:30"),
+                                                ("23:45", "24:00")])
+FAR = WorkCalendar.from_intervals("far", [(0.0, 8.0), (3e6, 3e6 + 8.0)], 8.0)  # no day table
+
+
+@pytest.mark.parametrize("cal", [CAL, ALWAYS, NIGHT, FAR], ids=["office", "always", "night",
+                                                                 "far"])
+def test_open_index_is_the_bisection(cal: WorkCalendar) -> None:
+    """The walk from the day before's start finds searchsorted(open, t, 'right') - 1 at
+    every boundary, just around it, at day starts, outside the calendar and at NaN."""
+    rng = np.random.default_rng(7)
+    edges = np.concatenate([cal.open, cal.close,
+                            np.arange(-3, min(cal.end_hours, 1e5) / 24 + 3) * 24])
+    edges = edges[np.abs(edges) < 1e9]
+    t = np.concatenate([edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf),
+                        rng.uniform(-100.0, min(cal.end_hours, 1e5) + 100.0, 20000),
+                        [np.nan, np.inf, -np.inf, -0.0, 1e11]])
+    want = np.searchsorted(cal.open, t, side="right") - 1
+    assert np.array_equal(open_index(day_walk(cal.open), cal.open, t), want)
+    assert np.array_equal(cal.to_work(t[:-5]), np.array([cal.to_work(float(x)) for x in t[:-5]]))

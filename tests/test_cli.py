@@ -14,7 +14,7 @@ import tomli_w
 
 import sim
 from sim.cli import main
-from tests.conftest import DATA
+from tests.conftest import DATA, ROOT
 
 MINI = str(DATA / "mini.toml")
 
@@ -206,3 +206,32 @@ def test_completion_unknown_shell_exit_2(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["completion", "fish"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "govsim: error: completion: unknown shell 'fish' (choose bash, zsh, tcsh)"
+
+
+def test_each_command_registers_from_its_own_module() -> None:
+    """COMMAND_MODULES names every command of the whole parser and its module: a command
+    line that names one builds a parser with that module's commands only."""
+    from sim.cli import COMMAND_MODULES, build_parser
+
+    def choices(argv: list[str] | None) -> set[str]:
+        p = build_parser(argv)
+        return set(next(a for a in p._actions if a.dest == "command").choices)
+
+    every = choices(None)
+    assert every == set(COMMAND_MODULES)
+    for name, module in COMMAND_MODULES.items():
+        mine = {c for c, m in COMMAND_MODULES.items() if m == module}
+        assert choices([name, "x"]) == (every if name == "completion" else mine), name
+    assert choices(["--lang", "zh"]) == every and choices(["nonsense"]) == every
+
+
+def test_run_imports_no_other_command() -> None:
+    """``govsim validate`` (the run module) loads no calibration, serving, sweep or
+    plotting code (what a fresh ``govsim run`` would otherwise spend half a second on)."""
+    code = ("import sys; from sim.cli import main; "
+            f"main(['validate', {str(ROOT / 'scenarios' / 'hohhot-construction-2023.toml')!r}]); "
+            "print(sorted(m for m in sys.modules if m.startswith(('sim.calibrate', 'sim.serve', "
+            "'sim.cli.', 'matplotlib', 'jinja2', 'sim.experiments.sweep'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()[-1]
+    assert out == "['sim.cli.common', 'sim.cli.run']"

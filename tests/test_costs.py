@@ -249,3 +249,21 @@ def test_compact_compare_shows_the_savings_too(tmp_path: Path,
     # 2 h at 150 against 2 h at 100, 120, 140
     for k, saved in ((1, 100), (2, 60), (3, 20)):
         assert f"[{k}] saves {saved} [{saved}, {saved}] CNY of government cost per case" in text
+
+
+@pytest.mark.parametrize("cases", [4_000, 70_000], ids=["radix", "one-key"])
+def test_visit_order_is_the_canonical_one(cases: int) -> None:
+    """Visits.sorted() orders rows by (case, kind, item, attempt), ties kept in row order,
+    whichever sort it uses (two 16-bit radix passes for small keys, one 64-bit key else)."""
+    from sim.results.records import Visits
+
+    rng = np.random.default_rng(5)
+    n = 50_000
+    case, kind = rng.integers(0, cases, n), rng.integers(0, 3, n)
+    item, attempt = rng.integers(-1, 40, n), rng.integers(0, 4, n)
+    joined = np.arange(n, dtype=np.float64)  # the row, to see ties kept in order
+    v = Visits(case, item, attempt, case % 7, kind, joined, joined, joined,
+               np.zeros(n, dtype=np.bool_))
+    want = np.lexsort((attempt, item, kind, case))
+    s = v.sorted()
+    assert np.array_equal(s.joined, joined[want]) and np.array_equal(s.case, case[want])

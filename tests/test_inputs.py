@@ -63,6 +63,19 @@ def test_gamma_quantile_is_the_exact_one(cv: float) -> None:
     assert np.max(np.abs(got[ok] / exact[ok] - 1)) < 1e-9
 
 
+@pytest.mark.parametrize("law", [("gamma", 0.5), ("lognormal", 0.5)])
+def test_quantiles_do_not_depend_on_their_blocks(law: tuple[str, float]) -> None:
+    """Gamma and lognormal quantiles are computed a block of values at a time: any array,
+    whatever its length or shape, gets each value's own quantile (the same as alone)."""
+    from sim.model.distributions import _BLOCK, Family
+
+    u = np.random.default_rng(3).random(2 * _BLOCK + 777)
+    whole = Family.unit_ppf(law, u)
+    pieces = np.concatenate([Family.unit_ppf(law, u[a:a + 999]) for a in range(0, u.size, 999)])
+    assert np.array_equal(whole, pieces)
+    assert np.array_equal(Family.unit_ppf(law, u[:-1].reshape(2, -1)), whole[:-1].reshape(2, -1))
+
+
 def test_units_are_hours() -> None:
     assert family(Dist(dist="deterministic", mean=2, unit="days")).mean == 48.0
     assert family(Dist(dist="deterministic", mean=30, unit="minutes")).mean == 0.5

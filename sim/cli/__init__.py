@@ -9,6 +9,7 @@ code is 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import warnings
 from collections.abc import Sequence
@@ -16,34 +17,46 @@ from importlib import metadata
 from types import ModuleType
 
 from sim import i18n
-from sim.cli import (
-    calibrate,
-    common,
-    compare,
-    completion,
-    levers,
-    reforms,
-    run,
-    serve,
-    staff,
-    sweep,
-)
-from sim.cli import score as score_cmd
+from sim.cli import common
 from sim.errors import GovsimError
 
-#: the command modules, in the order ``govsim --help`` lists them; each has ``register(sub)``
-COMMANDS: tuple[ModuleType, ...] = (run, reforms, compare, levers, sweep, staff, calibrate,
-                                     score_cmd, serve, completion)
+#: the command modules of this package, in the order ``govsim --help`` lists them; each has
+#: ``register(sub)``
+COMMANDS: tuple[str, ...] = ("run", "reforms", "compare", "levers", "sweep", "staff",
+                             "calibrate", "score", "serve", "completion")
+#: the module that registers each command: a command line naming one imports that module
+#: alone (``govsim run`` loads no calibration, serving or plotting code); any other (help,
+#: a typo, ``completion``, which prints every command) builds the whole parser
+COMMAND_MODULES: dict[str, str] = {
+    "run": "run", "validate": "run", "schema": "run", "reforms": "reforms",
+    "reform": "reforms", "compare": "compare", "levers": "levers", "sweep": "sweep",
+    "staff": "staff", "calibrate": "calibrate", "score": "score", "serve": "serve",
+    "completion": "completion",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(f"sim.cli.{name}")
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names (its first word that is no option), if any."""
+    first = next((w for w in argv if not w.startswith("-")), None)
+    return first if first in COMMAND_MODULES and first != "completion" else None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``govsim`` parser; with ``argv`` naming a command (not ``completion``), only
+    the commands of that command's module are registered."""
     parser = argparse.ArgumentParser(
         prog="govsim", description="Simulate government-service processes and their reforms.")
     parser.add_argument("--version", action="version", version=f"govsim {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in COMMANDS:
-        module.register(sub)
-    sub.choices["completion"].set_defaults(root_parser=parser)  # it prints the whole parser
+    command = _command_of(argv) if argv is not None else None
+    for name in (COMMAND_MODULES[command],) if command else COMMANDS:
+        _module(name).register(sub)
+    if "completion" in sub.choices:  # it prints the whole parser
+        sub.choices["completion"].set_defaults(root_parser=parser)
     for p in sub.choices.values():  # every command prints or writes in a language
         p.add_argument("--lang", default=None, metavar="LANG",
                        help=f"language of tables, reports and figures: {', '.join(i18n.LANGS)} "
@@ -52,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     to_stderr = common.console.stderr  # --json - sends the tables to stderr for one command
     try:

@@ -136,8 +136,16 @@ class AttrModel:
             if rule.what != "materials" and rule.what in loc:
                 x = self.multiplier(rule, codes)
                 arr = loc[rule.what]
-                for j in rule.items:
-                    arr[:, j] *= x if arr.ndim == 2 else x[:, None]
+                items = list(rule.items)
+                if len(set(items)) < len(items):  # an item named twice is scaled twice
+                    for j in items:
+                        arr[:, j] *= x if arr.ndim == 2 else x[:, None]
+                    continue
+                # one pass over the whole array (rows are contiguous): x on the rule's
+                # items, 1.0 (which changes no value) on the others
+                f = np.ones(arr.shape[:2])
+                f[:, items] = x[:, None]
+                arr *= f if arr.ndim == 2 else f[:, :, None]
 
     def priority(self, c: int, codes: F64, base: int) -> NDArray[np.int64]:
         """Each case's priority under class ``c``'s rules: the first whose condition holds,

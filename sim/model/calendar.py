@@ -26,6 +26,8 @@ from typing import Any, overload
 import numpy as np
 from numpy.typing import NDArray
 
+from sim.model.dayindex import DayWalk, day_walk, open_index
+
 __all__ = [
     "ALWAYS_OPEN_END",
     "WorkCalendar",
@@ -236,6 +238,7 @@ class WorkCalendar:
     _close_l: list[float] = field(init=False, repr=False)
     _cum_l: list[float] = field(init=False, repr=False)
     _cend_l: list[float] = field(init=False, repr=False)
+    _walk: DayWalk = field(init=False, repr=False)  # for array lookups (sim.model.dayindex)
 
     def __post_init__(self) -> None:
         """Validate the interval tables and cache list copies for scalar calls."""
@@ -257,6 +260,7 @@ class WorkCalendar:
         object.__setattr__(self, "_close_l", self.close.tolist())
         object.__setattr__(self, "_cum_l", self.cum.tolist())
         object.__setattr__(self, "_cend_l", self.cend.tolist())
+        object.__setattr__(self, "_walk", day_walk(self.open))
 
     # ---- constructors ---------------------------------------------------- #
 
@@ -414,7 +418,7 @@ class WorkCalendar:
         if not isinstance(t, np.ndarray):
             return to_work_scalar(self._open_l, self._close_l, self._cum_l, self._cend_l, t)
         t = t.astype(np.float64, copy=False)
-        k = np.searchsorted(self.open, t, side="right") - 1
+        k = open_index(self._walk, self.open, t)
         kc = np.maximum(k, 0)
         inside = self.cum[kc] + (t - self.open[kc])
         res = np.where(t >= self.close[kc], self.cend[kc], inside)
@@ -463,7 +467,7 @@ class WorkCalendar:
         if not isinstance(t, np.ndarray):
             j = bisect_right(self._open_l, t) - 1
             return j >= 0 and t < self._close_l[j]
-        k = np.searchsorted(self.open, t, side="right") - 1
+        k = open_index(self._walk, self.open, np.asarray(t, dtype=np.float64))
         kc = np.maximum(k, 0)
         return (k >= 0) & (t < self.close[kc])
 

@@ -31,6 +31,7 @@ _TINY = 2.0**-54  # keeps u inside (0, 1): no zero or infinite durations
 _Z_LO, _Z_HI, _Z_NODES = -8.5, 8.5, 4097
 _Z_STEP = (_Z_HI - _Z_LO) / (_Z_NODES - 1)
 _GAMMA_K_MIN, _GAMMA_K_MAX = 0.1, 1e5
+_BLOCK = 8192  # values transformed at a time (the same values, fewer trips to memory)
 
 
 @lru_cache(maxsize=512)
@@ -55,17 +56,25 @@ def _gamma_ppf(k: float, u: NDArray[np.float64]) -> NDArray[np.float64]:
     if not _GAMMA_K_MIN <= k <= _GAMMA_K_MAX:
         return np.asarray(special.gammaincinv(k, u), dtype=np.float64)
     c0, c1, c2, c3 = _gamma_table(k)
-    t = (special.ndtri(u) - _Z_LO) * (1.0 / _Z_STEP)
-    i = np.minimum(t.astype(np.intp), _Z_NODES - 2)
-    s = t - i
-    out = c3[i]
-    out *= s
-    out += c2[i]
-    out *= s
-    out += c1[i]
-    out *= s
-    out += c0[i]
-    return np.exp(out, out=out)
+    u = np.asarray(u, dtype=np.float64)
+    out = np.empty(u.shape)
+    flat_u, flat = u.reshape(-1), out.reshape(-1)
+    for a in range(0, flat_u.shape[0], _BLOCK):  # a block at a time: it stays in cache
+        t = special.ndtri(flat_u[a:a + _BLOCK])
+        t -= _Z_LO
+        t *= 1.0 / _Z_STEP
+        i = np.minimum(t.astype(np.intp), _Z_NODES - 2)
+        s = t - i
+        o = flat[a:a + _BLOCK]
+        np.take(c3, i, out=o)
+        o *= s
+        o += c2[i]
+        o *= s
+        o += c1[i]
+        o *= s
+        o += c0[i]
+        np.exp(o, out=o)
+    return out
 
 
 @dataclass(frozen=True)
@@ -122,11 +131,16 @@ class Family:
         if kind == "gamma":
             k = 1.0 / cv**2
             return _gamma_ppf(k, u) * (1.0 / k)
-        s2 = math.log1p(cv**2)  # lognormal: exp(sqrt(s2) z - s2 / 2), in place
-        z = special.ndtri(u)
-        z *= math.sqrt(s2)
-        z -= s2 / 2
-        return np.exp(z, out=z)
+        s2 = math.log1p(cv**2)  # lognormal: exp(sqrt(s2) z - s2 / 2), a block at a time
+        out = np.empty(u.shape)
+        flat_u, flat = u.reshape(-1), out.reshape(-1)
+        for a in range(0, flat_u.shape[0], _BLOCK):
+            z = flat[a:a + _BLOCK]
+            special.ndtri(flat_u[a:a + _BLOCK], out=z)
+            z *= math.sqrt(s2)
+            z -= s2 / 2
+            np.exp(z, out=z)
+        return out
 
     def ppf(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
         """Inverse CDF at uniforms ``u`` (any shape): for a family with a :attr:`shape_key`,

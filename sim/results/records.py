@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from sim.inputs import Inputs
 from sim.model.assembly import CHANNELS, Model
+from sim.model.order import canonical_order
 
 OPEN, COMPLETED, ABANDONED = 0, 1, 2
 STATUS = ("open", "completed", "abandoned")
@@ -56,15 +57,7 @@ class Visits:
         return done
 
     def _order(self) -> I64:
-        if not len(self.case):
-            return np.zeros(0, dtype=np.int64)
-        # one int64 key (case, kind, item + 1, attempt + 1) when it fits, else four keys
-        spans = [int(x.max()) + 2 for x in (self.kind, self.item, self.attempt)]
-        if int(self.case.max()) + 1 < 2**62 // (spans[0] * spans[1] * spans[2]):
-            key = ((self.case * spans[0] + self.kind) * spans[1] + self.item + 1) * spans[2] \
-                + self.attempt + 1
-            return np.argsort(key, kind="stable")
-        return np.lexsort((self.attempt, self.item, self.kind, self.case))
+        return canonical_order(self.case, self.kind, self.item, self.attempt)
 
     def frame(self, model: Model) -> pd.DataFrame:
         names = np.asarray(model.station_names, dtype=object)
@@ -161,10 +154,11 @@ def visit_costs(model: Model, v: Visits, service: np.ndarray,
     sub = v.kind == SUBMISSION
     began = np.isfinite(v.start)
     hours = np.zeros(len(v.case))
-    m = sub & began
-    hours[m] = service[v.case[m], v.item[m], v.attempt[m]]
+    _, J, K = service.shape
+    m = sub & began  # flat indices: one gather instead of three-index fancy indexing
+    hours[m] = np.take(service, (v.case[m] * J + v.item[m]) * K + v.attempt[m])
     m = (v.kind == AUDIT) & began
-    hours[m] = audit_service[v.case[m], v.item[m]]
+    hours[m] = np.take(audit_service, v.case[m] * J + v.item[m])
     first = sub & (v.attempt == 0)
     per_item = model.item_fee + model.item_intermediary
     paid = np.where(first, per_item[np.where(first, v.item, 0)], 0.0) if len(per_item) \
@@ -464,10 +458,15 @@ class StationSums:
         for cal in {id(c): c for c in cals}.values():
             group = np.isin(station, [k for k, c in enumerate(cals) if c is cal])
             a = group & started
-            busy[a] = np.clip(np.asarray(cal.to_work(np.minimum(en[a], t1)))
-                              - np.asarray(cal.to_work(np.maximum(start[a], t0))), 0, None)
-            b = group & w_in
-            wwork[b] = np.asarray(cal.to_work(start[b])) - np.asarray(cal.to_work(joined[b]))
+            # to_work is non-decreasing: to_work(max(x, t0)) == max(to_work(x), to_work(t0))
+            # exactly, so the starts' working hours serve both sums
+            w0, w1 = cal.to_work(np.array([t0, t1]))
+            w_start = np.full(len(station), np.nan)
+            w_start[a] = cal.to_work(start[a])
+            busy[a] = np.clip(np.minimum(np.asarray(cal.to_work(en[a])), w1)
+                              - np.maximum(w_start[a], w0), 0, None)
+            b = group & w_in  # w_in: started, so b is within a
+            wwork[b] = w_start[b] - np.asarray(cal.to_work(joined[b]))
         waits = np.where(w_in, start - joined, 0.0)
         q_end = np.where(started, start, np.where(v.reneged, end, t1))
         area = np.clip(np.minimum(q_end, t1) - np.maximum(joined, t0), 0, None)
