@@ -48,7 +48,7 @@ from sim.results.split import attribute_kpis
 from sim.results.stats import replication_kpis
 
 if TYPE_CHECKING:
-    from sim.engines.vector.chunked import Cases
+    from sim.engines.vector.chunked import Cases, OutcomeAt
 
 #: cases drawn at a time
 CHUNK = 16384
@@ -101,12 +101,12 @@ def replication_frames(model: Model, replication: int, seed: int,
     # the stage ends the scenario's [[checks]] need, folded as the visits are handed out
     ends: dict[int, np.ndarray] = {}
 
-    def fold(v: Visits, inp: Inputs) -> None:
+    def fold(v: Visits, inp: Inputs, outcome_at: OutcomeAt) -> None:
         if not ends:
             ends.update({k: np.full(inp.n, -np.inf) for k, _ in checks.stage_checks(model)})
         zi, zf = np.zeros(0, dtype=np.int64), np.zeros(0)
         checks.add_stage_ends(model, visit_log(model, inp, RepResult(
-            replication, zi, zf, zi, zi, zi, zf, zf, zf, visits=v)), ends)
+            replication, zi, zf, zi, zi, zi, zf, zf, zf, visits=v), outcome_at), ends)
 
     want = ["class", "arrival"] if model.scenario.checks else []
     if model.attributes is not None:  # what the split KPIs and a check's `when` read

@@ -153,15 +153,19 @@ COST_COLUMNS: dict[str, str] = {
 
 
 def visit_costs(model: Model, v: Visits, service: np.ndarray,
-                audit_service: np.ndarray) -> tuple[F64, F64]:
+                audit_service: np.ndarray, service_hours: F64 | None = None,
+                ) -> tuple[F64, F64]:
     """Per visit: the government cost of its service (its drawn working hours x its
     station's cost per hour; 0 if it never began) and what it makes the applicant pay in
-    fees and intermediary costs (an item's first submission: each item once)."""
+    fees and intermediary costs (an item's first submission: each item once).
+    ``service_hours``: each visit's drawn hours where it is a submission, given instead
+    of ``service`` (read then for nothing)."""
     sub = v.kind == SUBMISSION
     began = np.isfinite(v.start)
     hours = np.zeros(len(v.case))
     m = sub & began
-    hours[m] = service[v.case[m], v.item[m], v.attempt[m]]
+    hours[m] = (service[v.case[m], v.item[m], v.attempt[m]] if service_hours is None
+                else service_hours[m])
     m = (v.kind == AUDIT) & began
     hours[m] = audit_service[v.case[m], v.item[m]]
     first = sub & (v.attempt == 0)
