@@ -47,11 +47,16 @@ class Visits:
 
     def sorted(self) -> Visits:
         """Rows in the canonical order (case, kind, item, attempt); computed once."""
+        if self.__dict__.get("_is_sorted"):
+            return self
         done: Visits | None = self.__dict__.get("_sorted")
         if done is None:
             o = self._order()
             done = Visits(*(getattr(self, f)[o] for f in self.__dataclass_fields__))
-            done.__dict__["_sorted"] = done
+            # a flag, not a reference to itself: a cycle would keep a batch of sorted
+            # visits alive until the garbage collector's next full pass (the streaming
+            # engine's batches piled up so, hundreds of MB)
+            done.__dict__["_is_sorted"] = True
             self.__dict__["_sorted"] = done
         return done
 
