@@ -91,3 +91,28 @@ def test_rows_handed_back_only_when_their_cases_are_free() -> None:
     free[:] = True
     pages.release_rows(a, free, ptr, rows)
     assert not a[: rows * 24 // PAGE * PAGE // 24].any()
+
+
+def test_sorted_visits_freed_without_the_garbage_collector() -> None:
+    """Visits.sorted() keeps no cycle: dropped, the sorted copy is freed at once (the
+    streaming engine sorts a batch of visits per chunk; a cycle piled them up)."""
+    import gc
+    import weakref
+
+    from sim.results.records import Visits
+
+    n = 50
+    rng = np.random.default_rng(0)
+    i = rng.integers(0, 5, n)
+    f = rng.random(n)
+    v = Visits(i, i * 0, i * 0, i * 0, i * 0, f, f, f, np.zeros(n, dtype=np.bool_))
+    s = v.sorted()
+    assert s.sorted() is s and v.sorted() is s
+    assert (np.diff(s.case) >= 0).all()
+    ref = weakref.ref(s)
+    gc.disable()
+    try:
+        del s, v
+        assert ref() is None
+    finally:
+        gc.enable()
