@@ -47,16 +47,11 @@ class Visits:
 
     def sorted(self) -> Visits:
         """Rows in the canonical order (case, kind, item, attempt); computed once."""
-        if self.__dict__.get("_is_sorted"):
-            return self
-        done: Visits | None = self.__dict__.get("_sorted")
+        done: Visits | None = self if "_is_sorted" in vars(self) else vars(self).get("_sorted")
         if done is None:
             o = self._order()
             done = Visits(*(getattr(self, f)[o] for f in self.__dataclass_fields__))
-            # a flag, not a reference to itself: a cycle would keep a batch of sorted
-            # visits alive until the garbage collector's next full pass (the streaming
-            # engine's batches piled up so, hundreds of MB)
-            done.__dict__["_is_sorted"] = True
+            done.__dict__["_is_sorted"] = True  # not a cycle: freed once dropped, no GC pass
             self.__dict__["_sorted"] = done
         return done
 
@@ -158,19 +153,15 @@ COST_COLUMNS: dict[str, str] = {
 
 
 def visit_costs(model: Model, v: Visits, service: np.ndarray,
-                audit_service: np.ndarray, service_hours: F64 | None = None,
-                ) -> tuple[F64, F64]:
+                audit_service: np.ndarray) -> tuple[F64, F64]:
     """Per visit: the government cost of its service (its drawn working hours x its
     station's cost per hour; 0 if it never began) and what it makes the applicant pay in
-    fees and intermediary costs (an item's first submission: each item once).
-    ``service_hours``: each visit's drawn hours where it is a submission, given instead
-    of ``service`` (read then for nothing)."""
+    fees and intermediary costs (an item's first submission: each item once)."""
     sub = v.kind == SUBMISSION
     began = np.isfinite(v.start)
     hours = np.zeros(len(v.case))
     m = sub & began
-    hours[m] = (service[v.case[m], v.item[m], v.attempt[m]] if service_hours is None
-                else service_hours[m])
+    hours[m] = service[v.case[m], v.item[m], v.attempt[m]]
     m = (v.kind == AUDIT) & began
     hours[m] = audit_service[v.case[m], v.item[m]]
     first = sub & (v.attempt == 0)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import mmap
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,7 @@ from sim.errors import UsageError
 from sim.inputs import Inputs, arrival_stream, draw_cases
 from sim.model.assembly import Model
 from sim.results.records import (
+    AUDIT,
     COMPLETED,
     OPEN,
     SUBMISSION,
@@ -261,10 +262,7 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
                 if on_visits is not None:
                     on_visits(v, inp, outcome_at)
                 if costs is not None:
-                    sub = v.kind == SUBMISSION
-                    hours = np.zeros(len(v.case))
-                    hours[sub] = att.at(v.case[sub], v.item[sub], v.attempt[sub])[0]
-                    g, p = visit_costs(model, v, inp.service, full["audit_service"], hours)
+                    g, p = _visit_costs(model, v, att, full["audit_service"])
                     np.add.at(costs[0], v.case, g)
                     np.add.at(costs[1], v.case, p)
                 yield v
@@ -304,6 +302,20 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
                 yield items
             yield stage_sums
             return
+
+
+def _visit_costs(model: Model, v: Visits, att: Attempts, audit_service: np.ndarray,
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~sim.results.records.visit_costs` of ``v``, the submissions' hours read from
+    ``att``: visit ``r`` given as case ``r`` of per-visit arrays (broadcast, no copies)."""
+    n, J = len(v.case), att.service0.shape[1]
+    hours, audit = np.zeros(n), np.zeros(n)
+    sub, aud = v.kind == SUBMISSION, v.kind == AUDIT
+    hours[sub] = att.at(v.case[sub], v.item[sub], v.attempt[sub])[0]
+    audit[aud] = audit_service[v.case[aud], v.item[aud]]
+    return visit_costs(model, replace(v, case=np.arange(n)),
+                       np.broadcast_to(hours[:, None, None], (n, J, att.K)),
+                       np.broadcast_to(audit[:, None], (n, J)))
 
 
 def _add_attempts(att: Attempts, lo: int, part: Attempts) -> None:
