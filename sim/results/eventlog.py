@@ -9,7 +9,7 @@ at a time, so a writer can stream a log too big to hold.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -53,8 +53,14 @@ class VisitLog:
         return sum(getattr(self, f).nbytes for f in self.__dataclass_fields__)
 
 
-def visit_log(model: Model, inp: Inputs, res: RepResult) -> VisitLog:
-    """The visits of ``res`` with each submission's outcome, from the inputs drawn."""
+def visit_log(model: Model, inp: Inputs, res: RepResult,
+              outcome_at: Callable[[np.ndarray, np.ndarray, np.ndarray],
+                                   tuple[np.ndarray, np.ndarray]] | None = None,
+              ) -> VisitLog:
+    """The visits of ``res`` with each submission's outcome, from the inputs drawn.
+    ``outcome_at(case, item, attempt)``: the deficiency (False for the last submission)
+    and fix of those submissions, given instead of ``inp.deficient`` and ``inp.fix``
+    (the streaming engine keeps them in its own form)."""
     v = res.visits.sorted() if res.visits is not None else Visits.empty()
     sub = v.kind == 0
     c, j, k = v.case[sub], v.item[sub], v.attempt[sub]
@@ -70,9 +76,13 @@ def visit_log(model: Model, inp: Inputs, res: RepResult) -> VisitLog:
     result[sub] = res_sub
     K = inp.service.shape[2]
     deficient = np.zeros(len(c), dtype=bool)
-    if len(c):
+    fix = np.zeros(len(c))
+    if len(c) and outcome_at is not None:
+        deficient, fix = outcome_at(c, j, k)
+        deficient = np.asarray(deficient, dtype=bool) & (k < K - 1) & done
+    elif len(c):
         deficient = np.asarray(inp.deficient[c, j, k]) & (k < K - 1) & done
-    fix = np.asarray(inp.fix[c, j, k]) if len(c) else np.zeros(0)
+        fix = np.asarray(inp.fix[c, j, k])
     supp = deficient & model.item_conditional[j] & (fix <= model.item_deadline_hours[j])
     outcome = np.zeros(len(v.case), dtype=np.int8)
     outcome[np.flatnonzero(sub)[deficient & ~supp]] = REWORK

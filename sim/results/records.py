@@ -48,11 +48,11 @@ class Visits:
 
     def sorted(self) -> Visits:
         """Rows in the canonical order (case, kind, item, attempt); computed once."""
-        done: Visits | None = self.__dict__.get("_sorted")
+        done: Visits | None = self if "_is_sorted" in vars(self) else vars(self).get("_sorted")
         if done is None:
             o = self._order()
             done = Visits(*(getattr(self, f)[o] for f in self.__dataclass_fields__))
-            done.__dict__["_sorted"] = done
+            done.__dict__["_is_sorted"] = True  # not a cycle: freed once dropped, no GC pass
             self.__dict__["_sorted"] = done
         return done
 

@@ -136,7 +136,8 @@ def simulate(model: Model, inputs: Inputs, record_visits: bool = True,
         plan = feedforward_plan(model, inputs)
         if plan is not None:
             a = cm.args
-            res = simulate_ff(model, inputs, plan, (a[0], *a[3:10]), args[7], args[8],
+            # (args[13], args[14]: has_lag, lag; see state._input_args)
+            res = simulate_ff(model, inputs, plan, (a[0], *a[3:10]), args[13], args[14],
                               record_visits)
             if stages:  # one stage: its end is the case's
                 tri = np.stack([res.t_service, res.t_queue, res.t_applicant], axis=1)

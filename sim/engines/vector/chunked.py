@@ -4,7 +4,10 @@
 (tests check it), but keeps neither the whole drawn inputs nor the visit records:
 
 * **Inputs** are drawn ``chunk`` cases at a time (:func:`~sim.inputs.draw_cases`) into
-  arrays as long as the replication whose pages the system gives out only when written
+  arrays as long as the replication (the submissions in the loop's form,
+  :mod:`~.attempts`: submission 0 of every (case, item), the later ones and the fixes on
+  rows of the pairs that reach them, so about one pair in six on the construction
+  scenario carries K - 1 more) whose pages the system gives out only when written
   (anonymous mappings, :class:`Pages`). A case whose references drop to zero is finished
   (the test the kernel itself uses to move its lowest live case): the kernel never reads
   its rows again, so every page that holds only finished cases' rows (inputs, case and
@@ -25,11 +28,12 @@ from __future__ import annotations
 import math
 import mmap
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 
+from sim.engines.vector.attempts import Attempts, split
 from sim.engines.vector.feedforward import is_broadcast
 from sim.engines.vector.layout import (
     BF_AP,
@@ -52,9 +56,23 @@ from sim.engines.vector.state import _compile_model, _input_args, _State
 from sim.errors import UsageError
 from sim.inputs import Inputs, arrival_stream, draw_cases
 from sim.model.assembly import Model
-from sim.results.records import COMPLETED, OPEN, ItemSums, RepResult, StageSums, Visits, visit_costs
+from sim.results.records import (
+    AUDIT,
+    COMPLETED,
+    OPEN,
+    SUBMISSION,
+    ItemSums,
+    RepResult,
+    StageSums,
+    Visits,
+    visit_costs,
+)
 
 PAGE = mmap.PAGESIZE
+#: ``outcome_at(case, item, attempt)``: the deficiency and fix of those submissions
+OutcomeAt = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+#: the drawn submissions, kept in the loop's form (:mod:`~.attempts`)
+SUBMISSIONS = ("service", "deficient", "fix")
 
 
 class Pages:
@@ -70,6 +88,38 @@ class Pages:
         a = np.frombuffer(mm, dtype=np.uint8, count=size).view(dt).reshape(shape)
         self.maps[id(a)] = (mm, np.zeros(-(-size // PAGE), dtype=np.bool_))
         return a
+
+    def release_rows(self, a: np.ndarray, free: np.ndarray, ptr: np.ndarray, rows: int,
+                     ) -> None:
+        """Hand back every page of ``a`` among its first ``rows`` rows whose rows all
+        belong to ``free`` cases (case ``i`` has rows ``ptr[i] .. ptr[i + 1] - 1``; ``ptr``
+        covers the cases with rows written, non-decreasing)."""
+        if id(a) not in self.maps or a.size == 0 or rows == 0:
+            return
+        per_row = a.nbytes // a.shape[0]
+        pages = rows * per_row // PAGE  # whole pages of written rows only
+        if pages == 0:
+            return
+        # each row's case, as a case index free can be read at
+        r0 = (np.arange(pages) * PAGE) // per_row
+        r1 = (np.arange(1, pages + 1) * PAGE - 1) // per_row
+        c0 = np.searchsorted(ptr, r0, side="right") - 1
+        c1 = np.searchsorted(ptr, r1, side="right") - 1
+        owner_free = np.zeros(pages, dtype=np.bool_)
+        busy = np.concatenate([[0], np.cumsum(~free)])
+        owner_free[:] = (busy[c1 + 1] - busy[c0]) == 0
+        self._drop(a, owner_free)
+
+    def _drop(self, a: np.ndarray, ok: np.ndarray) -> None:
+        """Hand back pages ``ok`` (a prefix of the pages of ``a``) not yet handed back."""
+        mm, released = self.maps[id(a)]
+        ok = ok & ~released[:ok.shape[0]]
+        released[:ok.shape[0]] |= ok
+        edges = np.flatnonzero(np.diff(np.concatenate([[False], ok, [False]]).astype(np.int8)))
+        for p0, p1 in zip(edges[::2], edges[1::2], strict=True):
+            length = min(int(p1) * PAGE, len(mm)) - int(p0) * PAGE
+            if length > 0:
+                mm.madvise(mmap.MADV_DONTNEED, int(p0) * PAGE, length)
 
     def release(self, a: np.ndarray, free: np.ndarray) -> None:
         """Hand back every page of ``a`` (rows = cases, or ``len(a) // len(free)`` rows a
@@ -110,7 +160,7 @@ class Cases:
 
 def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: int = 16384,
                 record_visits: bool = True,
-                on_visits: Callable[[Visits, Inputs], None] | None = None,
+                on_visits: Callable[[Visits, Inputs, OutcomeAt], None] | None = None,
                 ) -> Iterator[Cases | Visits | ItemSums | StageSums]:
     """One replication, yielding :class:`Cases` (in case order) and final visit records
     (:class:`~sim.results.records.Visits`, when ``record_visits``) as they become final,
@@ -120,8 +170,10 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
     (:class:`~sim.results.records.StageSums`, added as the cases end).
 
     ``chunk``: cases drawn at a time (the kernel stops at each chunk's first arrival).
-    ``on_visits(visits, inputs)`` is called with each batch of final visits while their
-    cases' inputs are still there (the whole replication's arrays, indexed by case)."""
+    ``on_visits(visits, inputs, outcome_at)`` is called with each batch of final visits
+    while their cases' inputs are still there (the whole replication's arrays, indexed by
+    case; the submissions' arrays stand for their shape only: ``outcome_at`` gives their
+    deficiency and fix)."""
     if chunk < 1:
         raise UsageError(f"run_chunked: chunk must be >= 1 (got {chunk})")
     cm = _compile_model(model)
@@ -139,6 +191,8 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
         x = getattr(proto, f.name)
         if f.name in ("arrival", "cls", "channel", "key"):
             full[f.name] = getattr(stream, f.name)
+        elif f.name in SUBMISSIONS:  # kept in the loop's form (`att`), read for the shape
+            full[f.name] = np.broadcast_to(np.zeros(1, dtype=x.dtype), (n, *x.shape[1:]))
         elif f.name == "revoked" or is_broadcast(x):
             # revocations are only counted; broadcast arrays stand for the whole replication
             full[f.name] = np.broadcast_to(x.flat[0], (n, *x.shape[1:]))
@@ -146,7 +200,19 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
             full[f.name] = pages.zeros((n, *x.shape[1:]), x.dtype)
             drawn.append(f.name)
     inp = Inputs(**full)
-    args = _input_args(model, inp)
+    # the submissions: the first of every (case, item), the later ones on rows of the pairs
+    # that reach them (at most n * J rows: pages never written are never given)
+    J, K = model.n_items, int(proto.service.shape[2])
+    rows = n * J if K > 1 else 0
+    att = Attempts(pages.zeros((n, J), np.float64), pages.zeros((n, J), np.bool_),
+                   np.zeros(n + 1, dtype=np.int64), pages.zeros((rows,), np.int64),
+                   pages.zeros((rows, K - 1), np.float64), pages.zeros((rows, K - 1), np.bool_),
+                   pages.zeros((rows, K - 1), np.float64), K)
+    args = _input_args(model, inp, att)
+
+    def outcome_at(c: np.ndarray, j: np.ndarray, k: np.ndarray,
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        return att.at(c, j, k)[1:]
     W = cm.width
     state = _State(cm, n, record_visits, 1 << 16, alloc=pages.zeros, stages=True)
     stage_sums = StageSums(model)
@@ -160,7 +226,9 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
     final = np.zeros(n, dtype=np.bool_)  # finished, its triple read, its pages handed back
     # the attributes stay whole (a few numbers a case): the case rows carry them
     big = [full[name] for name in drawn if name != "attrs"] + [
-        state.cs_i, state.cs_f, state.br_i, state.br_f, state.stg]
+        att.service0, att.deficient0, state.cs_i, state.cs_f, state.br_i, state.br_f,
+        state.stg]
+    by_row = [att.key, att.service, att.deficient, att.fix]  # rows: cases by att.ptr
     # after the last arrival the kernel still stops every `step` hours (what a chunk of
     # arrivals spans on average), so records keep flowing out and pages keep going back
     step = max(model.arrival_end, 1.0) * chunk / n
@@ -174,6 +242,8 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
                 x = getattr(part, name)
                 if x.any():  # an all-zero chunk leaves its pages untouched (never given)
                     full[name][loaded:hi] = x
+            _add_attempts(att, loaded, split(part.run_item, part.service, part.deficient,
+                                             part.fix if K > 1 else np.zeros(part.service.shape)))
             audits[loaded:hi] = part.audit.sum(axis=1)
             revoked[loaded:hi] = part.revoked.sum(axis=1)
             del part
@@ -190,9 +260,9 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
                 assert items is not None
                 items.add(v, full["lag"])
                 if on_visits is not None:
-                    on_visits(v, inp)
+                    on_visits(v, inp, outcome_at)
                 if costs is not None:
-                    g, p = visit_costs(model, v, full["service"], full["audit_service"])
+                    g, p = _visit_costs(model, v, att, full["audit_service"])
                     np.add.at(costs[0], v.case, g)
                     np.add.at(costs[1], v.case, p)
                 yield v
@@ -210,6 +280,8 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
             if not last:
                 for a in big:
                     pages.release(a, final)
+                for a in by_row:
+                    pages.release_rows(a, final, att.ptr[:loaded + 1], int(att.ptr[loaded]))
         top = _first_false(final, lo)
         while emitted < top:
             b = min(top, emitted + chunk)
@@ -230,6 +302,37 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
                 yield items
             yield stage_sums
             return
+
+
+def _visit_costs(model: Model, v: Visits, att: Attempts, audit_service: np.ndarray,
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~sim.results.records.visit_costs` of ``v``, the submissions' hours read from
+    ``att``: visit ``r`` given as case ``r`` of per-visit arrays (broadcast, no copies)."""
+    n, J = len(v.case), att.service0.shape[1]
+    hours, audit = np.zeros(n), np.zeros(n)
+    sub, aud = v.kind == SUBMISSION, v.kind == AUDIT
+    hours[sub] = att.at(v.case[sub], v.item[sub], v.attempt[sub])[0]
+    audit[aud] = audit_service[v.case[aud], v.item[aud]]
+    return visit_costs(model, replace(v, case=np.arange(n)),
+                       np.broadcast_to(hours[:, None, None], (n, J, att.K)),
+                       np.broadcast_to(audit[:, None], (n, J)))
+
+
+def _add_attempts(att: Attempts, lo: int, part: Attempts) -> None:
+    """Put the submissions of cases ``lo ..`` (``part``, keyed from its first case) in."""
+    hi = lo + part.service0.shape[0]
+    if part.service0.any():
+        att.service0[lo:hi] = part.service0
+    if part.deficient0.any():
+        att.deficient0[lo:hi] = part.deficient0
+    r0 = int(att.ptr[lo])
+    r = part.key.shape[0]
+    att.ptr[lo + 1:hi + 1] = r0 + part.ptr[1:]
+    if r:
+        att.key[r0:r0 + r] = part.key + lo * att.service0.shape[1]
+        att.service[r0:r0 + r] = part.service
+        att.deficient[r0:r0 + r] = part.deficient
+        att.fix[r0:r0 + r] = part.fix
 
 
 def _first_false(a: np.ndarray, start: int) -> int:

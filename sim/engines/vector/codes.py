@@ -74,8 +74,8 @@ def _bits(m: int) -> int:
 
 @_inline
 def _warm(code: int, sh: int, kb: int, wb: int, base: int, J: int, K: int, has_pat: bool,
-          br_i: I64, br_f: F64, cs_i: I64, cs_f: F64, visit: Any, service: Any,
-          patience: Any, deficient: Any, fix: Any, run_item: Any, delay: F64) -> None:
+          br_i: I64, br_f: F64, cs_i: I64, cs_f: F64, visit: Any, service0: F64,
+          patience: Any, deficient0: Any, run_item: Any, delay: F64) -> None:
     """Prefetch what the action ``code`` will read: its branch's and case's state rows and
     the inputs of its item and attempt.
 
@@ -98,13 +98,13 @@ def _warm(code: int, sh: int, kb: int, wb: int, base: int, J: int, K: int, has_p
     _prefetch(cs_f, i * NCF)
     if act == A_JOIN:
         _prefetch(visit, ij)
-        _prefetch(service, ij * K + k)
+        if k == 0:  # (a later submission's row is found when it is served)
+            _prefetch(service0, ij)
         if has_pat:
             _prefetch(patience, ij * K + k)
     else:  # the result, then (often) the next item
-        _prefetch(deficient, ij * K + k)
-        if K > 1:
-            _prefetch(fix, ij * K + k)
+        if k == 0:
+            _prefetch(deficient0, ij)
         _prefetch(run_item, ij)
         _prefetch(delay, ij + 1)
-        _prefetch(service, (ij + 1) * K)
+        _prefetch(service0, ij + 1)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.engines.vector.attempts import _arow
 from sim.engines.vector.codes import _bits, _branch_at, _warm
 from sim.engines.vector.heap import _hpop, _hpush
 from sim.engines.vector.kernels import F64, I64, _u, no_nrt, serve
@@ -121,8 +122,12 @@ def _run(
     record: bool,
     # inputs of cases base .. n_loaded - 1 (row i - base)
     base: int, n_loaded: int, t_stop: float, arrival: F64, cls: I64, channel: I64,
-    run_item: Any, visit: Any, delay: F64, service: Any, has_lag: bool, lag: Any,
-    deficient: Any, fix: Any, has_pat: bool, patience: Any, audit: Any, audit_service: F64,
+    run_item: Any, visit: Any, delay: F64,
+    # submissions (sim.engines.vector.attempts): submission 0 of every (case, item), the
+    # later ones (and the fixes) on the rows of the pairs that reach them
+    service0: F64, deficient0: Any, a_ptr: I64, a_key: I64, a_service: F64, a_deficient: Any,
+    a_fix: F64, has_lag: bool, lag: Any,
+    has_pat: bool, patience: Any, audit: Any, audit_service: F64,
     priority: I64,
     # state
     sc: I64, scf: F64, ev_t: F64, ev_p: I64, stack: I64, nd_i: I64, nd_t: F64,
@@ -133,7 +138,7 @@ def _run(
     ses_at: F64, ses_left: I64,
 ) -> int:
     J = run_item.shape[1]
-    K = service.shape[2]
+    K = a_service.shape[1] + 1
     L = n_levels
     # an action code is ``target << sh | (j << kb | k) << 4 | action``: the item and
     # attempt of a branch event ride along so that its data can be prefetched (_warm)
@@ -207,7 +212,7 @@ def _run(
                         hsize -= 1
                         if hsize > 0:  # most likely the next action: fetch its data now
                             _warm(ev_p[HB], sh, kb, wb, base, J, K, has_pat, br_i, br_f, cs_i,
-                                  cs_f, visit, service, patience, deficient, fix, run_item,
+                                  cs_f, visit, service0, patience, deficient0, run_item,
                                   delay)
                     else:
                         break
@@ -279,9 +284,19 @@ def _run(
                             li = i - base
                             j = br_i[_u(g), BI_ITEM]
                             k = br_i[_u(g), BI_ATT]
-                            if k < K - 1 and deficient[_u(li), _u(j), _u(k)]:
+                            dfc = False
+                            r = 0
+                            if k < K - 1:
+                                if k == 0:
+                                    dfc = deficient0[_u(li), _u(j)]
+                                    if dfc:
+                                        r = _arow(a_ptr, a_key, li, J, j)
+                                else:
+                                    r = _arow(a_ptr, a_key, li, J, j)
+                                    dfc = a_deficient[_u(r), _u(k - 1)]
+                            if dfc:
                                 o_rework[_u(i)] += 1
-                                f = fix[_u(li), _u(j), _u(k)]
+                                f = a_fix[_u(r), _u(k)]
                                 if item_cond[_u(j)] and f <= item_deadline[_u(j)]:
                                     o_supp[_u(i)] += 1
                                     se = T + f
@@ -615,7 +630,10 @@ def _run(
                         g = nd_i[_u(node), ND_REF]
                         j = br_i[_u(g), BI_ITEM]
                         k = br_i[_u(g), BI_ATT]
-                        svc = service[_u(li), _u(j), _u(k)]
+                        if k == 0:
+                            svc = service0[_u(li), _u(j)]
+                        else:
+                            svc = a_service[_u(_arow(a_ptr, a_key, li, J, j)), _u(k - 1)]
                         code = (g << sh) | (((j << kb) | k) << 4) | A_SVC_END
                     else:
                         svc = audit_service[_u(li), _u(nd_i[_u(node), ND_REF])]

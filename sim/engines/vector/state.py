@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from sim.engines.vector.attempts import Attempts, split
 from sim.engines.vector.feedforward import is_broadcast
 from sim.engines.vector.kernels import F64, I64, pack_calendars
 from sim.engines.vector.layout import (
@@ -135,8 +136,13 @@ def _contig(a: np.ndarray, dtype: Any) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=dtype)
 
 
-def _input_args(model: Model, inp: Inputs) -> tuple[Any, ...]:
-    """The per-case input arrays, checked and C-contiguous (broadcast views never copied)."""
+def _input_args(model: Model, inp: Inputs, attempts: Attempts | None = None,
+                ) -> tuple[Any, ...]:
+    """The per-case input arrays, checked and C-contiguous (broadcast views never copied).
+
+    The submissions (``service``, ``deficient``, ``fix``) in the loop's form
+    (:mod:`~.attempts`): split from ``inp``, or ``attempts`` when given (then the three
+    arrays of ``inp`` are read for their shape only)."""
     n, J = inp.n, model.n_items
     K = int(inp.service.shape[2]) if inp.service.ndim == 3 else -1
     for name in ("run_item", "visit", "delay", "audit", "audit_service"):
@@ -152,7 +158,6 @@ def _input_args(model: Model, inp: Inputs) -> tuple[Any, ...]:
     if K > 1 and inp.fix.shape != (n, J, K):
         raise UsageError(f"vector engine: inputs.fix has shape {inp.fix.shape}, "
                          f"expected {(n, J, K)}")
-    fix = np.zeros((1, 1, 1)) if K == 1 else _contig(inp.fix, np.float64)
     renege = bool(np.asarray(model.station_renege).any())
     has_pat = renege and not (is_broadcast(inp.patience) and np.isinf(inp.patience).all())
     if has_pat and inp.patience.shape != (n, J, K):
@@ -169,7 +174,9 @@ def _input_args(model: Model, inp: Inputs) -> tuple[Any, ...]:
         _contig(inp.arrival, np.float64), _contig(inp.cls, np.int64),
         _contig(inp.channel, np.int64), _contig(inp.run_item, np.bool_),
         _contig(inp.visit, np.bool_), _contig(inp.delay, np.float64),
-        _contig(inp.service, np.float64), has_lag, lag, _contig(inp.deficient, np.bool_), fix,
+        *(attempts if attempts is not None else split(
+            inp.run_item, inp.service, inp.deficient,
+            inp.fix if K > 1 else np.zeros((n, J, 1)))).args(), has_lag, lag,
         has_pat, patience, _contig(inp.audit, np.bool_), _contig(inp.audit_service, np.float64),
         _contig(case_priority(model, inp), np.int64),
     )
@@ -228,7 +235,7 @@ class _State:
             inputs: tuple[Any, ...]) -> None:
         """Run the kernel up to ``t_stop``, growing its arrays whenever it asks for room."""
         # an action code packs (branch, item, attempt, action) in one int64 (see _run)
-        J, K = inputs[3].shape[1], inputs[6].shape[2]
+        J, K = inputs[3].shape[1], inputs[10].shape[1] + 1  # (a_service: K - 1 columns)
         bits = (self.br_i.shape[0]).bit_length() + 4 + (J - 1).bit_length() + (K - 1).bit_length()
         if bits > 62:
             raise UsageError(f"vector engine: too many cases x items x attempts ({bits} bits)")
