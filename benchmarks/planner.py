@@ -33,9 +33,10 @@ from typing import Any
 import numpy as np
 
 from sim.engines import vector
-from sim.inputs import Stream, draw
+from sim.inputs import draw
 from sim.model import Model, build, distributions
 from sim.model.scenario import load
+from sim.streams import Stream
 
 ROOT = Path(__file__).resolve().parent.parent
 CONSTRUCTION = ROOT / "scenarios" / "hohhot-construction-2023.toml"

@@ -20,7 +20,7 @@ common random numbers hold case by case across scenarios:
   that changes a mean maps the same uniform to the new duration.
 
 Arrivals: a class with recorded arrivals brings its recorded times, replayed or
-bootstrapped (see :func:`_recorded_arrivals`); every other class brings Poisson(N)
+bootstrapped (see :func:`sim.arrivals._recorded_arrivals`); every other class brings Poisson(N)
 cases over the arrival window, N its expected count. Each case has a point E in
 [0, N) (sorted uniforms) and a channel; its arrival time maps E through the cumulative
 intensity of its channel: window cases arrive only when the intake calendar is open,
@@ -31,27 +31,33 @@ the stream whichever channel it takes.
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from sim.model.arrivalmap import arrival_times
+from sim.arrivals import ArrivalStream, arrival_stream
 from sim.model.assembly import ONLINE, PROXY, WINDOW, Choice, Model
-from sim.model.calendar import WorkCalendar
 from sim.model.distributions import Family
-from sim.model.recorded import bootstrap_indices
-
-# stream codes (never renumber: seeds depend on them)
-Q_ARRIVAL, Q_CHANNEL, Q_STAGE, Q_ITEM, Q_RECORDED, Q_ATTRIBUTE, Q_PATH = 1, 2, 3, 14, 15, 16, 17
-#: numbers of one quantity slot in a stream: more than any class's cases (counts <= 1e9)
-SPAN = 1 << 40
-# the slots of an item's stream: one each, then one per submission (max_attempts <= 1,000)
-S_SKIP, S_DELAY, S_AUDIT, S_AUDIT_SERVICE, S_REVOKE = 0, 1, 2, 3, 4
-S_SERVICE, S_DEFICIENT, S_FIX, S_PATIENCE, S_LAG = 8, 1032, 2056, 3080, 4104  # + submission
-_PERIOD = 1 << 128
+from sim.streams import (
+    Q_ATTRIBUTE,
+    Q_ITEM,
+    Q_PATH,
+    Q_STAGE,
+    S_AUDIT,
+    S_AUDIT_SERVICE,
+    S_DEFICIENT,
+    S_DELAY,
+    S_FIX,
+    S_LAG,
+    S_PATIENCE,
+    S_REVOKE,
+    S_SERVICE,
+    S_SKIP,
+    Stream,
+    _h,
+)
 
 F64 = NDArray[np.float64]
 
@@ -129,35 +135,6 @@ def case_priority(model: Model, inp: Inputs) -> NDArray[np.int64]:
     return np.asarray(model.class_priority, dtype=np.int64)[inp.cls]
 
 
-def _h(name: str) -> int:
-    return zlib.crc32(name.encode("utf-8"))
-
-
-class Stream:
-    """One keyed stream of uniforms, read at fixed places (see the module's text)."""
-
-    def __init__(self, seed: int, key: tuple[int, ...]) -> None:
-        self._bits = np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key))
-        self._gen = np.random.Generator(self._bits)
-        self._at = 0
-
-    def take(self, slot: int, k0: int, k1: int) -> F64:
-        """The uniforms of cases ``k0 .. k1 - 1`` in quantity slot ``slot``."""
-        start = slot * SPAN + k0
-        if start != self._at:
-            self._bits.advance((start - self._at) % _PERIOD)  # modulo the period: back too
-        out = self._gen.random(max(0, k1 - k0))
-        self._at = start + out.shape[0]
-        return out
-
-    def attempts(self, slot: int, k0: int, k1: int, attempts: int) -> F64:
-        """(k1 - k0, attempts) uniforms: submission k from slot ``slot + k``."""
-        out = np.empty((max(0, k1 - k0), attempts))
-        for k in range(attempts):
-            out[:, k] = self.take(slot + k, k0, k1)
-        return out
-
-
 def draw(model: Model, replication: int, seed: int | None = None, *,
          cases: slice | None = None) -> Inputs:
     """Draw every random input of one replication (``seed`` defaults to ``model.seed``).
@@ -175,113 +152,6 @@ def draw(model: Model, replication: int, seed: int | None = None, *,
 
 
 # --------------------------------------------------------------------------- drawing a slice
-
-
-@dataclass
-class ArrivalStream:
-    """Arrivals of one replication in arrival order (what :func:`draw` puts first)."""
-
-    arrival: F64
-    cls: NDArray[np.int64]
-    channel: NDArray[np.int64]
-    key: NDArray[np.int64]
-
-    @property
-    def n(self) -> int:
-        return int(self.arrival.shape[0])
-
-
-def arrival_stream(model: Model, replication: int, seed: int | None = None) -> ArrivalStream:
-    """The arrival, class, channel and key of every case, as :func:`draw` gives them.
-
-    Costs O(cases) floats, not O(cases x items): the streaming engine reads it to know
-    every arrival time before drawing the other inputs chunk by chunk.
-    """
-    seed = model.seed if seed is None else seed
-    rep = replication
-    start_weekday = model.start_weekday
-    always = WorkCalendar.always_open("always")
-    arrs, clss, chans, keys = [], [], [], []
-    for c, cname in enumerate(model.class_names):
-        hc = _h(cname)
-        if model.recorded(c) is not None:
-            arrival, channel = _recorded_arrivals(model, c, rep, seed)
-            n = arrival.shape[0]
-            arrs.append(arrival)
-            clss.append(np.full(n, c, dtype=np.int64))
-            chans.append(channel)
-            keys.append(np.arange(n, dtype=np.int64))
-            continue
-        total = model.expected_arrivals(c)
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
-            seed, spawn_key=(rep, Q_ARRIVAL, hc))))
-        n = int(rng.poisson(total)) if total > 0 else 0
-        e = np.sort(rng.random(n)) * total
-        u_ch = Stream(seed, (rep, Q_CHANNEL, hc)).take(0, 0, n)
-        channel = _channels(model, c, u_ch)
-        arrival = np.empty(n)
-        for ch, cal in ((WINDOW, model.report), (ONLINE, always), (PROXY, always)):
-            m = channel == ch
-            if m.any():
-                arrival[m] = arrival_times(e[m], total, cal, model.arrival_end, start_weekday,
-                                           model.class_weekday_profile[c],
-                                           model.class_hour_profile[c])
-        arrs.append(arrival)
-        clss.append(np.full(n, c, dtype=np.int64))
-        chans.append(channel.astype(np.int64))
-        keys.append(np.arange(n, dtype=np.int64))
-    arrival, cls_a = np.concatenate(arrs), np.concatenate(clss)
-    channel, key = np.concatenate(chans), np.concatenate(keys)
-    order = np.lexsort((key, cls_a, arrival))
-    return ArrivalStream(arrival[order], cls_a[order], channel[order], key[order])
-
-
-def _recorded_arrivals(model: Model, c: int, rep: int, seed: int) -> tuple[
-        F64, NDArray[np.int64]]:
-    """The arrival times and channels of a class with recorded arrivals, in key order.
-
-    Replay: the recorded times in the arrival window. Bootstrap: the first case at
-    :meth:`~sim.model.assembly.Model.bootstrap_start`, each next one a resampled gap later
-    (the stationary bootstrap of the recorded gaps, :func:`sim.model.recorded.bootstrap_indices`,
-    from the class's stream ``Q_RECORDED``: slot 0 decides where a block starts, slot 1
-    where it starts from), up to the end of the window; a recorded channel goes with its
-    gap (the channel of the case that ends it). Without recorded channels, case ``k`` takes
-    its channel from the class's channel stream, as a Poisson class's case ``k`` does.
-    """
-    t = model.recorded(c)
-    assert t is not None
-    rch = model.class_recorded_channel[c]
-    end = model.arrival_end
-    block = float(model.class_bootstrap_block[c])
-    if block == 0.0:
-        keep = (t >= 0.0) & (t < end)
-        arrival = np.ascontiguousarray(t[keep])
-        channel = None if rch is None else rch[keep]
-    else:
-        gaps = np.diff(t)
-        st = Stream(seed, (rep, Q_RECORDED, _h(model.class_names[c])))
-        t0 = model.bootstrap_start(c)
-        want = int(model.expected_arrivals(c) * 1.25) + 16
-        while True:
-            idx = bootstrap_indices(gaps.shape[0], block, st.take(0, 0, want),
-                                    st.take(1, 0, want))
-            times = t0 + np.concatenate([[0.0], np.cumsum(gaps[idx])])
-            if times[-1] >= end:
-                break
-            want *= 2  # a longer draw begins with the shorter one: only the tail is new
-        n = int(np.searchsorted(times, end, side="left"))
-        arrival = times[:n]
-        channel = None if rch is None else np.concatenate([rch[:1], rch[1:][idx]])[:n]
-    if channel is None:
-        u = Stream(seed, (rep, Q_CHANNEL, _h(model.class_names[c]))).take(0, 0, arrival.shape[0])
-        channel = _channels(model, c, u)
-    return arrival, channel.astype(np.int64)
-
-
-def _channels(model: Model, c: int, u: F64) -> NDArray[np.int64]:
-    """The channel of each case of class ``c`` from its channel uniform ``u``."""
-    online, proxy = float(model.class_online_share[c]), float(model.class_proxy_share[c])
-    return np.where(u < online, ONLINE, np.where(u < online + proxy, PROXY, WINDOW))
 
 
 class _Durations:

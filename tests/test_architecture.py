@@ -26,7 +26,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("sim.reforms",),
     # the record types the engines write (RepResult, visit kinds) and the tables made of
     # them sit with the inputs, below the engines: both are the engines' contract
-    ("sim.inputs", "sim.results.records"),
+    ("sim.inputs", "sim.streams", "sim.arrivals", "sim.results.records",
+     "sim.results.stages"),
     ("sim.engines",),
     ("sim.results",),
     ("sim.logs",),

@@ -12,12 +12,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import sim.arrivals
 import sim.inputs
-from sim.inputs import Stream, arrival_times, draw
+import sim.streams
+from sim.inputs import draw
 from sim.model import ONLINE, PROXY, WINDOW, build
 from sim.model import scenario as S
+from sim.model.arrivalmap import arrival_times
 from sim.model.distributions import family
 from sim.model.schema import Dist
+from sim.streams import Stream
 
 N = 200_000
 
@@ -172,7 +176,7 @@ def test_profiled_arrivals_follow_the_profile(hours: list[float], week: list[flo
 def test_computed_durations_are_the_full_transforms(mini: dict[str, Any]) -> None:
     """Where draw() computes a service or fix time, it is the inverse CDF of the same
     uniform a transform of every uniform would use; elsewhere it is 0."""
-    from sim.inputs import Q_ITEM, S_FIX, S_SERVICE, _h
+    from sim.streams import Q_ITEM, S_FIX, S_SERVICE, _h
 
     m = build(S.parse(mini))
     inp = draw(m, 1)
@@ -209,11 +213,12 @@ def _scenario_reads(source: str) -> list[int]:
 
 
 def test_inputs_read_only_the_assembled_model() -> None:
-    """sim/inputs.py draws from the Model's fields, never from the raw scenario."""
-    path = sim.inputs.__file__
-    with open(path, encoding="utf-8") as f:
-        lines = _scenario_reads(f.read())
-    assert lines == [], f"{path} reads the scenario at lines {lines}: carry it in Model"
+    """sim/inputs.py (and the arrivals and streams it draws with) draws from the Model's
+    fields, never from the raw scenario."""
+    for path in (sim.inputs.__file__, sim.arrivals.__file__, sim.streams.__file__):
+        with open(path, encoding="utf-8") as f:
+            lines = _scenario_reads(f.read())
+        assert lines == [], f"{path} reads the scenario at lines {lines}: carry it in Model"
     assert _scenario_reads("def f(model):\n    return model.scenario.run.seed\n") == [2]
 
 

@@ -7,7 +7,6 @@ functions here derive the documented tables from it, the same way for every engi
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +16,9 @@ from numpy.typing import NDArray
 from sim.inputs import Inputs
 from sim.model.assembly import CHANNELS, Model
 from sim.model.order import canonical_order
+from sim.results.stages import StageSums as StageSums
+from sim.results.stages import max_route_stages as max_route_stages
+from sim.results.stages import stage_parts as stage_parts
 
 OPEN, COMPLETED, ABANDONED = 0, 1, 2
 STATUS = ("open", "completed", "abandoned")
@@ -88,20 +90,6 @@ class RepResult:
     #: with ``stages``: (n, P, 3) the critical-path triple (service, queue, applicant
     #: hours) at the end of each route stage ``p`` of the case (NaN: not ended)
     t_stages: F64 | None = None
-
-
-def max_route_stages(model: Model) -> int:
-    """The most stages of any route (``P``, the width of :attr:`RepResult.t_stages`)."""
-    return int(np.diff(np.asarray(model.route_stage_ptr)).max())
-
-
-def stage_parts(t_stages: F64) -> F64:
-    """Each stage's own (service, queue, applicant) hours: the triple at its end less the
-    triple at the previous stage's end (the agent-pool wait falls in the first stage);
-    NaN for the stages a case did not end."""
-    prev = np.zeros_like(t_stages)
-    prev[:, 1:] = t_stages[:, :-1]
-    return t_stages - prev
 
 
 CASE_COLUMNS: dict[str, str] = {
@@ -290,43 +278,6 @@ def item_table(model: Model, inp: Inputs, res: RepResult) -> pd.DataFrame:
     sums = ItemSums(model)
     sums.add(v, inp.lag)
     return sums.table()
-
-
-class StageSums:
-    """Sums of each stage's (service, queue, applicant) hours over the completed cases of
-    its route that arrived after the warm-up, added a batch of cases at a time (a streamed
-    run adds the cases as they end); :meth:`kpis` gives the means by stage in calendar days
-    (``stage.<route/stage>.<part>_days``), the same whatever the batches."""
-
-    PARTS = ("service", "queue", "applicant")
-
-    def __init__(self, model: Model) -> None:
-        self.model = model
-        R = len(model.route_stage_ptr) - 1
-        self.sums = np.zeros((R, max_route_stages(model), 3))
-        self.count = np.zeros(R)
-
-    def add(self, cls: I64, t_stages: F64, use: NDArray[np.bool_]) -> None:
-        """Add the cases ``use`` selects (completed, after the warm-up) of a batch: their
-        classes and their ``RepResult.t_stages`` rows."""
-        route = np.asarray(self.model.class_route)[cls[use]]
-        parts = stage_parts(t_stages[use])
-        R = self.count.shape[0]
-        self.count += np.bincount(route, minlength=R)
-        for r in np.unique(route):
-            self.sums[r] += np.nansum(parts[route == r], axis=0)
-
-    def kpis(self) -> dict[str, float]:
-        model, ptr = self.model, self.model.route_stage_ptr
-        out: dict[str, float] = {}
-        for r in range(len(ptr) - 1):
-            n = self.count[r]
-            out[f"route.{model.route_names[r]}.completed"] = float(n)
-            for pos, s in enumerate(range(ptr[r], ptr[r + 1])):
-                for k, part in enumerate(self.PARTS):
-                    out[f"stage.{model.stage_names[s]}.{part}_days"] = (
-                        float(self.sums[r, pos, k] / n) / 24.0 if n else math.nan)
-        return out
 
 
 class ItemSums:
