@@ -143,10 +143,14 @@ def visit_costs(model: Model, v: Visits, service: np.ndarray,
     began = np.isfinite(v.start)
     hours = np.zeros(len(v.case))
     _, J, K = service.shape
-    m = sub & began  # flat indices: one gather instead of three-index fancy indexing
-    hours[m] = np.take(service, (v.case[m] * J + v.item[m]) * K + v.attempt[m])
+    # flat indices: one gather instead of three-index fancy indexing, but only on arrays
+    # laid out whole (np.take of a broadcast view would copy all of it first)
+    m = sub & began
+    hours[m] = (np.take(service, (v.case[m] * J + v.item[m]) * K + v.attempt[m])
+                if service.flags.c_contiguous else service[v.case[m], v.item[m], v.attempt[m]])
     m = (v.kind == AUDIT) & began
-    hours[m] = np.take(audit_service, v.case[m] * J + v.item[m])
+    hours[m] = (np.take(audit_service, v.case[m] * J + v.item[m])
+                if audit_service.flags.c_contiguous else audit_service[v.case[m], v.item[m]])
     first = sub & (v.attempt == 0)
     per_item = model.item_fee + model.item_intermediary
     paid = np.where(first, per_item[np.where(first, v.item, 0)], 0.0) if len(per_item) \
