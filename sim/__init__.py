@@ -16,7 +16,7 @@ name, so ``import sim.calibrate.fit`` works).
 
 from __future__ import annotations
 
-from importlib import import_module, metadata
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from sim.errors import GovsimError, ReformError, ScenarioError, UsageError
@@ -57,13 +57,18 @@ __all__ = [
     "sweep",
     "uncertainty",
 ]
-try:
-    __version__ = metadata.version("govsim")
-except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-    __version__ = "unknown"
 
 
 def __getattr__(name: str) -> Any:
+    # ``sim.__version__``: read from the installed metadata when asked (importlib.metadata
+    # costs every process ~20 ms at import, and a worker or a command never asks)
+    if name == "__version__":
+        import importlib.metadata as metadata  # ~20 ms, see above
+
+        try:
+            return metadata.version("govsim")
+        except metadata.PackageNotFoundError:  # pragma: no cover - a bare checkout
+            return "unknown"
     # ``sim.plots``: matplotlib is imported when a figure is asked for, not with ``import sim``
     if name == "plots":
         return import_module("sim.present.plots")

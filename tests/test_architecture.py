@@ -47,7 +47,10 @@ LAZY_OK = ("matplotlib", "distributed", "dask", "sim.present", "sim.engines.des"
            "log_distance_measures",
            # govsim serve's web stack (the serve extra): uvicorn, and sim.serve, which
            # imports starlette and jinja2; the other commands never load them
-           "uvicorn", "sim.serve")
+           "uvicorn", "sim.serve",
+           # the installed version, read only when --version or sim.__version__ asks
+           # (importlib.metadata costs every process ~20 ms at import)
+           "importlib.metadata")
 MAX_LINES = 500
 #: modules allowed past MAX_LINES, and why
 LONG_OK: dict[str, str] = {

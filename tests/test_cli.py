@@ -234,4 +234,4 @@ def test_run_imports_no_other_command() -> None:
             "'sim.cli.', 'matplotlib', 'jinja2', 'sim.experiments.sweep'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.splitlines()[-1]
-    assert out == "['sim.cli.common', 'sim.cli.run']"
+    assert out == "['sim.cli.common', 'sim.cli.process', 'sim.cli.run']"
