@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 #: in about the same time) but add the per-stage sums (StageSums) in more batches, whose
 #: float sums then differ from the whole run's in the last bits: kept at 16,384 until
 #: those sums are exact whatever the batches
-CHUNK = 16384
+CHUNK = 2048
 #: the columns :func:`replication_kpis` reads (what a streamed replication keeps per case)
 KPI_COLUMNS = ("warmup", "status", "completion", "lead_workdays", "lead_days", "gov_workdays",
                "within_limit_government",
