@@ -53,8 +53,8 @@ def _counts(m: Model) -> tuple[int, dict[str, int]]:
     transformed: dict[str, int] = {}
     take, ppf, unit = Stream.take, distributions.Family.ppf, distributions.Family.unit_ppf
 
-    def counting_take(self: Stream, slot: int, k0: int, k1: int) -> Any:
-        out = take(self, slot, k0, k1)
+    def counting_take(self: Stream, slot: int, k0: int, k1: int, out: Any = None) -> Any:
+        out = take(self, slot, k0, k1, out)
         uniforms[0] += out.size
         return out
 
@@ -63,9 +63,9 @@ def _counts(m: Model) -> tuple[int, dict[str, int]]:
             transformed[self.kind] = transformed.get(self.kind, 0) + int(np.size(u))
         return ppf(self, u)
 
-    def counting_unit(key: tuple[str, float], u: Any) -> Any:
+    def counting_unit(key: tuple[str, float], u: Any, overwrite: bool = False) -> Any:
         transformed[key[0]] = transformed.get(key[0], 0) + int(np.size(u))
-        return unit(key, u)
+        return unit(key, u, overwrite)
 
     Stream.take = counting_take  # type: ignore[method-assign]
     distributions.Family.ppf = counting_ppf  # type: ignore[method-assign]

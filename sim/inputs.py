@@ -169,18 +169,19 @@ class _Durations:
 
     def add(self, fam: Family, u: F64, where: NDArray[np.bool_], name: str, j: int) -> None:
         """``loc[name][:, j][where] = fam.ppf(u[where])``, when :meth:`compute` runs
-        (``u`` and ``where`` are (m,) or (m, K) like ``loc[name][:, j]``)."""
+        (``u`` and ``where`` are (m,) like ``loc[name][:, j]``, or (K, m): submission k's
+        row of (case, k) of item j of a (m, J, K) array)."""
         f = np.flatnonzero(where)
         if not f.size:
             return
         shape = self._loc[name].shape
         if len(shape) == 2:  # (m, J)
             idx = f * shape[1] + j
-        else:  # (m, J, K): place (case, k) of item j
+        else:  # (m, J, K): place k * m + case of (K, m) is (case, j, k)
             base = self._base.get(shape)
             if base is None:
                 m, J, K = shape
-                base = (np.arange(m)[:, None] * (J * K) + np.arange(K)).reshape(-1)
+                base = (np.arange(K)[:, None] + np.arange(m) * (J * K)).reshape(-1)
                 self._base[shape] = base
             idx = base[f] + j * shape[2]
         law = fam.shape_key
@@ -191,7 +192,7 @@ class _Durations:
 
     def compute(self) -> None:
         for law, parts in self._by_law.items():
-            x = Family.unit_ppf(law, np.concatenate([p[2] for p in parts]))
+            x = Family.unit_ppf(law, np.concatenate([p[2] for p in parts]), overwrite=True)
             at = 0
             for name, idx, u, mean in parts:  # each part times its family's mean, in place
                 self._loc[name].reshape(-1)[idx] = np.multiply(x[at:at + u.size], mean,
@@ -350,29 +351,31 @@ def _draw_class(model: Model, rep: int, seed: int, c: int, k0: int,
             if dfam is not None:
                 dur.add(dfam, st.take(S_DELAY, k0, k1), on, "delay", j)
             # submission k is made only if the case runs the item and the earlier ones
-            # were deficient
-            made = np.empty((m, K), dtype=np.bool_)
-            made[:, 0] = on
+            # were deficient; (K, m) rows: submission k's cases in one contiguous row
+            made = np.empty((K, m), dtype=np.bool_)
+            made[0] = on
             if K > 1:
                 p_case = np.full(m, model.deficiency_probability(j, WINDOW))
                 if pool >= 0:
                     p_case[proxy] = model.deficiency_probability(j, PROXY, pool)
                 if am is not None and j in mat:  # materials scaled: p from q per case
                     p_case = 1.0 - (1.0 - p_case) ** mat[j]
-                deficient = st.attempts(S_DEFICIENT, k0, k1, K) < p_case[:, None]
-                loc["deficient"][:, j] = deficient
+                u_def = st.attempts(S_DEFICIENT, k0, k1, K).T
+                deficient = u_def < p_case
+                loc["deficient"][:, j] = deficient.T
                 for k in range(1, K):
-                    made[:, k] = made[:, k - 1] & deficient[:, k - 1]
+                    np.logical_and(made[k - 1], deficient[k - 1], out=made[k])
                 fixed = made & deficient
-                fixed[:, K - 1] = False
-                dur.add(model.item_fix[j], st.attempts(S_FIX, k0, k1, K), fixed, "fix", j)
-            dur.add(model.item_service[j], st.attempts(S_SERVICE, k0, k1, K), made, "service", j)
+                fixed[K - 1] = False
+                dur.add(model.item_fix[j], st.attempts(S_FIX, k0, k1, K).T, fixed, "fix", j)
+            dur.add(model.item_service[j], st.attempts(S_SERVICE, k0, k1, K).T, made,
+                    "service", j)
             lfam = model.item_lag[j]
             if lfam is not None:
-                dur.add(lfam, st.attempts(S_LAG, k0, k1, K), made, "lag", j)
+                dur.add(lfam, st.attempts(S_LAG, k0, k1, K).T, made, "lag", j)
             pat: Family | None = model.station_patience[int(model.item_station[j])]
             if pat is not None:
-                dur.add(pat, st.attempts(S_PATIENCE, k0, k1, K), made, "patience", j)
+                dur.add(pat, st.attempts(S_PATIENCE, k0, k1, K).T, made, "patience", j)
             if model.item_audit_station[j] >= 0:
                 au = (st.take(S_AUDIT, k0, k1) < float(model.item_audit_probability[j])) & on
                 loc["audit"][:, j] = au

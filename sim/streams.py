@@ -34,18 +34,21 @@ class Stream:
         self._gen = np.random.Generator(self._bits)
         self._at = 0
 
-    def take(self, slot: int, k0: int, k1: int) -> F64:
-        """The uniforms of cases ``k0 .. k1 - 1`` in quantity slot ``slot``."""
+    def take(self, slot: int, k0: int, k1: int, out: F64 | None = None) -> F64:
+        """The uniforms of cases ``k0 .. k1 - 1`` in quantity slot ``slot`` (written into
+        ``out``, contiguous, of that length, when given)."""
         start = slot * SPAN + k0
         if start != self._at:
             self._bits.advance((start - self._at) % _PERIOD)  # modulo the period: back too
-        out = self._gen.random(max(0, k1 - k0))
-        self._at = start + out.shape[0]
+        n = max(0, k1 - k0)
+        out = self._gen.random(n) if out is None else self._gen.random(out=out)
+        self._at = start + n
         return out
 
     def attempts(self, slot: int, k0: int, k1: int, attempts: int) -> F64:
-        """(k1 - k0, attempts) uniforms: submission k from slot ``slot + k``."""
-        out = np.empty((max(0, k1 - k0), attempts))
+        """(k1 - k0, attempts) uniforms: submission k from slot ``slot + k`` (a view of
+        (attempts, k1 - k0) rows, each submission's uniforms contiguous: ``.T``)."""
+        out = np.empty((attempts, max(0, k1 - k0)))
         for k in range(attempts):
-            out[:, k] = self.take(slot + k, k0, k1)
-        return out
+            self.take(slot + k, k0, k1, out[k])
+        return out.T

@@ -263,6 +263,20 @@ def test_horizon_cuts_open_cases() -> None:
     assert_same(r, des.simulate(m, inp))
 
 
+def test_rows_past_what_a_branch_holds_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A branch's row keeps its queue node and visit row as int32: a replication whose
+    tables would grow past that is refused with a clear error (the bound lowered here to
+    reach it: the real one, 2**31 rows, needs over 80 GB)."""
+    from sim.engines.vector import state
+
+    m = model_of(line([1, 1]))
+    inp = hand_inputs(m, list(np.linspace(0.0, 5.0, 400)), np.full((400, 2), 0.5))
+    vector.simulate(m, inp, feedforward=False)  # fine at the real bound
+    monkeypatch.setattr(state, "BR_MAX", 1000)
+    with pytest.raises(UsageError, match="2\\*\\*31"):
+        vector.simulate(m, inp, feedforward=False)
+
+
 def test_visits_not_recorded_gives_the_same_cases() -> None:
     m = model_of(line([2, 1]))
     inp = hand_inputs(m, [0.0, 0.1, 0.2, 0.3], np.full((4, 2), 0.5))

@@ -122,10 +122,13 @@ class Family:
         return None
 
     @staticmethod
-    def unit_ppf(key: tuple[str, float], u: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Inverse CDF of the unit-mean law ``key`` (a :attr:`shape_key`) at ``u`` in [0, 1)."""
+    def unit_ppf(key: tuple[str, float], u: NDArray[np.float64], overwrite: bool = False,
+                 ) -> NDArray[np.float64]:
+        """Inverse CDF of the unit-mean law ``key`` (a :attr:`shape_key`) at ``u`` in [0, 1)
+        (``overwrite``: ``u``, float64 and contiguous, may be written over)."""
         kind, cv = key
-        u = np.maximum(u, _TINY)  # uniforms are in [0, 1): only 0 needs moving
+        # uniforms are in [0, 1): only 0 needs moving
+        u = np.maximum(u, _TINY, out=u) if overwrite else np.maximum(u, _TINY)
         if kind == "exponential":
             return -np.log1p(-u)
         if kind == "gamma":

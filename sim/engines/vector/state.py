@@ -215,7 +215,10 @@ class _State:
         self.ses_left = np.zeros(S, dtype=i64)  # and its seats left
         self.cs_i = big((n, NCI), i64)
         self.cs_f = big((n, NCF), np.float64)
-        self.br_i = big((n * W, NBI), i64)
+        # int32: a branch's positions, item, attempt, state, level, queue node and visit row
+        # (half the memory of a streamed run's largest table; _grow keeps the last two
+        # below 2**31)
+        self.br_i = big((n * W, NBI), np.int32)
         self.br_f = big((n * W, NBF), np.float64)
         self.status = np.zeros(n, dtype=i64)
         self.end = np.full(n, np.nan)
@@ -265,6 +268,10 @@ class _State:
             self.nd_i, self.nd_t = _double(self.nd_i), _double(self.nd_t)
         if record and sc[SC_NV] + need_n > self.v_i.shape[0]:
             self.v_i, self.v_f, self.v_r = (_double(a) for a in (self.v_i, self.v_f, self.v_r))
+        if max(self.nd_i.shape[0], self.v_i.shape[0]) > BR_MAX:  # what br_i holds (int32)
+            raise UsageError("vector engine: more than 2**31 queue places or visit records "
+                             "in one replication; run it streamed (govsim run --stream, "
+                             "sim.run(..., stream=True)) or with fewer cases")
 
     def result(self, cm: _Compiled, replication: int, record: bool) -> RepResult:
         n = self.status.shape[0]
@@ -289,6 +296,10 @@ class _State:
     def events(self) -> int:
         """Actions processed so far (a measure of work)."""
         return int(self.sc[SC_EVENTS])
+
+
+#: the largest queue node or visit row a branch's int32 row holds
+BR_MAX = 2**31 - 1
 
 
 def _visit_estimate(model: Model, inp: Inputs) -> int:
