@@ -41,7 +41,6 @@ class ExactSums:
     ``np.nansum``); infinite ones are added as floats beside the exact part."""
 
     SHIFT = 1126  #: 2**-1126: below the smallest subnormal's last bit (2**-1074 / 2**52)
-    _SPAN = 2304  #: more than the (shifted) exponents a float can have
     _HALF = 27    #: the low half of a mantissa: 27 bits, the high one (signed) 26
     _BATCH = 1 << 25  #: at most this many values per numpy sum (< 2**26: exact halves)
 
@@ -63,18 +62,23 @@ class ExactSums:
             self._add(x[a:a + self._BATCH], cell[a:a + self._BATCH])
 
     def _add(self, x: F64, cell: NDArray[np.int64]) -> None:
+        if not x.size:
+            return
         mant, exp = np.frexp(x)
         m = mant * 2.0**53  # the mantissa as an integer (exact)
         hi = np.floor(m * 2.0**-self._HALF)
         lo = m - hi * 2.0**self._HALF  # 0 <= lo < 2**27
-        key = cell * self._SPAN + (exp.astype(np.int64) - 53 + self.SHIFT)
-        keys, inv = np.unique(key, return_inverse=True)
-        h = np.bincount(inv.ravel(), weights=hi, minlength=keys.size)
-        low = np.bincount(inv.ravel(), weights=lo, minlength=keys.size)
+        e = exp.astype(np.int64)
+        e0 = int(e.min())
+        span = int(e.max()) - e0 + 1
+        key = cell * span + (e - e0)  # (cell, exponent) pairs, counted without a sort
+        size = int(np.prod(self.shape)) * span
+        h = np.bincount(key, weights=hi, minlength=size)
+        low = np.bincount(key, weights=lo, minlength=size)
         acc = self._int
-        for k, hs, ls in zip(keys.tolist(), h.tolist(), low.tolist(), strict=True):
-            c, e = divmod(k, self._SPAN)
-            acc[c] += ((int(hs) << self._HALF) + int(ls)) << e
+        for k in np.flatnonzero(np.bincount(key, minlength=size)).tolist():
+            c, de = divmod(k, span)
+            acc[c] += ((int(h[k]) << self._HALF) + int(low[k])) << (e0 + de - 53 + self.SHIFT)
 
     def value(self) -> F64:
         """The sums, each correctly rounded to a float (then any infinite part added)."""
