@@ -313,8 +313,7 @@ class ItemSums:
         cal_of = [model.calendar_of(int(model.item_station[j])) for j in range(J)]
         # one pass per calendar, over the submissions of every item its stations keep
         for cal in {id(c): c for c in cal_of}.values():
-            mine = np.flatnonzero([c is cal for c in cal_of])
-            mj = np.isin(item, mine)
+            mj = np.asarray([c is cal for c in cal_of])[item]  # a lookup, not np.isin
             if not mj.any():
                 continue
             j = item[mj]
@@ -411,7 +410,10 @@ class StationSums:
         wwork = np.zeros(len(station))
         cals = [model.calendar_of(k) for k in range(model.n_service_stations)]
         for cal in {id(c): c for c in cals}.values():
-            group = np.isin(station, [k for k, c in enumerate(cals) if c is cal])
+            # the calendar's stations, by a lookup on the station code (pools: never)
+            mine = np.zeros(model.n_stations + 1, dtype=np.bool_)
+            mine[[k for k, c in enumerate(cals) if c is cal]] = True
+            group = mine[np.minimum(station, model.n_stations)]
             a = group & started
             # to_work is non-decreasing: to_work(max(x, t0)) == max(to_work(x), to_work(t0))
             # exactly, so the starts' working hours serve both sums

@@ -90,55 +90,84 @@ class Pages:
         return a
 
     def release_rows(self, a: np.ndarray, free: np.ndarray, ptr: np.ndarray, rows: int,
+                     near: np.ndarray | None = None, busy: np.ndarray | None = None,
                      ) -> None:
         """Hand back every page of ``a`` among its first ``rows`` rows whose rows all
         belong to ``free`` cases (case ``i`` has rows ``ptr[i] .. ptr[i + 1] - 1``; ``ptr``
-        covers the cases with rows written, non-decreasing)."""
+        covers the cases with rows written, non-decreasing). ``near``: the cases freed
+        since the last call, whose pages alone are looked at (a page can only have become
+        free through one of them); ``busy``: :func:`busy_before` of ``free``."""
         if id(a) not in self.maps or a.size == 0 or rows == 0:
             return
         per_row = a.nbytes // a.shape[0]
-        pages = rows * per_row // PAGE  # whole pages of written rows only
-        if pages == 0:
+        whole = rows * per_row // PAGE  # whole pages of written rows only
+        if whole == 0:
             return
-        # each row's case, as a case index free can be read at
-        r0 = (np.arange(pages) * PAGE) // per_row
-        r1 = (np.arange(1, pages + 1) * PAGE - 1) // per_row
+        if near is None:
+            pages = np.arange(whole)
+        else:
+            near = near[near < ptr.shape[0] - 1]
+            near = near[ptr[near + 1] > ptr[near]]  # the cases with rows
+            pages = _pages_of(ptr[near] * per_row, ptr[near + 1] * per_row - 1)
+            pages = pages[pages < whole]
+        r0 = (pages * PAGE) // per_row  # each page's first and last row, and their cases
+        r1 = ((pages + 1) * PAGE - 1) // per_row
         c0 = np.searchsorted(ptr, r0, side="right") - 1
         c1 = np.searchsorted(ptr, r1, side="right") - 1
-        owner_free = np.zeros(pages, dtype=np.bool_)
-        busy = np.concatenate([[0], np.cumsum(~free)])
-        owner_free[:] = (busy[c1 + 1] - busy[c0]) == 0
-        self._drop(a, owner_free)
+        busy = busy_before(free) if busy is None else busy
+        self._drop(a, pages[(busy[c1 + 1] - busy[c0]) == 0])
 
-    def _drop(self, a: np.ndarray, ok: np.ndarray) -> None:
-        """Hand back pages ``ok`` (a prefix of the pages of ``a``) not yet handed back."""
-        mm, released = self.maps[id(a)]
-        ok = ok & ~released[:ok.shape[0]]
-        released[:ok.shape[0]] |= ok
-        edges = np.flatnonzero(np.diff(np.concatenate([[False], ok, [False]]).astype(np.int8)))
-        for p0, p1 in zip(edges[::2], edges[1::2], strict=True):
-            length = min(int(p1) * PAGE, len(mm)) - int(p0) * PAGE
-            if length > 0:
-                mm.madvise(mmap.MADV_DONTNEED, int(p0) * PAGE, length)
-
-    def release(self, a: np.ndarray, free: np.ndarray) -> None:
+    def release(self, a: np.ndarray, free: np.ndarray, near: np.ndarray | None = None,
+                busy: np.ndarray | None = None) -> None:
         """Hand back every page of ``a`` (rows = cases, or ``len(a) // len(free)`` rows a
-        case) whose cases are all ``free``."""
+        case) whose cases are all ``free``; ``near`` and ``busy`` as for
+        :meth:`release_rows`."""
         if id(a) not in self.maps or a.size == 0:
             return
+        n = free.shape[0]
+        per_case = a.nbytes // n
+        if near is None:
+            pages = np.arange(self.maps[id(a)][1].shape[0])
+        else:
+            pages = _pages_of(near * per_case, (near + 1) * per_case - 1)
+        first = (pages * PAGE) // per_case
+        last = np.minimum(((pages + 1) * PAGE - 1) // per_case, n - 1)
+        busy = busy_before(free) if busy is None else busy
+        self._drop(a, pages[(busy[last + 1] - busy[first]) == 0])
+
+    def _drop(self, a: np.ndarray, pages: np.ndarray) -> None:
+        """Hand back ``pages`` of ``a`` (sorted, distinct) not yet handed back."""
         mm, released = self.maps[id(a)]
-        per_case = a.nbytes // free.shape[0]
-        pages = released.shape[0]
-        busy = np.concatenate([[0], np.cumsum(~free)])
-        first = (np.arange(pages) * PAGE) // per_case
-        last = np.minimum((np.arange(1, pages + 1) * PAGE - 1) // per_case, free.shape[0] - 1)
-        ok = ((busy[last + 1] - busy[first]) == 0) & ~released
-        released |= ok
-        edges = np.flatnonzero(np.diff(np.concatenate([[False], ok, [False]]).astype(np.int8)))
-        for p0, p1 in zip(edges[::2], edges[1::2], strict=True):
-            length = min(int(p1) * PAGE, len(mm)) - int(p0) * PAGE
+        pages = pages[~released[pages]]
+        if not pages.size:
+            return
+        released[pages] = True
+        # runs of consecutive pages, one madvise each
+        cut = np.flatnonzero(np.diff(pages) != 1) + 1
+        for p0, p1 in zip(pages[np.concatenate([[0], cut])],
+                          pages[np.concatenate([cut - 1, [pages.size - 1]])], strict=True):
+            length = min((int(p1) + 1) * PAGE, len(mm)) - int(p0) * PAGE
             if length > 0:
                 mm.madvise(mmap.MADV_DONTNEED, int(p0) * PAGE, length)
+
+
+def busy_before(free: np.ndarray) -> np.ndarray:
+    """``busy[i]``: how many of cases ``0 .. i - 1`` are not free (``len(free) + 1``)."""
+    busy = np.zeros(free.shape[0] + 1, dtype=np.int64)
+    np.cumsum(~free, out=busy[1:])
+    return busy
+
+
+def _pages_of(b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
+    """The pages (sorted, distinct) that byte ranges ``b0[i] .. b1[i]`` touch."""
+    p0, p1 = np.asarray(b0, dtype=np.int64) // PAGE, np.asarray(b1, dtype=np.int64) // PAGE
+    counts = p1 - p0 + 1
+    if not counts.size:
+        return np.zeros(0, dtype=np.int64)
+    if int(counts.max()) <= 2:
+        return np.unique(np.concatenate([p0, p1]))
+    start = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.unique(np.repeat(p0, counts) + (np.arange(int(counts.sum())) - start))
 
 
 @dataclass
@@ -278,10 +307,12 @@ def run_chunked(model: Model, replication: int, seed: int | None = None, chunk: 
             stage_sums.add(stream.cls[idx], state.stg[idx].reshape(idx.size, -1, 3), use)
             final[idx] = True
             if not last:
+                busy = busy_before(final)  # pages of the cases just finished alone
                 for a in big:
-                    pages.release(a, final)
+                    pages.release(a, final, idx, busy)
                 for a in by_row:
-                    pages.release_rows(a, final, att.ptr[:loaded + 1], int(att.ptr[loaded]))
+                    pages.release_rows(a, final, att.ptr[:loaded + 1], int(att.ptr[loaded]),
+                                       idx, busy)
         top = _first_false(final, lo)
         while emitted < top:
             b = min(top, emitted + chunk)
