@@ -158,45 +158,64 @@ class _Durations:
     """The durations of a class's cases, collected item by item and computed together:
     one inverse-CDF call per unit-mean law that families share (gamma of one cv, ...,
     scaled by each family's mean), the other families one by one, and one scatter per
-    array. Each value is what ``fam.ppf`` gives for its uniform; only the places a case
-    uses are computed."""
+    array, straight into the output arrays (``out``, arrival order: key position ``c`` of
+    the class is row ``row_of[c]``, -1 if that key is not among the rows drawn). Each value
+    is what ``fam.ppf`` gives for its uniform, times the case attributes' ``scales`` of
+    its array and item one after another (:meth:`AttributeModel.duration_scales`); only
+    the places a case uses are computed."""
 
-    def __init__(self, loc: dict[str, np.ndarray]) -> None:
-        self._loc = loc
-        self._base: dict[tuple[int, ...], NDArray[np.intp]] = {}
-        self._by_law: dict[tuple[str, float], list[tuple[str, NDArray[np.intp], F64, float]]] \
-            = {}
+    def __init__(self, out: dict[str, np.ndarray], row_of: NDArray[np.intp],
+                 scales: list[tuple[str, list[int], F64]]) -> None:
+        self._out = out
+        self._row_of = row_of
+        self._every = bool((row_of >= 0).all())
+        self._scales = scales
+        self._by_law: dict[tuple[str, float],
+                           list[tuple[str, int, NDArray[np.intp], NDArray[np.intp], F64,
+                                      float]]] = {}
+
+    def _scaled(self, name: str, j: int, c: NDArray[np.intp], v: F64) -> F64:
+        """``v`` (the values of item ``j`` of cases ``c`` in array ``name``) times each
+        scale of theirs, in place."""
+        for what, items, x in self._scales:
+            if what == name:
+                for _ in range(items.count(j)):
+                    v *= x[c]
+        return v
 
     def add(self, fam: Family, u: F64, where: NDArray[np.bool_], name: str, j: int) -> None:
-        """``loc[name][:, j][where] = fam.ppf(u[where])``, when :meth:`compute` runs
-        (``u`` and ``where`` are (m,) like ``loc[name][:, j]``, or (K, m): submission k's
-        row of (case, k) of item j of a (m, J, K) array)."""
+        """``out[name][rows, j][where] = fam.ppf(u[where])``, when :meth:`compute` runs
+        (``u`` and ``where`` are (m,), the class's cases in key order, or (K, m):
+        submission k's row, for place (row, j, k) of a (n, J, K) array)."""
         f = np.flatnonzero(where)
         if not f.size:
             return
-        shape = self._loc[name].shape
-        if len(shape) == 2:  # (m, J)
-            idx = f * shape[1] + j
-        else:  # (m, J, K): place k * m + case of (K, m) is (case, j, k)
-            base = self._base.get(shape)
-            if base is None:
-                m, J, K = shape
-                base = (np.arange(K)[:, None] + np.arange(m) * (J * K)).reshape(-1)
-                self._base[shape] = base
-            idx = base[f] + j * shape[2]
+        shape = self._out[name].shape
+        m = self._row_of.shape[0]
+        c = f if where.ndim == 1 else f % m
+        rows = self._row_of[c]
+        if not self._every:  # keys of the class not among the rows drawn: left out
+            keep = rows >= 0
+            f, c, rows = f[keep], c[keep], rows[keep]
+        if len(shape) == 2:  # (n, J)
+            idx = rows * shape[1] + j
+        else:  # (n, J, K): place k * m + c of (K, m)
+            idx = rows * (shape[1] * shape[2]) + (j * shape[2] + (f - c) // m)
         law = fam.shape_key
         if law is None:
-            self._loc[name].reshape(-1)[idx] = fam.ppf(u.reshape(-1)[f])
+            self._out[name].reshape(-1)[idx] = self._scaled(name, j, c,
+                                                            fam.ppf(u.reshape(-1)[f]))
         else:
-            self._by_law.setdefault(law, []).append((name, idx, u.reshape(-1)[f], fam.mean))
+            self._by_law.setdefault(law, []).append(
+                (name, j, c, idx, u.reshape(-1)[f], fam.mean))
 
     def compute(self) -> None:
         for law, parts in self._by_law.items():
-            x = Family.unit_ppf(law, np.concatenate([p[2] for p in parts]), overwrite=True)
+            x = Family.unit_ppf(law, np.concatenate([p[4] for p in parts]), overwrite=True)
             at = 0
-            for name, idx, u, mean in parts:  # each part times its family's mean, in place
-                self._loc[name].reshape(-1)[idx] = np.multiply(x[at:at + u.size], mean,
-                                                               out=x[at:at + u.size])
+            for name, j, c, idx, u, mean in parts:  # each times its family's mean, in place
+                v = np.multiply(x[at:at + u.size], mean, out=x[at:at + u.size])
+                self._out[name].reshape(-1)[idx] = self._scaled(name, j, c, v)
                 at += u.size
         self._by_law.clear()
 
@@ -209,9 +228,9 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
     cases (broadcast arrays stay broadcast), but draws only the numbers those cases use.
     ``stream`` (from :func:`arrival_stream`) saves recomputing it.
 
-    Each class is drawn item by item into arrays of its own laid out item first (its
-    cases in key order, so every write is a slice), then gathered into arrival order
-    once per array.
+    Each class is drawn item by item: its masks into arrays of its own (its cases in key
+    order, so every write is a slice), gathered into arrival order once per array; its
+    durations computed together and written straight to their places (:class:`_Durations`).
     """
     seed = model.seed if seed is None else seed
     rep = replication
@@ -247,13 +266,13 @@ def draw_cases(model: Model, replication: int, seed: int | None, start: int, sto
             sel = keys - k0
             channel = np.full(int(sel.max()) + 1, WINDOW, dtype=np.int64)
             channel[sel] = out["channel"][rows]  # keys not among the rows are not kept
-            local = _draw_class(model, rep, seed, c, k0, channel, K)
-            if rows.size == sel.size == local["service"].shape[0]:
+            row_of = np.full(channel.shape[0], -1, dtype=np.intp)
+            row_of[sel] = rows
+            local = _draw_class(model, rep, seed, c, k0, channel, K, out, row_of)
+            if rows.size == sel.size == channel.shape[0]:
                 # every key k0 .. k1 - 1 is here: scatter the rows in key order at once
-                dest = np.empty(rows.size, dtype=np.intp)
-                dest[sel] = rows
                 for name, arr in local.items():
-                    out[name][dest] = arr
+                    out[name][row_of] = arr
             else:
                 for name, arr in local.items():  # the class's rows in arrival order
                     out[name][rows] = arr[sel]
@@ -288,28 +307,20 @@ def _branches(model: Model, choice: Choice, rep: int, seed: int, hc: int, s: int
 
 
 def _draw_class(model: Model, rep: int, seed: int, c: int, k0: int,
-                channel: NDArray[np.int64], K: int) -> dict[str, np.ndarray]:
+                channel: NDArray[np.int64], K: int, out: dict[str, np.ndarray],
+                row_of: NDArray[np.intp]) -> dict[str, np.ndarray]:
     """The inputs of the cases of class ``c`` with keys ``k0 .. k0 + len(channel) - 1``
-    (``channel``: theirs, from the arrival stream): arrays (m, J) and (m, J, K) in key
-    order (only those that are not broadcast)."""
+    (``channel``: theirs, from the arrival stream): the durations written to their rows of
+    ``out`` (key position ``c`` is row ``row_of[c]``), the masks, attributes and priorities
+    returned as arrays (m, J) and (m, J, K) in key order."""
     J, m = model.n_items, channel.shape[0]
     k1 = k0 + m
     hc = _h(model.class_names[c])
-    renege_any = bool(model.station_renege.any())
-    lag_any = any(f is not None for f in model.item_lag)
     loc: dict[str, np.ndarray] = {
         "run_item": np.zeros((m, J), dtype=np.bool_), "visit": np.zeros((m, J), dtype=np.bool_),
-        "delay": np.zeros((m, J)), "service": np.zeros((m, J, K)),
         "deficient": np.zeros((m, J, K), dtype=np.bool_),
-        "audit": np.zeros((m, J), dtype=np.bool_), "audit_service": np.zeros((m, J)),
-        "revoked": np.zeros((m, J), dtype=np.bool_),
+        "audit": np.zeros((m, J), dtype=np.bool_), "revoked": np.zeros((m, J), dtype=np.bool_),
     }
-    if lag_any:
-        loc["lag"] = np.zeros((m, J, K))
-    if K > 1:
-        loc["fix"] = np.zeros((m, J, K))
-    if renege_any:
-        loc["patience"] = np.full((m, J, K), np.inf)
     am = model.attributes
     n_attr = am.n if am is not None else 0
     if attr_width(model):
@@ -318,7 +329,7 @@ def _draw_class(model: Model, rep: int, seed: int, c: int, k0: int,
         loc["attrs"][:, :n_attr] = codes = am.draw(c, lambda a: Stream(
             seed, (rep, Q_ATTRIBUTE, hc, _h(a))).take(0, k0, k1), m)
         mat = am.materials(c, codes)
-    dur = _Durations(loc)
+    dur = _Durations(out, row_of, am.duration_scales(c, codes) if am is not None else [])
     window, online = channel == WINDOW, channel == ONLINE
     proxy = channel == PROXY
     pool = int(model.class_pool[c])
@@ -385,8 +396,6 @@ def _draw_class(model: Model, rep: int, seed: int, c: int, k0: int,
                 loc["revoked"][:, j] = au & (st.take(S_REVOKE, k0, k1)
                                           < float(model.item_revoke_probability[j]))
     dur.compute()
-    if am is not None:
-        am.scale(c, codes, loc)
-        if am.priority_when[c]:  # docs/model.md, "Case attributes": priority by attribute
-            loc["priority"] = am.priority(c, codes, int(model.class_priority[c]))
+    if am is not None and am.priority_when[c]:  # docs/model.md, "Case attributes"
+        loc["priority"] = am.priority(c, codes, int(model.class_priority[c]))
     return loc

@@ -128,24 +128,12 @@ class AttrModel:
                     out[j] = out[j] * x if j in out else x
         return out
 
-    def scale(self, c: int, codes: F64, loc: dict[str, np.ndarray]) -> None:
-        """Multiply the drawn service, delay and fix times of class ``c``'s cases (arrays
-        (m, J) and (m, J, K) in ``loc``) by their scales; a broadcast array is left out
-        (it carries nothing)."""
-        for rule in self.scales[c]:
-            if rule.what != "materials" and rule.what in loc:
-                x = self.multiplier(rule, codes)
-                arr = loc[rule.what]
-                items = list(rule.items)
-                if len(set(items)) < len(items):  # an item named twice is scaled twice
-                    for j in items:
-                        arr[:, j] *= x if arr.ndim == 2 else x[:, None]
-                    continue
-                # one pass over the whole array (rows are contiguous): x on the rule's
-                # items, 1.0 (which changes no value) on the others
-                f = np.ones(arr.shape[:2])
-                f[:, items] = x[:, None]
-                arr *= f if arr.ndim == 2 else f[:, :, None]
+    def duration_scales(self, c: int, codes: F64) -> list[tuple[str, list[int], F64]]:
+        """Class ``c``'s scales of drawn durations, in the order they apply: what each
+        scales (service, delay or fix), its items (an item named twice is scaled twice)
+        and each case's multiplier (cases as in ``codes``)."""
+        return [(rule.what, list(rule.items), self.multiplier(rule, codes))
+                for rule in self.scales[c] if rule.what != "materials"]
 
     def priority(self, c: int, codes: F64, base: int) -> NDArray[np.int64]:
         """Each case's priority under class ``c``'s rules: the first whose condition holds,
