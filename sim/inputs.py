@@ -161,8 +161,9 @@ class _Durations:
     array, straight into the output arrays (``out``, arrival order: key position ``c`` of
     the class is row ``row_of[c]``, -1 if that key is not among the rows drawn). Each value
     is what ``fam.ppf`` gives for its uniform, times the case attributes' ``scales`` of
-    its array and item one after another (:meth:`AttributeModel.duration_scales`); only
-    the places a case uses are computed."""
+    its array and item one after another
+    (:meth:`~sim.model.attrmodel.AttrModel.duration_scales`); only the places a case uses
+    are computed."""
 
     def __init__(self, out: dict[str, np.ndarray], row_of: NDArray[np.intp],
                  scales: list[tuple[str, list[int], F64]]) -> None:

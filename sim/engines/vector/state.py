@@ -216,8 +216,8 @@ class _State:
         self.cs_i = big((n, NCI), i64)
         self.cs_f = big((n, NCF), np.float64)
         # int32: a branch's positions, item, attempt, state, level, queue node and visit row
-        # (half the memory of a streamed run's largest table; _grow keeps the last two
-        # below 2**31)
+        # (half the memory of a streamed run's largest table; run() refuses tables whose
+        # rows would not fit)
         self.br_i = big((n * W, NBI), np.int32)
         self.br_f = big((n * W, NBF), np.float64)
         self.status = np.zeros(n, dtype=i64)
@@ -243,6 +243,10 @@ class _State:
         if bits > 62:
             raise UsageError(f"vector engine: too many cases x items x attempts ({bits} bits)")
         while True:
+            if max(self.nd_i.shape[0], self.v_i.shape[0]) > BR_MAX:  # what br_i holds
+                raise UsageError("vector engine: more than 2**31 queue places or visit "
+                                 "records in one replication; run it streamed (govsim run "
+                                 "--stream, sim.run(..., stream=True)) or with fewer cases")
             kernel: Callable[..., int] = _run  # the arguments are checked by numba
             status = kernel(
                 self.servers, *cm.args[1:], record, base, n_loaded, t_stop, *inputs,
@@ -268,10 +272,6 @@ class _State:
             self.nd_i, self.nd_t = _double(self.nd_i), _double(self.nd_t)
         if record and sc[SC_NV] + need_n > self.v_i.shape[0]:
             self.v_i, self.v_f, self.v_r = (_double(a) for a in (self.v_i, self.v_f, self.v_r))
-        if max(self.nd_i.shape[0], self.v_i.shape[0]) > BR_MAX:  # what br_i holds (int32)
-            raise UsageError("vector engine: more than 2**31 queue places or visit records "
-                             "in one replication; run it streamed (govsim run --stream, "
-                             "sim.run(..., stream=True)) or with fewer cases")
 
     def result(self, cm: _Compiled, replication: int, record: bool) -> RepResult:
         n = self.status.shape[0]
