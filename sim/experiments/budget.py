@@ -88,21 +88,28 @@ STREAM_MIN_LIVE = 0.05
 
 
 def case_bytes(model: Model) -> float:
-    """Bytes one case in the system holds while a streamed run runs: its drawn inputs and
-    its rows of the engine's case and branch tables (64 bytes each, a branch row per slot
-    of the widest parallel stage rounded up to a power of two, as the engine lays them)."""
+    """Bytes one case in the system holds while a streamed run runs, as the chunked
+    engine lays them out (:mod:`sim.engines.vector.chunked`): its drawn inputs by item
+    (the first submission of each; lags and patience for every submission where drawn),
+    a row per item it finds deficient for the later submissions and fixes (at most the
+    expected submissions past the first: every case counted as running every item), its
+    rows of the case tables (2 x 64 bytes) and its stage triples, and a branch row per slot
+    of the widest parallel stage rounded up to a power of two (32 bytes of int32 and 64
+    of floats)."""
     J = model.n_items
     q_any = any(model.deficiency_probability(j, 0) > 0 for j in range(J))
     K = model.max_attempts if q_any else 1
-    per_item = 8 + 8 + 4  # delay, audit service; run, visit, audit flags and a margin
-    per_try = 8 + 1 + (8 if K > 1 else 0)  # service, deficient, fix
-    per_try += 8 if any(f is not None for f in model.item_lag) else 0
-    per_try += 8 if bool(np.asarray(model.station_renege).any()) else 0
+    per_item = 8 + 8 + 8 + 5  # delay, audit service, first service; five flags
+    per_item += 8 * K if any(f is not None for f in model.item_lag) else 0
+    per_item += 8 * K if bool(np.asarray(model.station_renege).any()) else 0
+    later = sum(min(1.0, model.expected_attempts(j) - 1.0) for j in range(J)) if K > 1 else 0.0
+    per_row = 8 + (K - 1) * (8 + 1 + 8)  # key; service, deficient, fix of each later one
+    stages = int(np.diff(np.asarray(model.route_stage_ptr)).max())
     widths = np.diff(np.asarray(model.stage_item_ptr))
     par = np.asarray(model.stage_mode) == PARALLEL
     width = int(max(1, widths[par].max() if par.any() else 1))
     width = 1 << (width - 1).bit_length()
-    return J * (per_item + K * per_try) + 128.0 + width * 128.0
+    return J * per_item + later * per_row + 128.0 + 24.0 * stages + width * 96.0
 
 
 def stream_live_share(model: Model) -> float:
@@ -115,7 +122,7 @@ def stream_live_share(model: Model) -> float:
 
 
 def estimate_streamed(models: Sequence[Model], replications: int,
-                      chunk: int = 16384) -> Estimate:
+                      chunk: int = 2048) -> Estimate:
     """The expected memory of a streamed run: one replication at a time, none kept."""
     cases = sum(m.expected_arrivals(c) for m in models for c in range(len(m.class_rate)))
     visits = sum(float(m.expected_submissions().sum()) for m in models)
