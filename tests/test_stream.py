@@ -303,9 +303,6 @@ def test_benchmark_helper_measures_a_fresh_streamed_run() -> None:
     assert 800 < got["cases_arrived_after_warmup"] < 1_200
     assert got["peak_rss_mb"] > 100 and got["seconds"] > 0
     assert got["within_2gb"] is (got["peak_rss_mb"] <= 2048.0)
-    # the budget's streamed estimate bounds what the run took (MiB: ru_maxrss / 1024)
-    small = load_model(construction_scenario(2_000))
-    assert budget.estimate_streamed([small], 1).bytes / 2**20 >= got["peak_rss_mb"]
 
 
 def test_pages_hand_back_only_pages_of_free_cases() -> None:
