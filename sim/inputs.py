@@ -170,7 +170,12 @@ class _Durations:
         self._out = out
         self._row_of = row_of
         self._every = bool((row_of >= 0).all())
-        self._scales = scales
+        # each (array, item)'s multipliers, in the order the scales apply (an item named
+        # twice in a rule: twice)
+        self._scales: dict[tuple[str, int], list[F64]] = {}
+        for what, items, x in scales:
+            for j in items:
+                self._scales.setdefault((what, j), []).append(x)
         self._by_law: dict[tuple[str, float],
                            list[tuple[str, int, NDArray[np.intp], NDArray[np.intp], F64,
                                       float]]] = {}
@@ -178,10 +183,8 @@ class _Durations:
     def _scaled(self, name: str, j: int, c: NDArray[np.intp], v: F64) -> F64:
         """``v`` (the values of item ``j`` of cases ``c`` in array ``name``) times each
         scale of theirs, in place."""
-        for what, items, x in self._scales:
-            if what == name:
-                for _ in range(items.count(j)):
-                    v *= x[c]
+        for x in self._scales.get((name, j), ()):
+            v *= x[c]
         return v
 
     def add(self, fam: Family, u: F64, where: NDArray[np.bool_], name: str, j: int) -> None:
@@ -372,22 +375,22 @@ def _draw_class(model: Model, rep: int, seed: int, c: int, k0: int,
                     p_case[proxy] = model.deficiency_probability(j, PROXY, pool)
                 if am is not None and j in mat:  # materials scaled: p from q per case
                     p_case = 1.0 - (1.0 - p_case) ** mat[j]
-                u_def = st.attempts(S_DEFICIENT, k0, k1, K).T
+                u_def = st.attempt_rows(S_DEFICIENT, k0, k1, K)
                 deficient = u_def < p_case
                 loc["deficient"][:, j] = deficient.T
                 for k in range(1, K):
                     np.logical_and(made[k - 1], deficient[k - 1], out=made[k])
                 fixed = made & deficient
                 fixed[K - 1] = False
-                dur.add(model.item_fix[j], st.attempts(S_FIX, k0, k1, K).T, fixed, "fix", j)
-            dur.add(model.item_service[j], st.attempts(S_SERVICE, k0, k1, K).T, made,
+                dur.add(model.item_fix[j], st.attempt_rows(S_FIX, k0, k1, K), fixed, "fix", j)
+            dur.add(model.item_service[j], st.attempt_rows(S_SERVICE, k0, k1, K), made,
                     "service", j)
             lfam = model.item_lag[j]
             if lfam is not None:
-                dur.add(lfam, st.attempts(S_LAG, k0, k1, K).T, made, "lag", j)
+                dur.add(lfam, st.attempt_rows(S_LAG, k0, k1, K), made, "lag", j)
             pat: Family | None = model.station_patience[int(model.item_station[j])]
             if pat is not None:
-                dur.add(pat, st.attempts(S_PATIENCE, k0, k1, K).T, made, "patience", j)
+                dur.add(pat, st.attempt_rows(S_PATIENCE, k0, k1, K), made, "patience", j)
             if model.item_audit_station[j] >= 0:
                 au = (st.take(S_AUDIT, k0, k1) < float(model.item_audit_probability[j])) & on
                 loc["audit"][:, j] = au

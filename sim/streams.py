@@ -45,10 +45,14 @@ class Stream:
         self._at = start + n
         return out
 
-    def attempts(self, slot: int, k0: int, k1: int, attempts: int) -> F64:
-        """(k1 - k0, attempts) uniforms: submission k from slot ``slot + k`` (a view of
-        (attempts, k1 - k0) rows, each submission's uniforms contiguous: ``.T``)."""
+    def attempt_rows(self, slot: int, k0: int, k1: int, attempts: int) -> F64:
+        """(attempts, k1 - k0) uniforms: row k, submission k's, from slot ``slot + k``."""
         out = np.empty((attempts, max(0, k1 - k0)))
         for k in range(attempts):
             self.take(slot + k, k0, k1, out[k])
-        return out.T
+        return out
+
+    def attempts(self, slot: int, k0: int, k1: int, attempts: int) -> F64:
+        """(k1 - k0, attempts) uniforms: submission k from slot ``slot + k`` (a view of
+        :meth:`attempt_rows`)."""
+        return self.attempt_rows(slot, k0, k1, attempts).T

@@ -411,9 +411,9 @@ class StationSums:
         cals = [model.calendar_of(k) for k in range(model.n_service_stations)]
         for cal in {id(c): c for c in cals}.values():
             # the calendar's stations, by a lookup on the station code (pools: never)
-            mine = np.zeros(model.n_stations + 1, dtype=np.bool_)
+            mine = np.zeros(model.n_stations, dtype=np.bool_)
             mine[[k for k, c in enumerate(cals) if c is cal]] = True
-            group = mine[np.minimum(station, model.n_stations)]
+            group = mine[station]
             a = group & started
             # to_work is non-decreasing: to_work(max(x, t0)) == max(to_work(x), to_work(t0))
             # exactly, so the starts' working hours serve both sums
